@@ -1,0 +1,3 @@
+module github.com/lcnet/lcnet
+
+go 1.26.8
