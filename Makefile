@@ -1,0 +1,31 @@
+# The README's test command is `make test`; .ci/run runs exactly that.
+SWAG_VERSION := v1.16.6
+GOBIN := $(shell go env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+# Packages whose code runs concurrently: they are tested again under -race.
+RACE_PKGS := ./api/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./internal/pull/...
+
+.PHONY: test deps vet build generate
+
+## test: install the test tools, vet, then run every test (fixtures, curl,
+## Chromium and ONNX Runtime included) and the concurrent packages under -race.
+test: deps vet
+	go test -count=1 -timeout 30m ./...
+	go test -count=1 -race -short -timeout 30m $(RACE_PKGS)
+
+## deps: the tools the tests need besides Go: swag (to check the committed
+## OpenAPI document is fresh) and onnxruntime-node (for the ONNX checks).
+deps:
+	go install github.com/swaggo/swag/cmd/swag@$(SWAG_VERSION)
+	cd e2e/bench && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+vet:
+	go vet ./...
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o lcnet ./cmd/lcnet
+
+## generate: regenerate the OpenAPI document and the kernels' assembly.
+generate:
+	go generate ./...
