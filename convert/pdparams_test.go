@@ -1,0 +1,82 @@
+package convert
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lcnet/lcnet/internal/fixtures"
+	"github.com/lcnet/lcnet/nn"
+)
+
+var goldenScales = []string{"0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5"}
+
+// learnedParams counts the values a model learns: BN running statistics
+// are state, not parameters.
+func learnedParams(ts map[string]nn.Tensor) int {
+	n := 0
+	for name, t := range ts {
+		if strings.HasSuffix(name, "._mean") || strings.HasSuffix(name, "._variance") {
+			continue
+		}
+		n += t.NumElements()
+	}
+	return n
+}
+
+func TestReadPdparamsGolden(t *testing.T) {
+	for _, s := range goldenScales {
+		t.Run(s, func(t *testing.T) {
+			name := "PPLCNet_x" + s
+			path := fixtures.Path(t, "golden", name+".pdparams")
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			ts, err := ReadPdparams(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta struct {
+				Scale    float64 `json:"scale"`
+				ClassNum int     `json:"class_num"`
+				Params   int     `json:"params"`
+			}
+			b, err := os.ReadFile(fixtures.Path(t, "golden", name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &meta); err != nil {
+				t.Fatal(err)
+			}
+			if got := learnedParams(ts); got != meta.Params {
+				t.Errorf("params = %d, want %d", got, meta.Params)
+			}
+			// Every tensor the default architecture names must be there
+			// with its shape; nothing else may be.
+			arch := nn.DefaultArch(meta.Scale, meta.ClassNum)
+			want := expectedShapes(arch)
+			if len(ts) != len(want) {
+				t.Errorf("%d tensors, want %d", len(ts), len(want))
+			}
+			for n, shape := range want {
+				got, ok := ts[n]
+				if !ok {
+					t.Errorf("missing %s", n)
+					continue
+				}
+				if !equalShape(got.Shape, shape) {
+					t.Errorf("%s: shape %v, want %v", n, got.Shape, shape)
+				}
+				if err := got.Check(); err != nil {
+					t.Errorf("%s: %v", n, err)
+				}
+			}
+			if _, ok := ts[structuredKey]; ok {
+				t.Errorf("%s returned as a tensor", structuredKey)
+			}
+		})
+	}
+}
