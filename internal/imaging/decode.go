@@ -1,0 +1,193 @@
+// Package imaging turns the bytes users upload into PP-LCNet input tensors.
+//
+// Decode sniffs the format itself (JPEG, PNG, GIF, BMP, WebP, TIFF) instead
+// of going through image.Decode, so the set of accepted formats does not
+// depend on which packages happen to register decoders, checks the header's
+// pixel count before any pixel buffer is allocated, and applies the EXIF
+// orientation the way cv2.imread does. Preprocess then reproduces
+// PaddleClas' cv2 pipeline (ResizeImage, CropImage, NormalizeImage,
+// ToCHWImage) without ever converting the whole decoded image.
+package imaging
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// The errors Decode and DecodeConfig wrap, so callers can map them with
+// errors.Is: ErrUnsupported to 415, ErrCorrupt to 422, ErrTooLarge to 413.
+var (
+	ErrUnsupported = errors.New("unsupported image format")
+	ErrCorrupt     = errors.New("corrupt image")
+	ErrTooLarge    = errors.New("image too large")
+)
+
+// DefaultMaxPixels is the decoded-size limit Decode applies when it is given
+// maxPixels <= 0: 64 Mpx is 192 MB of RGB, beyond any photo a phone takes.
+const DefaultMaxPixels = 64_000_000
+
+// A format knows how to recognise, size and decode one file type.
+type format struct {
+	name   string
+	match  func(head []byte) bool
+	config func(io.Reader) (image.Config, error)
+	decode func(io.Reader) (image.Image, error)
+}
+
+// sniffLen is how many leading bytes sniff needs (RIFF....WEBPVP8).
+const sniffLen = 15
+
+func sniff(head []byte) (format, bool) {
+	for _, f := range []format{
+		{"jpeg", func(b []byte) bool { return bytes.HasPrefix(b, []byte("\xff\xd8\xff")) }, jpeg.DecodeConfig, jpeg.Decode},
+		{"png", func(b []byte) bool { return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) }, png.DecodeConfig, png.Decode},
+		{"gif", func(b []byte) bool {
+			return bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a"))
+		}, gif.DecodeConfig, gif.Decode},
+		{"bmp", func(b []byte) bool { return bytes.HasPrefix(b, []byte("BM")) && len(b) >= 14 }, bmp.DecodeConfig, bmp.Decode},
+		{"webp", func(b []byte) bool {
+			return len(b) >= 15 && string(b[:4]) == "RIFF" && string(b[8:15]) == "WEBPVP8"
+		}, webp.DecodeConfig, webp.Decode},
+		{"tiff", func(b []byte) bool {
+			return bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*"))
+		}, tiff.DecodeConfig, tiff.Decode},
+	} {
+		if f.match(head) {
+			return f, true
+		}
+	}
+	return format{}, false
+}
+
+// DecodeConfig reads only as much of r as the format's header needs and
+// reports the format name ("jpeg", "png", "gif", "bmp", "webp", "tiff") and
+// the stored width and height (before EXIF orientation).
+func DecodeConfig(r io.Reader) (format string, w, h int, err error) {
+	return decodeConfig(r, -1)
+}
+
+// decodeConfig is DecodeConfig for an input of known length n (-1 unknown),
+// which makes truncation messages say where the data ended.
+func decodeConfig(r io.Reader, n int) (format string, w, h int, err error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(sniffLen)
+	f, ok := sniff(head)
+	if !ok {
+		return "", 0, 0, unsupported(head)
+	}
+	cfg, err := f.config(br)
+	if err != nil {
+		return f.name, 0, 0, classify(f.name, "header", err, n)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return f.name, 0, 0, fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, upper(f.name), cfg.Width, cfg.Height)
+	}
+	return f.name, cfg.Width, cfg.Height, nil
+}
+
+// Decode decodes data and returns the image as it is meant to be displayed,
+// with any EXIF orientation (JPEG APP1, TIFF IFD0) applied. It refuses, with
+// ErrTooLarge and before allocating pixels, images whose header declares
+// more than maxPixels pixels (DefaultMaxPixels if maxPixels <= 0).
+//
+// The returned image is the decoder's own type (*image.YCbCr, *image.NRGBA,
+// ...) or, for orientations 2-8, an *Oriented view of it; Preprocess reads
+// both without converting the whole image.
+func Decode(data []byte, maxPixels int) (image.Image, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	name, w, h, err := decodeConfig(bytes.NewReader(data), len(data))
+	if err != nil {
+		return nil, err
+	}
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return nil, fmt.Errorf("%w: %s of %dx%d = %s exceeds the %s limit",
+			ErrTooLarge, upper(name), w, h, mpx(int64(w)*int64(h)), mpx(int64(maxPixels)))
+	}
+	f, _ := sniff(data)
+	img, err := f.decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, classify(name, "data", err, len(data))
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		// The limit was checked against the header; a decoder that returns
+		// something else would make that check meaningless.
+		return nil, fmt.Errorf("%w: %s header declares %dx%d but decoded %dx%d", ErrCorrupt, upper(name), w, h, b.Dx(), b.Dy())
+	}
+	var o int
+	switch name {
+	case "jpeg":
+		o = jpegOrientation(data)
+	case "tiff":
+		o, _ = tiffOrientation(data)
+	}
+	return Orient(img, o), nil
+}
+
+// classify wraps a decoder error in ErrUnsupported or ErrCorrupt. n is the
+// input length for the "after N bytes" hint, or -1 when unknown.
+func classify(name, part string, err error, n int) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		if n >= 0 {
+			return fmt.Errorf("%w: truncated %s: unexpected EOF after %d bytes", ErrCorrupt, upper(name), n)
+		}
+		return fmt.Errorf("%w: truncated %s %s: unexpected EOF", ErrCorrupt, upper(name), part)
+	case isUnsupportedFeature(err):
+		return fmt.Errorf("%w: %s uses a feature the decoder does not support: %v", ErrUnsupported, upper(name), err)
+	}
+	return fmt.Errorf("%w: invalid %s %s: %v", ErrCorrupt, upper(name), part, err)
+}
+
+// isUnsupportedFeature reports the decoders' "valid file, feature not
+// implemented" errors (arithmetic-coded JPEG, 12-bit JPEG, exotic TIFF
+// compressions), which are 415 rather than 422 material.
+func isUnsupportedFeature(err error) bool {
+	var (
+		j jpeg.UnsupportedError
+		p png.UnsupportedError
+		t tiff.UnsupportedError
+	)
+	return errors.As(err, &j) || errors.As(err, &p) || errors.As(err, &t)
+}
+
+func unsupported(head []byte) error {
+	if len(head) == 0 {
+		return fmt.Errorf("%w: empty input", ErrUnsupported)
+	}
+	return fmt.Errorf("%w: leading bytes %q match none of JPEG, PNG, GIF, BMP, WebP, TIFF", ErrUnsupported, head)
+}
+
+func upper(name string) string {
+	switch name {
+	case "webp":
+		return "WebP"
+	}
+	b := []byte(name)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// mpx formats a pixel count in megapixels, exactly when it is a whole number.
+func mpx(n int64) string {
+	if n%1_000_000 == 0 || n >= 100_000_000 {
+		return fmt.Sprintf("%d Mpx", (n+500_000)/1_000_000)
+	}
+	return fmt.Sprintf("%.1f Mpx", float64(n)/1e6)
+}

@@ -1,0 +1,251 @@
+package imaging
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// maxOutputPixels bounds the tensor a manifest can ask for (a resize_short
+// without crop on a 1x10000 strip would otherwise ask for 256x2560000).
+const maxOutputPixels = 16 << 20
+
+// Fixed-point weights as in cv2's 8-bit INTER_LINEAR path
+// (INTER_RESIZE_COEF_BITS = 11).
+const (
+	coefBits  = 11
+	coefScale = 1 << coefBits
+)
+
+// Preprocess turns img into the model input tensor p describes, following
+// PaddleClas' cv2 pipeline: ResizeImage (resize_short with Python's
+// round-half-even, or a fixed size), CropImage (center crop with floor
+// offsets), NormalizeImage ((v*scale - mean) / std in float32) and
+// ToCHWImage. The result is CHW float32 of 3 x h x w in p.ChannelOrder
+// (Mean and Std are given in that order, as PaddleClas applies them to the
+// channels it has). dst is reused when it has the capacity.
+//
+// Resizing reproduces cv2.resize INTER_LINEAR on 8-bit images: half-pixel
+// centres, edge clamping, no antialiasing when shrinking, 11-bit weights and
+// the rounding of its SIMD vertical pass. It computes only the pixels the
+// crop keeps and reads only the source pixels those need.
+func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []float32, h, w int, err error) {
+	b := img.Bounds()
+	srcW, srcH := b.Dx(), b.Dy()
+	if srcW <= 0 || srcH <= 0 {
+		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", srcW, srcH)
+	}
+	nearest, err := interpolation(p.Interpolation)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	norm, err := newNormalizer(p)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+
+	// ResizeImage: resize_short takes precedence over size, as in PaddleClas.
+	rw, rh := srcW, srcH
+	switch {
+	case p.ResizeShort > 0:
+		percent := float64(p.ResizeShort) / float64(min(srcW, srcH))
+		rw = max(1, int(math.RoundToEven(float64(srcW)*percent)))
+		rh = max(1, int(math.RoundToEven(float64(srcH)*percent)))
+	case p.ResizeWidth > 0 && p.ResizeHeight > 0:
+		rw, rh = p.ResizeWidth, p.ResizeHeight
+	case p.ResizeWidth > 0 || p.ResizeHeight > 0:
+		return nil, 0, 0, fmt.Errorf("preprocess: resize %dx%d needs both width and height", p.ResizeWidth, p.ResizeHeight)
+	}
+
+	// CropImage: floor((img - crop) / 2) offsets.
+	x0, y0, w, h := 0, 0, rw, rh
+	switch {
+	case p.CropWidth > 0 && p.CropHeight > 0:
+		if p.CropWidth > rw || p.CropHeight > rh {
+			return nil, 0, 0, fmt.Errorf("preprocess: crop %dx%d is larger than the %dx%d resized image", p.CropWidth, p.CropHeight, rw, rh)
+		}
+		w, h = p.CropWidth, p.CropHeight
+		x0, y0 = (rw-w)/2, (rh-h)/2
+	case p.CropWidth > 0 || p.CropHeight > 0:
+		return nil, 0, 0, fmt.Errorf("preprocess: crop %dx%d needs both width and height", p.CropWidth, p.CropHeight)
+	}
+	if int64(w)*int64(h) > maxOutputPixels {
+		return nil, 0, 0, fmt.Errorf("preprocess: a %dx%d output from a %dx%d image exceeds %d pixels", w, h, srcW, srcH, maxOutputPixels)
+	}
+
+	xa := newAxis(srcW, rw, x0, w, nearest)
+	ya := newAxis(srcH, rh, y0, h, nearest)
+	grid := gather(img, xa.src, ya.src)
+
+	// Horizontal pass over the gathered rows, then the vertical pass, as
+	// cv2's resizeGeneric does; int32 sums fit 255 * 2048.
+	cols := len(xa.src)
+	hrows := make([]int32, len(ya.src)*w*3)
+	for j := range ya.src {
+		g := grid[j*cols*3 : (j+1)*cols*3]
+		o := hrows[j*w*3 : (j+1)*w*3]
+		for x := range w {
+			i0, i1 := 3*int(xa.i0[x]), 3*int(xa.i1[x])
+			a0, a1 := xa.w0[x], xa.w1[x]
+			o[3*x] = int32(g[i0])*a0 + int32(g[i1])*a1
+			o[3*x+1] = int32(g[i0+1])*a0 + int32(g[i1+1])*a1
+			o[3*x+2] = int32(g[i0+2])*a0 + int32(g[i1+2])*a1
+		}
+	}
+
+	n := 3 * h * w
+	if cap(dst) >= n {
+		tensor = dst[:n]
+	} else {
+		tensor = make([]float32, n)
+	}
+	plane := h * w
+	c0, c1, c2 := tensor[:plane], tensor[plane:2*plane], tensor[2*plane:]
+	for y := range h {
+		r0 := hrows[int(ya.i0[y])*w*3:][: w*3 : w*3]
+		r1 := hrows[int(ya.i1[y])*w*3:][: w*3 : w*3]
+		b0, b1 := ya.w0[y], ya.w1[y]
+		row := y * w
+		for x := range w {
+			r := vlerp(r0[3*x], r1[3*x], b0, b1)
+			g := vlerp(r0[3*x+1], r1[3*x+1], b0, b1)
+			bl := vlerp(r0[3*x+2], r1[3*x+2], b0, b1)
+			px := [3]uint8{r, g, bl}
+			c0[row+x] = norm.lut[0][px[norm.from[0]]]
+			c1[row+x] = norm.lut[1][px[norm.from[1]]]
+			c2[row+x] = norm.lut[2][px[norm.from[2]]]
+		}
+	}
+	return tensor, h, w, nil
+}
+
+// vlerp is cv2's VResizeLinearVec_32s8u: both rows shifted right by 4 to
+// fit int16, multiplied keeping the high 16 bits, then rounded by 2 bits,
+// which is 22 bits of scale in all.
+func vlerp(s0, s1, b0, b1 int32) uint8 {
+	v := ((s0>>4)*b0>>16 + (s1>>4)*b1>>16 + 2) >> 2
+	return uint8(min(max(v, 0), 255))
+}
+
+func interpolation(name string) (nearest bool, err error) {
+	switch name {
+	case "", "bilinear", "linear":
+		return false, nil
+	case "nearest":
+		return true, nil
+	}
+	return false, fmt.Errorf("preprocess: interpolation %q is not supported (want bilinear or nearest)", name)
+}
+
+// axis holds, for each output index along one axis, the two source taps as
+// indices into the gathered (deduplicated) source positions src, and their
+// 11-bit weights.
+type axis struct {
+	src    []int // sorted distinct source positions to read
+	i0, i1 []int32
+	w0, w1 []int32
+}
+
+// newAxis computes cv2's taps for output positions start..start+n-1 of a
+// resize from srcLen to dstLen.
+func newAxis(srcLen, dstLen, start, n int, nearest bool) axis {
+	a := axis{i0: make([]int32, n), i1: make([]int32, n), w0: make([]int32, n), w1: make([]int32, n)}
+	// cv2 computes the scale as the inverse of dst/src, not src/dst; the
+	// last bit matters for where fx lands.
+	scale := 1 / (float64(dstLen) / float64(srcLen))
+	s0 := make([]int, n)
+	s1 := make([]int, n)
+	for i := range n {
+		d := start + i
+		if nearest {
+			s := min(int(math.Floor(float64(d)*scale)), srcLen-1)
+			s0[i], s1[i] = s, s
+			a.w0[i], a.w1[i] = coefScale, 0
+			continue
+		}
+		f := float32((float64(d)+0.5)*scale - 0.5)
+		s := int(math.Floor(float64(f)))
+		f -= float32(s)
+		if s < 0 {
+			s, f = 0, 0
+		}
+		if s >= srcLen-1 {
+			s, f = srcLen-1, 0
+		}
+		s0[i], s1[i] = s, min(s+1, srcLen-1)
+		a.w0[i] = int32(math.RoundToEven(float64((1 - f) * coefScale)))
+		a.w1[i] = int32(math.RoundToEven(float64(f * coefScale)))
+	}
+	a.src = append(slices.Clone(s0), s1...)
+	slices.Sort(a.src)
+	a.src = slices.Compact(a.src)
+	for i := range n {
+		j0, _ := slices.BinarySearch(a.src, s0[i])
+		j1, _ := slices.BinarySearch(a.src, s1[i])
+		a.i0[i], a.i1[i] = int32(j0), int32(j1)
+	}
+	return a
+}
+
+// gather returns the RGB pixels at every (xs[i], ys[j]) of img's displayed
+// coordinates (relative to its bounds), row-major in j.
+func gather(img image.Image, xs, ys []int) []uint8 {
+	src, o := img, 1
+	if v, ok := img.(*Oriented); ok {
+		src, o = v.Src, v.Orientation
+	}
+	sb := src.Bounds()
+	s := newSampler(src)
+	grid := make([]uint8, 3*len(xs)*len(ys))
+	px := make([]int, len(xs))
+	py := make([]int, len(xs))
+	for j, y := range ys {
+		for i, x := range xs {
+			sx, sy := orientMap(o, sb.Dx(), sb.Dy(), x, y)
+			px[i], py[i] = sx+sb.Min.X, sy+sb.Min.Y
+		}
+		s.points(px, py, grid[3*j*len(xs):3*(j+1)*len(xs)])
+	}
+	return grid
+}
+
+// normalizer maps an 8-bit value of output channel c to
+// (v*scale - mean[c]) / std[c] computed in float32 exactly as NumPy does,
+// through a lookup table; from[c] is the RGB channel that output channel c
+// takes.
+type normalizer struct {
+	lut  [3][256]float32
+	from [3]int
+}
+
+func newNormalizer(p zoo.Preprocess) (*normalizer, error) {
+	n := &normalizer{}
+	switch p.ChannelOrder {
+	case "", "RGB", "rgb":
+		n.from = [3]int{0, 1, 2}
+	case "BGR", "bgr":
+		n.from = [3]int{2, 1, 0}
+	default:
+		return nil, fmt.Errorf("preprocess: channel order %q is not RGB or BGR", p.ChannelOrder)
+	}
+	scale := float32(p.Scale)
+	if p.Scale == 0 {
+		// NormalizeImage's default when the config gives no scale.
+		scale = float32(1.0 / 255.0)
+	}
+	for c := range 3 {
+		if p.Std[c] == 0 {
+			return nil, fmt.Errorf("preprocess: std[%d] is 0", c)
+		}
+		mean, std := float32(p.Mean[c]), float32(p.Std[c])
+		for v := range 256 {
+			// The conversions stop the compiler fusing into an FMA, which
+			// NumPy does not do.
+			n.lut[c][v] = float32(float32(float32(v)*scale)-mean) / std
+		}
+	}
+	return n, nil
+}
