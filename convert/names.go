@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/lcnet/lcnet/nn"
 )
@@ -47,7 +48,7 @@ func checkShapes(a nn.Arch, ts map[string]nn.Tensor) error {
 		if !ok {
 			return fmt.Errorf("tensor %s is missing", n)
 		}
-		if !equalShape(t.Shape, want[n]) {
+		if !slices.Equal(t.Shape, want[n]) {
 			return fmt.Errorf("tensor %s has shape %v, the architecture needs %v", n, t.Shape, want[n])
 		}
 		if err := t.Check(); err != nil {
@@ -60,16 +61,4 @@ func checkShapes(a nn.Arch, ts map[string]nn.Tensor) error {
 		}
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

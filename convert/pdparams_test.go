@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +68,7 @@ func TestReadPdparamsGolden(t *testing.T) {
 					t.Errorf("missing %s", n)
 					continue
 				}
-				if !equalShape(got.Shape, shape) {
+				if !slices.Equal(got.Shape, shape) {
 					t.Errorf("%s: shape %v, want %v", n, got.Shape, shape)
 				}
 				if err := got.Check(); err != nil {

@@ -1,0 +1,282 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Paddle 2 saves inference programs as a ProgramDesc protobuf
+// (paddle/fluid/framework/framework.proto). Only the fields the walk needs
+// are decoded, by hand:
+//
+//	ProgramDesc { repeated BlockDesc blocks = 1; }
+//	BlockDesc   { repeated VarDesc vars = 3; repeated OpDesc ops = 4; }
+//	VarDesc     { string name = 1; VarType type = 2; bool persistable = 3; }
+//	VarType     { Type type = 1; LoDTensorDesc lod_tensor = 3; }
+//	LoDTensorDesc { TensorDesc tensor = 1; }
+//	OpDesc      { repeated Var inputs = 1; repeated Var outputs = 2; string type = 3; repeated Attr attrs = 4; }
+//	OpDesc.Var  { string parameter = 1; repeated string arguments = 2; }
+//	OpDesc.Attr { string name = 1; int32 i = 3; float f = 4; string s = 5; repeated int32 ints = 6; int64 l = 13; double float64 = 19; }
+
+const pdLoDTensor = 7 // VarType.LOD_TENSOR
+
+type pdVar struct {
+	name        string
+	persistable bool
+	varType     int
+	dims        []int
+}
+
+type pdOp struct {
+	typ     string
+	inputs  map[string][]string
+	outputs map[string][]string
+	ints    map[string][]int
+	floats  map[string]float64
+	strs    map[string]string
+}
+
+// parsePdmodel reads the first block of a ProgramDesc.
+func parsePdmodel(data []byte) (*program, error) {
+	var block []byte
+	err := walkProto(data, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
+		if num == 1 && typ == protowire.BytesType && block == nil {
+			block = sub
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pdmodel: ProgramDesc: %w", err)
+	}
+	if block == nil {
+		return nil, errors.New("pdmodel: the program has no blocks")
+	}
+	var vars []pdVar
+	var ops []pdOp
+	err = walkProto(block, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case 3:
+			v, err := parseVarDesc(sub)
+			if err != nil {
+				return fmt.Errorf("var %d: %w", len(vars), err)
+			}
+			vars = append(vars, v)
+		case 4:
+			op, err := parseOpDesc(sub)
+			if err != nil {
+				return fmt.Errorf("op %d: %w", len(ops), err)
+			}
+			ops = append(ops, op)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pdmodel: block 0: %w", err)
+	}
+	p := &program{params: map[string][]int{}}
+	byName := map[string]pdVar{}
+	for _, v := range vars {
+		byName[v.name] = v
+		if v.persistable && v.varType == pdLoDTensor && v.name != "feed" && v.name != "fetch" {
+			if _, dup := p.params[v.name]; dup {
+				return nil, fmt.Errorf("pdmodel: parameter %s is declared twice", v.name)
+			}
+			p.params[v.name] = v.dims
+		}
+	}
+	if len(p.params) == 0 {
+		return nil, errors.New("pdmodel: the program declares no parameters")
+	}
+	param := func(op pdOp, slot string) string {
+		for _, a := range op.inputs[slot] {
+			if _, ok := p.params[a]; ok {
+				return a
+			}
+		}
+		return ""
+	}
+	for _, op := range ops {
+		switch op.typ {
+		case "feed":
+			if out := op.outputs["Out"]; len(out) > 0 && p.feedShape == nil {
+				p.feedShape = byName[out[0]].dims
+			}
+			continue
+		}
+		po := progOp{kind: normaliseOp(op.typ), typ: op.typ, params: map[string]string{}}
+		for _, slot := range []string{"Filter", "Scale", "Bias", "Mean", "Variance", "Y"} {
+			if n := param(op, slot); n != "" {
+				po.params[slot] = n
+			}
+		}
+		po.strides = op.ints["strides"]
+		if g := op.ints["groups"]; len(g) == 1 {
+			po.groups = g[0]
+		}
+		if po.kind == "conv" && po.groups == 0 {
+			po.groups = 1
+		}
+		if v, ok := op.floats["dropout_prob"]; ok {
+			po.dropoutP, po.hasDropoutP = v, true
+		}
+		po.dropoutMode = op.strs["dropout_implementation"]
+		p.ops = append(p.ops, po)
+	}
+	return p, nil
+}
+
+func parseVarDesc(b []byte) (pdVar, error) {
+	var v pdVar
+	err := walkProto(b, func(num protowire.Number, typ protowire.Type, x uint64, sub []byte) error {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			v.name = string(sub)
+		case num == 3 && typ == protowire.VarintType:
+			v.persistable = x != 0
+		case num == 2 && typ == protowire.BytesType:
+			return walkProto(sub, func(num protowire.Number, typ protowire.Type, x uint64, sub []byte) error {
+				switch {
+				case num == 1 && typ == protowire.VarintType:
+					v.varType = int(x)
+				case num == 3 && typ == protowire.BytesType: // LoDTensorDesc
+					return walkProto(sub, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
+						if num == 1 && typ == protowire.BytesType {
+							_, dims, err := parseTensorDesc(sub, true)
+							v.dims = dims
+							return err
+						}
+						return nil
+					})
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", v.name, err)
+	}
+	return v, nil
+}
+
+func parseOpDesc(b []byte) (pdOp, error) {
+	op := pdOp{
+		inputs:  map[string][]string{},
+		outputs: map[string][]string{},
+		ints:    map[string][]int{},
+		floats:  map[string]float64{},
+		strs:    map[string]string{},
+	}
+	err := walkProto(b, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case 1, 2:
+			var slot string
+			var args []string
+			err := walkProto(sub, func(num protowire.Number, typ protowire.Type, _ uint64, s []byte) error {
+				if typ == protowire.BytesType {
+					switch num {
+					case 1:
+						slot = string(s)
+					case 2:
+						args = append(args, string(s))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if num == 1 {
+				op.inputs[slot] = args
+			} else {
+				op.outputs[slot] = args
+			}
+		case 3:
+			op.typ = string(sub)
+		case 4:
+			return parseAttr(sub, &op)
+		}
+		return nil
+	})
+	if err != nil {
+		return op, fmt.Errorf("%s: %w", op.typ, err)
+	}
+	return op, nil
+}
+
+// parseAttr keeps the integer, float and string attributes of an op.
+func parseAttr(b []byte, op *pdOp) error {
+	var name string
+	var ints []int
+	var hasInts bool
+	var f float64
+	var hasF bool
+	var s string
+	var hasS bool
+	err := walkProto(b, func(num protowire.Number, typ protowire.Type, x uint64, sub []byte) error {
+		switch num {
+		case 1:
+			name = string(sub)
+		case 3, 13: // i, l
+			if typ == protowire.VarintType {
+				ints, hasInts = []int{int(int64(x))}, true
+			}
+		case 4: // f
+			if typ == protowire.Fixed32Type {
+				f, hasF = float64(math.Float32frombits(uint32(x))), true
+			}
+		case 19: // float64
+			if typ == protowire.Fixed64Type {
+				f, hasF = math.Float64frombits(x), true
+			}
+		case 5: // s
+			if typ == protowire.BytesType {
+				s, hasS = string(sub), true
+			}
+		case 6, 15: // ints, longs; packed or not
+			hasInts = true
+			if typ == protowire.VarintType {
+				ints = append(ints, int(int32(x)))
+				if num == 15 {
+					ints[len(ints)-1] = int(int64(x))
+				}
+				return nil
+			}
+			for len(sub) > 0 {
+				v, n := protowire.ConsumeVarint(sub)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				if num == 6 {
+					ints = append(ints, int(int32(v)))
+				} else {
+					ints = append(ints, int(int64(v)))
+				}
+				sub = sub[n:]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("attribute %s: %w", name, err)
+	}
+	if hasInts {
+		op.ints[name] = ints
+	}
+	if hasF {
+		op.floats[name] = f
+	}
+	if hasS {
+		op.strs[name] = s
+	}
+	return nil
+}
