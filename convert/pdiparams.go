@@ -37,13 +37,13 @@ func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[
 	for _, name := range names {
 		t, n, err := decodeLoDTensor(data[pos:], shapes[name])
 		if err != nil {
-			return nil, fmt.Errorf("pdiparams: tensor %s at offset %d: %w", name, pos, err)
+			return nil, fmt.Errorf("tensor %s at offset %d: %w", name, pos, err)
 		}
 		out[name] = t
 		pos += n
 	}
 	if pos != len(data) {
-		return nil, fmt.Errorf("pdiparams: %d bytes left after the %d tensors the program declares", len(data)-pos, len(names))
+		return nil, fmt.Errorf("%d bytes left after the %d tensors the program declares", len(data)-pos, len(names))
 	}
 	return out, nil
 }
