@@ -33,6 +33,21 @@ var (
 	ErrTooLarge    = errors.New("image too large")
 )
 
+// Error is what Decode and DecodeConfig return: Kind is one of the
+// sentinels above (for errors.Is), Msg says what was wrong in words fit for
+// the API's response, without the sentinel's text repeated.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
 // DefaultMaxPixels is the decoded-size limit Decode applies when it is given
 // maxPixels <= 0: 64 Mpx is 192 MB of RGB, beyond any photo a phone takes.
 const DefaultMaxPixels = 64_000_000
@@ -74,12 +89,16 @@ func sniff(head []byte) (format, bool) {
 // reports the format name ("jpeg", "png", "gif", "bmp", "webp", "tiff") and
 // the stored width and height (before EXIF orientation).
 func DecodeConfig(r io.Reader) (format string, w, h int, err error) {
-	return decodeConfig(r, -1)
+	return decodeConfig(r, nil)
 }
 
-// decodeConfig is DecodeConfig for an input of known length n (-1 unknown),
-// which makes truncation messages say where the data ended.
-func decodeConfig(r io.Reader, n int) (format string, w, h int, err error) {
+// decodeConfig is DecodeConfig for r reading data, if known, which makes
+// truncation messages say where the data ended.
+func decodeConfig(r io.Reader, data []byte) (format string, w, h int, err error) {
+	n := -1
+	if data != nil {
+		n = len(data)
+	}
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(sniffLen)
 	f, ok := sniff(head)
@@ -88,10 +107,10 @@ func decodeConfig(r io.Reader, n int) (format string, w, h int, err error) {
 	}
 	cfg, err := f.config(br)
 	if err != nil {
-		return f.name, 0, 0, classify(f.name, "header", err, n)
+		return f.name, 0, 0, classify(f.name, "header", err, n, data)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return f.name, 0, 0, fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, upper(f.name), cfg.Width, cfg.Height)
+		return f.name, 0, 0, errorf(ErrCorrupt, "%s header declares %dx%d pixels", upper(f.name), cfg.Width, cfg.Height)
 	}
 	return f.name, cfg.Width, cfg.Height, nil
 }
@@ -108,23 +127,23 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
-	name, w, h, err := decodeConfig(bytes.NewReader(data), len(data))
+	name, w, h, err := decodeConfig(bytes.NewReader(data), data)
 	if err != nil {
 		return nil, err
 	}
 	if int64(w)*int64(h) > int64(maxPixels) {
-		return nil, fmt.Errorf("%w: %s of %dx%d = %s exceeds the %s limit",
-			ErrTooLarge, upper(name), w, h, mpx(int64(w)*int64(h)), mpx(int64(maxPixels)))
+		return nil, errorf(ErrTooLarge, "%s of %dx%d = %s exceeds the %s limit",
+			upper(name), w, h, mpx(int64(w)*int64(h)), mpx(int64(maxPixels)))
 	}
 	f, _ := sniff(data)
 	img, err := f.decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, classify(name, "data", err, len(data))
+		return nil, classify(name, "data", err, len(data), data)
 	}
 	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
 		// The limit was checked against the header; a decoder that returns
 		// something else would make that check meaningless.
-		return nil, fmt.Errorf("%w: %s header declares %dx%d but decoded %dx%d", ErrCorrupt, upper(name), w, h, b.Dx(), b.Dy())
+		return nil, errorf(ErrCorrupt, "%s header declares %dx%d but decoded %dx%d", upper(name), w, h, b.Dx(), b.Dy())
 	}
 	var o int
 	switch name {
@@ -138,17 +157,37 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 
 // classify wraps a decoder error in ErrUnsupported or ErrCorrupt. n is the
 // input length for the "after N bytes" hint, or -1 when unknown.
-func classify(name, part string, err error, n int) error {
+func classify(name, part string, err error, n int, data []byte) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		if n >= 0 {
-			return fmt.Errorf("%w: truncated %s: unexpected EOF after %d bytes", ErrCorrupt, upper(name), n)
+			return errorf(ErrCorrupt, "truncated %s: unexpected EOF after %d bytes", upper(name), n)
 		}
-		return fmt.Errorf("%w: truncated %s %s: unexpected EOF", ErrCorrupt, upper(name), part)
+		return errorf(ErrCorrupt, "truncated %s %s: unexpected EOF", upper(name), part)
+	case truncated(name, data):
+		return errorf(ErrCorrupt, "truncated %s (no end marker after %d bytes): %v", upper(name), len(data), err)
 	case isUnsupportedFeature(err):
-		return fmt.Errorf("%w: %s uses a feature the decoder does not support: %v", ErrUnsupported, upper(name), err)
+		return errorf(ErrUnsupported, "%s uses a feature the decoder does not support: %v", upper(name), err)
 	}
-	return fmt.Errorf("%w: invalid %s %s: %v", ErrCorrupt, upper(name), part, err)
+	return errorf(ErrCorrupt, "invalid %s %s: %v", upper(name), part, err)
+}
+
+// truncated reports whether data, which failed to decode, lacks the marker
+// its format ends with, so the error can say "truncated" even where the
+// decoder only noticed garbage (a cut JPEG reads as short Huffman data).
+func truncated(name string, data []byte) bool {
+	if len(data) == 0 {
+		return false
+	}
+	switch name {
+	case "jpeg":
+		return !bytes.Contains(data[max(0, len(data)-64):], []byte("\xff\xd9"))
+	case "png":
+		return !bytes.Contains(data, []byte("IEND"))
+	case "gif":
+		return data[len(data)-1] != 0x3b
+	}
+	return false
 }
 
 // isUnsupportedFeature reports the decoders' "valid file, feature not
@@ -165,9 +204,9 @@ func isUnsupportedFeature(err error) bool {
 
 func unsupported(head []byte) error {
 	if len(head) == 0 {
-		return fmt.Errorf("%w: empty input", ErrUnsupported)
+		return errorf(ErrUnsupported, "empty input")
 	}
-	return fmt.Errorf("%w: leading bytes %q match none of JPEG, PNG, GIF, BMP, WebP, TIFF", ErrUnsupported, head)
+	return errorf(ErrUnsupported, "leading bytes %q match none of JPEG, PNG, GIF, BMP, WebP, TIFF", head)
 }
 
 func upper(name string) string {

@@ -35,6 +35,13 @@ func toRGB(c color.Color) [3]uint8 {
 		return [3]uint8{c.R, c.G, c.B}
 	case color.RGBA:
 		return unpremul(c.R, c.G, c.B, c.A)
+	case color.NRGBA64:
+		return [3]uint8{uint8(c.R >> 8), uint8(c.G >> 8), uint8(c.B >> 8)}
+	case color.NYCbCrA:
+		// Not through RGBA(), which premultiplies and so loses the colour
+		// of transparent pixels.
+		r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+		return [3]uint8{r, g, b}
 	}
 	n := color.NRGBA64Model.Convert(c).(color.NRGBA64)
 	return [3]uint8{uint8(n.R >> 8), uint8(n.G >> 8), uint8(n.B >> 8)}
