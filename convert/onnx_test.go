@@ -649,3 +649,68 @@ func TestExportONNXWriteError(t *testing.T) {
 		t.Fatalf("err = %v, want the writer's error", err)
 	}
 }
+
+func readCheckpoint(t *testing.T, elem ...string) *Checkpoint {
+	t.Helper()
+	ck, err := Read(t.Context(), fixtures.Path(t, elem...), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Arch == nil {
+		t.Fatalf("%s: no architecture read from the program", filepath.Join(elem...))
+	}
+	return ck
+}
+
+// TestExportONNXInferenceModels exports checkpoints read from real Paddle
+// inference models (architecture from the program, trained weights) and
+// checks them three ways: the Paddle 2 program against its expected
+// outputs, the Paddle 3 text-line model against the third-party ONNX
+// export of the same checkpoint, and every one against the float64
+// reference.
+func TestExportONNXInferenceModels(t *testing.T) {
+	cases := []struct {
+		name       string
+		dir        []string
+		n, h, w    int
+		golden     string // expected outputs beside the model, if any
+		thirdParty []string
+	}{
+		{"paddle2 x0_75", []string{"legacy", "PPLCNet_x0_75_infer"}, 0, 0, 0, "golden", nil},
+		{"paddle3 textline", []string{"paddle3", "PP-LCNet_x0_25_textline_ori"}, 3, 80, 160, "", []string{"onnx", "PP-LCNet_x0_25_textline_ori.onnx"}},
+		{"paddle3 textline without last conv", []string{"paddle3", "PP-LCNet_x0_25_textline_ori_nolastconv"}, 3, 80, 160, "", nil},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ck := readCheckpoint(t, c.dir...)
+			model := exportFile(t, *ck.Arch, ck.Tensors, ONNXOptions{})
+			var x *npy.Array
+			if c.golden != "" {
+				var err error
+				if x, err = npy.ReadFile(fixtures.Path(t, append(c.dir, c.golden+".input.npy")...)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				x = randomInput(uint64(200+i), c.n, c.h, c.w)
+			}
+			got := runORT(t, model, x, onnxOutputs...)
+			want := refForward(*ck.Arch, ck.Tensors, x)
+			compare(t, "logits vs reference", got[ONNXLogits], want.logits, 1e-4)
+			compare(t, "features vs reference", got[ONNXFeatures], want.features, 1e-4)
+			compare(t, "pooled vs reference", got[ONNXPooled], want.pooled, 1e-4)
+			if c.golden != "" {
+				for _, o := range []struct{ file, name string }{{"logits", ONNXLogits}, {"probs", ONNXProbabilities}} {
+					g, err := npy.ReadFile(fixtures.Path(t, append(c.dir, c.golden+"."+o.file+".npy")...))
+					if err != nil {
+						t.Fatal(err)
+					}
+					compare(t, o.name+" vs "+o.file+".npy", got[o.name], rows(g), 1e-4)
+				}
+			}
+			if c.thirdParty != nil {
+				theirs := runORT(t, fixtures.Path(t, c.thirdParty...), x, "fetch_name_0")["fetch_name_0"]
+				compare(t, "probabilities vs third-party export", got[ONNXProbabilities], rows(theirs), 1e-5)
+			}
+		})
+	}
+}
