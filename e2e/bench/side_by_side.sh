@@ -65,7 +65,9 @@ fi
 store=$tmp/store
 
 # field JSON NAME...: print the named fields of a JSON object, tab-separated.
+# The script is JavaScript in single quotes on purpose: nothing in it is for bash.
 field() {
+	# shellcheck disable=SC2016
 	node -e 'const o = JSON.parse(process.argv[1]);
 		const v = process.argv.slice(2).map((k) => {
 			if (!(k in o)) { console.error(`side_by_side: no "${k}" in ${process.argv[1]}`); process.exit(1); }
