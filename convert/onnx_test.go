@@ -412,6 +412,9 @@ func readGoldenNpy(t *testing.T, scale, what string) *npy.Array {
 func TestExportONNXGolden(t *testing.T) {
 	for _, scale := range []string{"0_25", "1_0", "2_5"} {
 		t.Run("x"+scale, func(t *testing.T) {
+			if testing.Short() && scale == "2_5" {
+				t.Skip("x2_5 is slow to export and run; -short covers x0_25 and x1_0")
+			}
 			a, ts := readGolden(t, scale)
 			model := exportFile(t, a, ts, ONNXOptions{})
 			x := readGoldenNpy(t, scale, "input")
@@ -713,4 +716,23 @@ func TestExportONNXInferenceModels(t *testing.T) {
 			}
 		})
 	}
+}
+
+func BenchmarkExportONNX(b *testing.B) {
+	a := nn.DefaultArch(1.0, 1000)
+	ts := randomWeights(a, 1)
+	var n countWriter
+	for b.Loop() {
+		if err := ExportONNX(&n, a, ts, ONNXOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(n) / int64(b.N))
+}
+
+type countWriter int
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }
