@@ -1,0 +1,181 @@
+// Package bench holds the ONNX Runtime side of lcnet's end-to-end checks:
+// the tests here drive the real lcnet binary (convert, export, infer) and
+// the scripts beside them (ort_infer.mjs, side_by_side.sh).
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lcnet/lcnet/internal/fixtures"
+	"github.com/lcnet/lcnet/internal/npy"
+)
+
+// lcnetBin is $LCNET, or the binary TestMain builds from ../../cmd/lcnet.
+var lcnetBin string
+
+func TestMain(m *testing.M) {
+	if lcnetBin = os.Getenv("LCNET"); lcnetBin != "" {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "lcnet-bench-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/bench:", err)
+		os.Exit(1)
+	}
+	lcnetBin = filepath.Join(dir, "lcnet")
+	build := exec.Command("go", "build", "-o", lcnetBin, "../../cmd/lcnet")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/bench: building cmd/lcnet:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireORT skips (fails in CI) when node or onnxruntime-node is missing.
+func requireORT(t *testing.T) {
+	t.Helper()
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node is not on PATH"
+	} else if _, err := os.Stat(filepath.Join("node_modules", "onnxruntime-node")); err != nil {
+		missing = "onnxruntime-node is not installed (cd e2e/bench && npm ci --ignore-scripts)"
+	}
+	if missing == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s, and CI must run the ONNX Runtime checks", missing)
+	}
+	t.Skipf("%s; skipping", missing)
+}
+
+// run executes a program to completion and fails the test on error.
+func run(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func readNpy(t *testing.T, path string) *npy.Array {
+	t.Helper()
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// agree checks that got matches want within tol*max(1, max|want|).
+func agree(t *testing.T, what string, got, want *npy.Array, tol float64) {
+	t.Helper()
+	if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape, want.Shape)
+	}
+	scale, worst := 1.0, 0.0
+	for i, w := range want.Data {
+		scale = math.Max(scale, math.Abs(float64(w)))
+		worst = math.Max(worst, math.Abs(float64(got.Data[i])-float64(w)))
+	}
+	t.Logf("%s: max |diff| %.3g (scale %.3g)", what, worst, scale)
+	if worst > tol*scale {
+		t.Errorf("%s: max |diff| %.3g exceeds %.3g", what, worst, tol*scale)
+	}
+}
+
+// TestExportAgreesWithInfer is issue 3's check through the CLI: a model
+// converted by `lcnet convert` and exported by `lcnet export`, run by ONNX
+// Runtime, gives what `lcnet infer` gives, and both give the golden outputs.
+func TestExportAgreesWithInfer(t *testing.T) {
+	requireORT(t)
+	store := t.TempDir()
+	dir := t.TempDir()
+	for _, scale := range []string{"0_25", "1_0"} {
+		t.Run("x"+scale, func(t *testing.T) {
+			name := "PPLCNet_x" + scale
+			run(t, nil, lcnetBin, "convert", fixtures.Path(t, "golden", name+".pdparams"), "--name", name, "--store", store)
+			model := filepath.Join(dir, name+".onnx")
+			run(t, nil, lcnetBin, "export", "--model", name, "--format", "onnx", "--out", model, "--store", store)
+			input := fixtures.Path(t, "golden", name+".input.npy")
+			ortOut := filepath.Join(dir, name+".ort")
+			run(t, nil, "node", "ort_infer.mjs", model, input, ortOut)
+			lcnetOut := filepath.Join(dir, name+".lcnet")
+			run(t, nil, lcnetBin, "infer", "--model", name, "--input", input, "--out", lcnetOut, "--store", store)
+			for _, o := range []struct {
+				output, golden string
+				tol            float64
+			}{
+				{"logits", "logits", 1e-4},
+				{"probabilities", "probs", 1e-5},
+				{"features", "embedding", 1e-4},
+				{"pooled", "gap", 1e-4},
+			} {
+				ort := readNpy(t, filepath.Join(ortOut, o.output+".npy"))
+				agree(t, o.output+" ORT vs lcnet infer", ort, readNpy(t, filepath.Join(lcnetOut, o.output+".npy")), o.tol)
+				agree(t, o.output+" ORT vs golden", ort, readNpy(t, fixtures.Path(t, "golden", name+"."+o.golden+".npy")), o.tol)
+			}
+		})
+	}
+}
+
+// TestSideBySide runs side_by_side.sh briefly and checks its table: one
+// row per (scale, batch), every number parsed, and positive ratios.
+func TestSideBySide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times real runs; skipped under -short")
+	}
+	requireORT(t)
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	raw := filepath.Join(t.TempDir(), "raw.jsonl")
+	out := run(t, []string{"LCNET=" + lcnetBin, fixtures.EnvDir + "=" + fixtures.Dir(t)},
+		"bash", "side_by_side.sh", "--duration", "0.3", "--warmup", "0", "--scales", "0_25", "--batches", "1 2", "--json", raw)
+	num := `[0-9]+\.[0-9]+`
+	row := regexp.MustCompile(`(?m)^\| x0_25 \| ([12]) \| ` + num + ` / ` + num + ` / ` + num + ` \| ` + num +
+		` \| ` + num + ` / ` + num + ` / ` + num + ` \| ` + num + ` \| (` + num + `) \| (` + num + `) \|$`)
+	rows := row.FindAllStringSubmatch(out, -1)
+	if len(rows) != 2 || rows[0][1] != "1" || rows[1][1] != "2" {
+		t.Fatalf("want rows for batch 1 and 2 in:\n%s", out)
+	}
+	for _, r := range rows {
+		if r[2] == "0.00" || r[3] == "0.00" {
+			t.Errorf("batch %s: a ratio is zero: %v", r[1], r[0])
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(string(readFile(t, raw))), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"lcnet":{`) || !strings.Contains(lines[0], `"ort":{`) {
+		t.Errorf("raw results:\n%s", strings.Join(lines, "\n"))
+	}
+	t.Logf("\n%s", out)
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
