@@ -1,0 +1,87 @@
+package imaging
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lcnet/lcnet/internal/testimage"
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// fuzzMaxPixels keeps fuzzed images small enough to decode quickly.
+const fuzzMaxPixels = 1 << 16
+
+// FuzzDecode feeds arbitrary bytes to Decode and whatever decodes to
+// Preprocess: neither may panic, errors must carry one of the three kinds,
+// and nothing larger than the limit may come back. The committed corpus in
+// testdata/fuzz/FuzzDecode holds one small file of each format.
+func FuzzDecode(f *testing.F) {
+	small := testimage.Quadrants(8, 6)
+	for _, format := range []string{"jpeg", "png", "gif", "bmp", "tiff"} {
+		b, err := testimage.Encode(format, small)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	jpg, err := testimage.JPEG(small, 80, testimage.EXIF(6, binary.BigEndian))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(jpg)
+	f.Add(testimage.TIFF(small, binary.BigEndian, 8))
+	if files, err := filepath.Glob("testdata/*.*"); err == nil {
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil && filepath.Ext(p) != ".md" {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := Decode(data, fuzzMaxPixels)
+		if err != nil {
+			if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		b := img.Bounds()
+		if b.Dx()*b.Dy() > fuzzMaxPixels || b.Empty() {
+			t.Fatalf("decoded %v past the limit", b)
+		}
+		if _, _, _, err := DecodeConfig(bytes.NewReader(data)); err != nil {
+			t.Fatalf("Decode succeeded but DecodeConfig failed: %v", err)
+		}
+		for _, p := range []zoo.Preprocess{zoo.DefaultPreprocess(), {ResizeWidth: 16, ResizeHeight: 8, Std: [3]float64{1, 1, 1}}} {
+			if _, _, _, err := Preprocess(img, p, nil); err != nil {
+				t.Fatalf("preprocess %v: %v", b, err)
+			}
+		}
+	})
+}
+
+// FuzzEXIF checks the EXIF reader on arbitrary TIFF-structured blocks and
+// on arbitrary JPEG segment chains.
+func FuzzEXIF(f *testing.F) {
+	for o := 1; o <= 8; o++ {
+		f.Add(testimage.EXIF(o, binary.LittleEndian))
+		f.Add(testimage.EXIF(o, binary.BigEndian))
+	}
+	f.Add([]byte("II\x2a\x00\x08\x00\x00\x00\xff\xff"))
+	f.Add([]byte("\xff\xd8\xff\xe1\x00\x20Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if o, err := exifOrientation(data); err == nil && (o < 1 || o > 8) {
+			t.Fatalf("orientation %d without an error", o)
+		}
+		if o := jpegOrientation(data); o < 1 || o > 8 {
+			t.Fatalf("JPEG orientation %d", o)
+		}
+		if e := jpegEXIF(data); e != nil && !bytes.Contains(data, e) {
+			t.Fatal("EXIF block not from the input")
+		}
+	})
+}
