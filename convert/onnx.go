@@ -172,7 +172,7 @@ func (g *onnxGraph) build(a nn.Arch) error {
 
 	gap := g.node("GlobalAveragePool", "avg_pool", []string{x})
 	pooled := g.node("Flatten", ONNXPooled, []string{gap}, onnxAttrInt("axis", 1))
-	features := pooled
+	var features string
 	fcIn := a.LastChannels()
 	alpha := float32(1)
 	if a.UseLastConv {
