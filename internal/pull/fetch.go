@@ -59,7 +59,13 @@ func (f *Fetcher) Fetch(ctx context.Context, url, file string, want Want, progre
 	if backoff <= 0 {
 		backoff = time.Second
 	}
-	var err error
+	// The lock is held from the first byte to the rename, so a second
+	// process pulling the same file waits instead of writing into it.
+	out, err := openLocked(ctx, part)
+	if err != nil {
+		return "", fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer out.Close()
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
 			select {
@@ -68,20 +74,23 @@ func (f *Fetcher) Fetch(ctx context.Context, url, file string, want Want, progre
 			case <-time.After(backoff << (i - 1)):
 			}
 		}
-		err = f.once(ctx, url, part, progress)
+		err = f.once(ctx, url, out, progress)
 		if err == nil {
 			break
 		}
 		// Only an interrupted transfer is worth another try; a 404 or a
 		// checksum mismatch will not change.
 		if !errors.Is(err, ErrIncomplete) || ctx.Err() != nil {
+			if st, serr := out.Stat(); serr == nil && st.Size() == 0 {
+				os.Remove(part)
+			}
 			return "", err
 		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w (gave up after %d attempts; the next pull resumes from %s)", err, attempts, part)
 	}
-	if err := verify(part, want); err != nil {
+	if err := verify(out, want); err != nil {
 		// A wrong file cannot be resumed into a right one.
 		os.Remove(part)
 		return "", fmt.Errorf("fetch %s: %w", url, err)
@@ -93,12 +102,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url, file string, want Want, progre
 }
 
 // once makes one request, appending to part from where it ends.
-func (f *Fetcher) once(ctx context.Context, url, part string, progress func(done, total int64)) error {
-	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("fetch %s: %w", url, err)
-	}
-	defer out.Close()
+func (f *Fetcher) once(ctx context.Context, url string, out *os.File, progress func(done, total int64)) error {
 	have, err := out.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", url, err)
@@ -152,10 +156,12 @@ func (f *Fetcher) once(ctx context.Context, url, part string, progress func(done
 		// rather than guess which bytes are right.
 		if sz, ok := strings.CutPrefix(resp.Header.Get("Content-Range"), "bytes */"); ok {
 			if n, err := strconv.ParseInt(sz, 10, 64); err == nil && n == have {
-				return out.Close()
+				return nil
 			}
 		}
-		os.Remove(part)
+		if err := out.Truncate(0); err != nil {
+			return fmt.Errorf("fetch %s: %w", url, err)
+		}
 		return fmt.Errorf("fetch %s: %w: server refused to resume at byte %d; restarting", url, ErrIncomplete, have)
 	default:
 		return fmt.Errorf("fetch %s: %s", url, resp.Status)
@@ -180,7 +186,32 @@ func (f *Fetcher) once(ctx context.Context, url, part string, progress func(done
 	if got := have + n; total >= 0 && got != total {
 		return fmt.Errorf("fetch %s: %w: got %d of %d bytes", url, ErrIncomplete, got, total)
 	}
-	return out.Close()
+	return nil
+}
+
+// openLocked opens part for appending under an exclusive lock. A process
+// that waited for the lock may find the file it opened already renamed
+// away by the holder; it then opens the path afresh.
+func openLocked(ctx context.Context, part string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(part, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := lockFile(ctx, f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", part, err)
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(part)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // parseContentRange reads "bytes START-END/SIZE"; SIZE may be "*".
@@ -210,8 +241,8 @@ func parseContentRange(s string) (start, size int64, err error) {
 }
 
 // verify checks a complete download against what the catalog knows.
-func verify(path string, want Want) error {
-	st, err := os.Stat(path)
+func verify(f *os.File, want Want) error {
+	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
@@ -221,14 +252,9 @@ func verify(path string, want Want) error {
 	if want.SHA256 == "" {
 		return nil
 	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return fmt.Errorf("hashing %s: %w", path, err)
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, st.Size())); err != nil {
+		return fmt.Errorf("hashing %s: %w", f.Name(), err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want.SHA256) {
 		return fmt.Errorf("sha256 %s, the catalog says %s", got, want.SHA256)
