@@ -74,7 +74,7 @@ func readArchive(r io.Reader) (map[string][]byte, error) {
 		switch h.Typeflag {
 		case tar.TypeDir:
 			continue
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, '\x00': // '\x00' is the pre-POSIX regular file
 		case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
 			continue
 		case tar.TypeSymlink, tar.TypeLink:

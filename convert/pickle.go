@@ -37,11 +37,11 @@ type pyDict struct {
 func newDict() *pyDict { return &pyDict{idx: map[any]int{}} }
 
 func (d *pyDict) set(k, v any) error {
-	switch k.(type) {
+	switch kk := k.(type) {
 	case string, int64, bool, float64, nil:
 	case []byte:
 		// Python 2 str keys arrive as bytes; paddle names are ASCII.
-		k = string(k.([]byte))
+		k = string(kk)
 	default:
 		return fmt.Errorf("unhashable dict key of type %s", typeName(k))
 	}
@@ -897,7 +897,7 @@ func asShape(v any) ([]int, error) {
 }
 
 func typeName(v any) string {
-	switch v.(type) {
+	switch vv := v.(type) {
 	case nil:
 		return "None"
 	case string:
@@ -917,7 +917,7 @@ func typeName(v any) string {
 	case *pyDict:
 		return "dict"
 	case pyGlobal:
-		return "global " + v.(pyGlobal).String()
+		return "global " + vv.String()
 	case *npArray:
 		return "numpy.ndarray"
 	case *npDtype:

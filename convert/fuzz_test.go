@@ -1,0 +1,220 @@
+package convert
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/lcnet/lcnet/internal/fixtures"
+)
+
+// Fuzz targets for every decoder of untrusted bytes. Seeds live in
+// testdata/fuzz/<Target>; TestWriteFuzzSeeds regenerates them from the
+// fixtures when LCNET_WRITE_FUZZ_SEEDS=1. The program seeds are 100 KB, and
+// minimizing such inputs stalls the fuzzer, so run those two with
+// -fuzzminimizetime 5x, e.g.
+//
+//	go test -run '^$' -fuzz '^FuzzPIR$' -fuzztime 60s -fuzzminimizetime 5x ./convert
+
+func FuzzPickle(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if ts, err := decodePdparams(data); err == nil {
+			for n, tensor := range ts {
+				if err := tensor.Check(); err != nil {
+					t.Fatalf("%s: %v", n, err)
+				}
+			}
+		}
+		_, _ = readInfo(data)
+	})
+}
+
+func FuzzPdiparams(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for pos := 0; pos < len(data); {
+			tensor, n, err := decodeLoDTensor(data[pos:], nil)
+			if err != nil {
+				return
+			}
+			if n <= 0 {
+				t.Fatalf("decoded a tensor from %d bytes", n)
+			}
+			if err := tensor.Check(); err != nil {
+				t.Fatal(err)
+			}
+			pos += n
+		}
+	})
+}
+
+func FuzzProgramDesc(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if p, err := parsePdmodel(data); err == nil {
+			if a, _, err := p.walk(); err == nil {
+				if err := a.Validate(); err != nil {
+					t.Fatalf("walk returned an invalid arch: %v", err)
+				}
+			}
+		}
+	})
+}
+
+func FuzzPIR(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if p, err := parsePIR(data); err == nil {
+			if a, _, err := p.walk(); err == nil {
+				if err := a.Validate(); err != nil {
+					t.Fatalf("walk returned an invalid arch: %v", err)
+				}
+			}
+		}
+	})
+}
+
+func FuzzTar(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		files, err := readArchive(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for name := range files {
+			if !wantedInArchive(name) {
+				t.Fatalf("kept %q", name)
+			}
+		}
+		_, _ = fromFiles(context.Background(), mapFiles(files), "archive")
+	})
+}
+
+// TestWriteFuzzSeeds writes the seed corpora: small real inputs, cut down
+// so that the fuzzer mutates structure rather than megabytes of weights.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if os.Getenv("LCNET_WRITE_FUZZ_SEEDS") == "" {
+		t.Skip("set LCNET_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
+	}
+	write := func(target, name string, data []byte) {
+		dir := filepath.Join("testdata", "fuzz", target)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pickles, _ := filepath.Glob(filepath.Join("testdata", "*.pdparams"))
+	for _, p := range pickles {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("FuzzPickle", filepath.Base(p), b)
+	}
+	legacy := fixtures.Path(t, "legacy", "PPLCNet_x0_75_infer")
+	info, err := os.ReadFile(filepath.Join(legacy, "inference.pdiparams.info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("FuzzPickle", "info", info[:min(len(info), 600)])
+
+	// The first tensors of a real .pdiparams (conv1 and its BN).
+	params, err := os.ReadFile(filepath.Join(legacy, "inference.pdiparams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := 0
+	for i := 0; i < 3; i++ {
+		_, n, err := decodeLoDTensor(params[pos:], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos += n
+	}
+	write("FuzzPdiparams", "legacy_head", params[:pos])
+
+	// The real ProgramDesc without its per-op Python call stacks, which
+	// are 95% of its bytes and never read.
+	pdmodel, err := os.ReadFile(filepath.Join(legacy, "inference.pdmodel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := stripCallstacks(t, pdmodel)
+	if p, err := parsePdmodel(stripped); err != nil {
+		t.Fatal(err)
+	} else if _, _, err := p.walk(); err != nil {
+		t.Fatal(err)
+	}
+	write("FuzzProgramDesc", "legacy_stripped", stripped)
+
+	for _, d := range []string{"PP-LCNet_x0_25_textline_ori", "PP-LCNet_x0_25_textline_ori_nolastconv"} {
+		b, err := os.ReadFile(filepath.Join(fixtures.Path(t, "paddle3", d), "inference.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("FuzzPIR", d, b)
+	}
+
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range []struct{ name, body string }{
+		{"m/", ""}, {"m/inference.yml", "PostProcess:\n  Topk:\n    label_list: [a, b]\n"}, {"m/README", "x"},
+	} {
+		h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: tar.TypeReg}
+		if e.body == "" {
+			h.Typeflag = tar.TypeDir
+		}
+		tw.WriteHeader(h)
+		tw.Write([]byte(e.body))
+	}
+	tw.WriteHeader(&tar.Header{Name: "m/link", Typeflag: tar.TypeSymlink, Linkname: "../x"})
+	tw.Close()
+	zw.Close()
+	write("FuzzTar", "small_tgz", buf.Bytes())
+}
+
+// stripCallstacks re-encodes a ProgramDesc without op attributes named
+// op_callstack.
+func stripCallstacks(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var rewrite func(b []byte, depth int) []byte
+	rewrite = func(b []byte, depth int) []byte {
+		var out []byte
+		for len(b) > 0 {
+			num, typ, n := protowire.ConsumeTag(b)
+			if n < 0 {
+				t.Fatal(protowire.ParseError(n))
+			}
+			m := protowire.ConsumeFieldValue(num, typ, b[n:])
+			if m < 0 {
+				t.Fatal(protowire.ParseError(m))
+			}
+			field := b[:n+m]
+			b = b[n+m:]
+			if typ != protowire.BytesType {
+				out = append(out, field...)
+				continue
+			}
+			sub, _ := protowire.ConsumeBytes(field[n:])
+			switch {
+			case depth == 0 && num == 1, depth == 1 && num == 4: // blocks, ops
+				sub = rewrite(sub, depth+1)
+			case depth == 2 && num == 4: // attrs
+				if bytes.Contains(sub, []byte("op_callstack")) {
+					continue
+				}
+			}
+			out = protowire.AppendTag(out, num, typ)
+			out = protowire.AppendBytes(out, sub)
+		}
+		return out
+	}
+	return rewrite(b, 0)
+}
