@@ -52,6 +52,10 @@ func errorf(kind error, format string, args ...any) error {
 // maxPixels <= 0: 64 Mpx is 192 MB of RGB, beyond any photo a phone takes.
 const DefaultMaxPixels = 64_000_000
 
+// maxJPEGScans bounds progressive JPEG scans (libjpeg writes 10, mozjpeg a
+// few more; libjpeg-turbo's djpeg offers the same kind of limit).
+const maxJPEGScans = 100
+
 // A format knows how to recognise, size and decode one file type.
 type format struct {
 	name   string
@@ -135,14 +139,24 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 		return nil, errorf(ErrTooLarge, "%s of %dx%d = %s exceeds the %s limit",
 			upper(name), w, h, mpx(int64(w)*int64(h)), mpx(int64(maxPixels)))
 	}
+	if name == "jpeg" {
+		// Each progressive scan costs a pass over every block, so a small
+		// file with thousands of scans is a CPU bomb within the pixel
+		// limit. Counting FF DA overcounts (an EXIF thumbnail's scans), but
+		// real encoders write at most a few dozen.
+		if n := bytes.Count(data, []byte{0xff, 0xda}); n > maxJPEGScans {
+			return nil, errorf(ErrTooLarge, "JPEG with %d scans exceeds the %d-scan limit", n, maxJPEGScans)
+		}
+	}
 	f, _ := sniff(data)
 	img, err := f.decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, classify(name, "data", err, len(data), data)
 	}
-	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+	if b := img.Bounds(); b.Empty() || b.Dx() > w || b.Dy() > h {
 		// The limit was checked against the header; a decoder that returns
-		// something else would make that check meaningless.
+		// more would make that check meaningless. Less is legitimate: a
+		// GIF's first frame may cover only part of its logical screen.
 		return nil, errorf(ErrCorrupt, "%s header declares %dx%d but decoded %dx%d", upper(name), w, h, b.Dx(), b.Dy())
 	}
 	var o int

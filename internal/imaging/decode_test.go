@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/gif"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -314,4 +315,45 @@ func pngHeader(w, h uint32) []byte {
 	b = binary.BigEndian.AppendUint32(b, 13)
 	b = append(b, ihdr...)
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+func TestJPEGScanLimit(t *testing.T) {
+	jpg, err := testimage.JPEG(testimage.Quadrants(16, 16), 90, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Extra SOS markers after EOI: counted before decoding starts.
+	bomb := append(jpg, bytes.Repeat([]byte{0xff, 0xda, 0, 2}, maxJPEGScans)...)
+	if _, err := Decode(bomb, 0); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "scans") {
+		t.Fatalf("Decode = %v, want ErrTooLarge for scans", err)
+	}
+	if _, err := Decode(jpg, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGIFFrameSmallerThanScreen accepts a first frame that covers only part
+// of the logical screen, which is legal GIF.
+func TestGIFFrameSmallerThanScreen(t *testing.T) {
+	frame := image.NewPaletted(image.Rect(4, 2, 12, 8), color.Palette{color.Black, color.White})
+	frame.SetColorIndex(5, 3, 1)
+	var buf bytes.Buffer
+	err := gif.EncodeAll(&buf, &gif.GIF{
+		Image:  []*image.Paletted{frame},
+		Delay:  []int{0},
+		Config: image.Config{ColorModel: frame.Palette, Width: 20, Height: 10},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := Decode(buf.Bytes(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds() != frame.Rect {
+		t.Fatalf("bounds %v, want the frame's %v", img.Bounds(), frame.Rect)
+	}
+	if got := gather(img, []int{1}, []int{1}); [3]uint8(got) != [3]uint8{255, 255, 255} {
+		t.Fatalf("pixel (5,3) = %v, want white", got)
+	}
 }

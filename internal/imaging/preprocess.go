@@ -78,21 +78,22 @@ func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []floa
 
 	xa := newAxis(srcW, rw, x0, w, nearest)
 	ya := newAxis(srcH, rh, y0, h, nearest)
-	grid := gather(img, xa.src, ya.src)
-
-	// Horizontal pass over the gathered rows, then the vertical pass, as
-	// cv2's resizeGeneric does; int32 sums fit 255 * 2048.
+	// Gather each needed source row and run cv2's horizontal pass on it;
+	// the vertical pass below then combines two of these rows per output
+	// row. int32 sums fit 255 * 2048.
 	cols := len(xa.src)
+	rg := newRowGatherer(img, xa.src)
+	row := make([]uint8, 3*cols)
 	hrows := make([]int32, len(ya.src)*w*3)
-	for j := range ya.src {
-		g := grid[j*cols*3 : (j+1)*cols*3]
+	for j, sy := range ya.src {
+		rg.row(sy, row)
 		o := hrows[j*w*3 : (j+1)*w*3]
 		for x := range w {
 			i0, i1 := 3*int(xa.i0[x]), 3*int(xa.i1[x])
 			a0, a1 := xa.w0[x], xa.w1[x]
-			o[3*x] = int32(g[i0])*a0 + int32(g[i1])*a1
-			o[3*x+1] = int32(g[i0+1])*a0 + int32(g[i1+1])*a1
-			o[3*x+2] = int32(g[i0+2])*a0 + int32(g[i1+2])*a1
+			o[3*x] = int32(row[i0])*a0 + int32(row[i1])*a1
+			o[3*x+1] = int32(row[i0+1])*a0 + int32(row[i1+1])*a1
+			o[3*x+2] = int32(row[i0+2])*a0 + int32(row[i1+2])*a1
 		}
 	}
 
@@ -108,15 +109,15 @@ func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []floa
 		r0 := hrows[int(ya.i0[y])*w*3:][: w*3 : w*3]
 		r1 := hrows[int(ya.i1[y])*w*3:][: w*3 : w*3]
 		b0, b1 := ya.w0[y], ya.w1[y]
-		row := y * w
+		base := y * w
 		for x := range w {
 			r := vlerp(r0[3*x], r1[3*x], b0, b1)
 			g := vlerp(r0[3*x+1], r1[3*x+1], b0, b1)
 			bl := vlerp(r0[3*x+2], r1[3*x+2], b0, b1)
 			px := [3]uint8{r, g, bl}
-			c0[row+x] = norm.lut[0][px[norm.from[0]]]
-			c1[row+x] = norm.lut[1][px[norm.from[1]]]
-			c2[row+x] = norm.lut[2][px[norm.from[2]]]
+			c0[base+x] = norm.lut[0][px[norm.from[0]]]
+			c1[base+x] = norm.lut[1][px[norm.from[1]]]
+			c2[base+x] = norm.lut[2][px[norm.from[2]]]
 		}
 	}
 	return tensor, h, w, nil
@@ -190,24 +191,44 @@ func newAxis(srcLen, dstLen, start, n int, nearest bool) axis {
 	return a
 }
 
+// rowGatherer reads the RGB pixels at fixed columns xs of any displayed
+// row of img, resolving an *Oriented view to the stored pixels.
+type rowGatherer struct {
+	src    image.Image
+	o      int
+	sb     image.Rectangle
+	s      *sampler
+	xs     []int
+	px, py []int
+}
+
+func newRowGatherer(img image.Image, xs []int) *rowGatherer {
+	g := &rowGatherer{src: img, o: 1, xs: xs, px: make([]int, len(xs)), py: make([]int, len(xs))}
+	if v, ok := img.(*Oriented); ok {
+		g.src, g.o = v.Src, v.Orientation
+	}
+	g.sb = g.src.Bounds()
+	g.s = newSampler(g.src)
+	return g
+}
+
+// row writes the pixels at (xs[i], y), in coordinates relative to the
+// displayed bounds, to out[3i:3i+3].
+func (g *rowGatherer) row(y int, out []uint8) {
+	for i, x := range g.xs {
+		sx, sy := orientMap(g.o, g.sb.Dx(), g.sb.Dy(), x, y)
+		g.px[i], g.py[i] = sx+g.sb.Min.X, sy+g.sb.Min.Y
+	}
+	g.s.points(g.px, g.py, out)
+}
+
 // gather returns the RGB pixels at every (xs[i], ys[j]) of img's displayed
 // coordinates (relative to its bounds), row-major in j.
 func gather(img image.Image, xs, ys []int) []uint8 {
-	src, o := img, 1
-	if v, ok := img.(*Oriented); ok {
-		src, o = v.Src, v.Orientation
-	}
-	sb := src.Bounds()
-	s := newSampler(src)
+	g := newRowGatherer(img, xs)
 	grid := make([]uint8, 3*len(xs)*len(ys))
-	px := make([]int, len(xs))
-	py := make([]int, len(xs))
 	for j, y := range ys {
-		for i, x := range xs {
-			sx, sy := orientMap(o, sb.Dx(), sb.Dy(), x, y)
-			px[i], py[i] = sx+sb.Min.X, sy+sb.Min.Y
-		}
-		s.points(px, py, grid[3*j*len(xs):3*(j+1)*len(xs)])
+		g.row(y, grid[3*j*len(xs):3*(j+1)*len(xs)])
 	}
 	return grid
 }
