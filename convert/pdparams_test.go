@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/lcnet/lcnet/internal/fixtures"
@@ -12,19 +11,6 @@ import (
 )
 
 var goldenScales = []string{"0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5"}
-
-// learnedParams counts the values a model learns: BN running statistics
-// are state, not parameters.
-func learnedParams(ts map[string]nn.Tensor) int {
-	n := 0
-	for name, t := range ts {
-		if strings.HasSuffix(name, "._mean") || strings.HasSuffix(name, "._variance") {
-			continue
-		}
-		n += t.NumElements()
-	}
-	return n
-}
 
 func TestReadPdparamsGolden(t *testing.T) {
 	for _, s := range goldenScales {
@@ -52,7 +38,7 @@ func TestReadPdparamsGolden(t *testing.T) {
 			if err := json.Unmarshal(b, &meta); err != nil {
 				t.Fatal(err)
 			}
-			if got := learnedParams(ts); got != meta.Params {
+			if got := CountParams(ts); got != meta.Params {
 				t.Errorf("params = %d, want %d", got, meta.Params)
 			}
 			// Every tensor the default architecture names must be there
