@@ -60,7 +60,14 @@ func decodePdparams(data []byte) (map[string]nn.Tensor, error) {
 		if !ok {
 			return nil, fmt.Errorf("pdparams: key %v is a %s, want a tensor name", k, typeName(k))
 		}
-		arr, ok := d.vals[i].(*npArray)
+		v := d.vals[i]
+		if t, ok := v.(pyTuple); ok && len(t) == 2 {
+			// Paddle 2.0 pickles a Tensor as (static name, ndarray).
+			if _, named := t[0].(string); named {
+				v = t[1]
+			}
+		}
+		arr, ok := v.(*npArray)
 		if !ok {
 			// StructuredToParameterName@@ and any other bookkeeping.
 			continue

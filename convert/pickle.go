@@ -101,6 +101,10 @@ var allowedGlobals = map[string]bool{
 	"builtins.bytes":                      true,
 	"builtins.bytearray":                  true,
 	"__builtin__.bytearray":               true,
+	// Paddle 2.0's reducer for a Tensor outside a state dict conversion:
+	// tuple((name, ndarray)).
+	"builtins.tuple":    true,
+	"__builtin__.tuple": true,
 }
 
 // PickleError is a pickle that cannot be read, with the byte offset of the
@@ -793,6 +797,17 @@ func call(fn any, args pyTuple) (any, error) {
 			b = append(b, byte(r))
 		}
 		return b, nil
+	case "builtins.tuple", "__builtin__.tuple":
+		if len(args) == 0 {
+			return pyTuple{}, nil
+		}
+		switch it := args[0].(type) {
+		case pyTuple:
+			return it, nil
+		case *pyList:
+			return pyTuple(it.items), nil
+		}
+		return nil, fmt.Errorf("%s(%s) is not supported", g, typeName(args[0]))
 	case "builtins.bytes", "__builtin__.bytes", "builtins.bytearray", "__builtin__.bytearray":
 		if len(args) == 0 {
 			return []byte{}, nil

@@ -61,6 +61,19 @@ func TestReadPdparamsProtocols(t *testing.T) {
 	}
 }
 
+// Paddle 2.0 reduced a Tensor to tuple((name, ndarray)).
+func TestReadPdparamsTensorTuple(t *testing.T) {
+	arr := "cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01K\x01\x85cnumpy\ndtype\nX\x02\x00\x00\x00f4\x89\x88\x87R(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89C\x04\x00\x00\x80?tb"
+	data := "\x80\x02}X\x07\x00\x00\x00fc.biasc__builtin__\ntuple\nX\x08\x00\x00\x00linear_0" + arr + "\x86\x85Rs."
+	ts, err := ReadPdparams(strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ts["fc.bias"]; !slices.Equal(got.Shape, []int{1}) || !slices.Equal(got.Data, []float32{1}) {
+		t.Fatalf("fc.bias = %+v", got)
+	}
+}
+
 func TestPickleRefusesGlobals(t *testing.T) {
 	tests := []struct {
 		file, name string
