@@ -382,3 +382,54 @@ func TestReadDirErrors(t *testing.T) {
 		}
 	})
 }
+
+// Edits of a real PIR program: the walk must follow what the program
+// says, and refuse what the network cannot compute.
+func TestWalkPIREdits(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(fixtures.Path(t, "paddle3", "PP-LCNet_x0_25_textline_ori"), "inference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad1 := `{"AT":{"#":"0.a_array","D":[{"#":"0.a_i32","D":1},{"#":"0.a_i32","D":1}]},"N":"paddings"}`
+	tests := []struct {
+		name, old, new string
+		dropout        float64
+		err            string
+	}{
+		{"as is", "", "", 0.2, ""},
+		{"upscale_in_train", `"D":"downgrade_in_infer"`, `"D":"upscale_in_train"`, 0, ""},
+		{"unknown dropout mode", `"D":"downgrade_in_infer"`, `"D":"sideways"`, 0, `dropout mode "sideways"`},
+		{"padding", pad1, strings.ReplaceAll(pad1, `"D":1}`, `"D":0}`), 0, "paddings [0 0] for a 3x3 kernel"},
+		{"dilation", strings.Replace(pad1, "paddings", "dilations", 1), strings.ReplaceAll(strings.Replace(pad1, "paddings", "dilations", 1), `"D":1}`, `"D":2}`), 0, "dilations [2 2]"},
+		{"transposed fc", `{"#":"0.a_bool","D":false},"N":"transpose_y"`, `{"#":"0.a_bool","D":true},"N":"transpose_y"`, 0, "transposed Linear"},
+		{"not pir", `"magic":"pir"`, `"magic":"pyr"`, 0, `magic is "pyr"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := src
+			if tc.old != "" {
+				if !bytes.Contains(src, []byte(tc.old)) {
+					t.Fatalf("fixture lacks %s", tc.old)
+				}
+				data = bytes.Replace(src, []byte(tc.old), []byte(tc.new), 1)
+			}
+			p, err := parsePIR(data)
+			var a nn.Arch
+			if err == nil {
+				a, _, err = p.walk()
+			}
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := a.DropoutProb; d < tc.dropout-1e-6 || d > tc.dropout+1e-6 {
+				t.Errorf("dropout %g, want %g", d, tc.dropout)
+			}
+		})
+	}
+}

@@ -37,6 +37,7 @@ type pdOp struct {
 	ints    map[string][]int
 	floats  map[string]float64
 	strs    map[string]string
+	bools   map[string]bool
 }
 
 // parsePdmodel reads the first block of a ProgramDesc.
@@ -116,6 +117,10 @@ func parsePdmodel(data []byte) (*program, error) {
 			}
 		}
 		po.strides = op.ints["strides"]
+		po.paddings = op.ints["paddings"]
+		po.dilations = op.ints["dilations"]
+		po.paddingAlgo = op.strs["padding_algorithm"]
+		po.transposeY = op.bools["trans_y"] || op.bools["transpose_Y"]
 		if g := op.ints["groups"]; len(g) == 1 {
 			po.groups = g[0]
 		}
@@ -172,6 +177,7 @@ func parseOpDesc(b []byte) (pdOp, error) {
 		ints:    map[string][]int{},
 		floats:  map[string]float64{},
 		strs:    map[string]string{},
+		bools:   map[string]bool{},
 	}
 	err := walkProto(b, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
 		if typ != protowire.BytesType {
@@ -222,6 +228,7 @@ func parseAttr(b []byte, op *pdOp) error {
 	var hasF bool
 	var s string
 	var hasS bool
+	var bv, hasB bool
 	err := walkProto(b, func(num protowire.Number, typ protowire.Type, x uint64, sub []byte) error {
 		switch num {
 		case 1:
@@ -237,6 +244,10 @@ func parseAttr(b []byte, op *pdOp) error {
 		case 19: // float64
 			if typ == protowire.Fixed64Type {
 				f, hasF = math.Float64frombits(x), true
+			}
+		case 10: // b
+			if typ == protowire.VarintType {
+				bv, hasB = x != 0, true
 			}
 		case 5: // s
 			if typ == protowire.BytesType {
@@ -277,6 +288,9 @@ func parseAttr(b []byte, op *pdOp) error {
 	}
 	if hasS {
 		op.strs[name] = s
+	}
+	if hasB {
+		op.bools[name] = bv
 	}
 	return nil
 }

@@ -174,6 +174,14 @@ func parsePIR(data []byte) (*program, error) {
 			switch at.Name {
 			case "strides":
 				po.strides, err = pirInts(at.AT.D)
+			case "paddings":
+				po.paddings, err = pirInts(at.AT.D)
+			case "dilations":
+				po.dilations, err = pirInts(at.AT.D)
+			case "padding_algorithm":
+				err = json.Unmarshal(at.AT.D, &po.paddingAlgo)
+			case "transpose_y":
+				err = json.Unmarshal(at.AT.D, &po.transposeY)
 			case "groups":
 				err = json.Unmarshal(at.AT.D, &po.groups)
 			case "mode":

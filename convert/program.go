@@ -29,6 +29,10 @@ type progOp struct {
 	// ("Filter", "Scale", "Bias", "Mean", "Variance", "Y").
 	params      map[string]string
 	strides     []int
+	paddings    []int
+	dilations   []int
+	paddingAlgo string
+	transposeY  bool
 	groups      int
 	dropoutP    float64
 	hasDropoutP bool
@@ -141,6 +145,11 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 		return nn.Square(1)
 	}
 
+	for _, l := range layers {
+		if err := l.checkGeometry(shape(l.weight)); err != nil {
+			return nn.Arch{}, nil, fmt.Errorf("%s %s: %w", l.op.typ, l.weight, err)
+		}
+	}
 	var a nn.Arch
 	if len(layers) == 0 {
 		return a, nil, errors.New("the program has no convolutions")
@@ -275,4 +284,43 @@ func guessScale(a nn.Arch) float64 {
 	}
 	// An unreleased width: the last stage is 512 channels at scale 1.
 	return math.Round(float64(a.LastChannels())/512*100) / 100
+}
+
+// checkGeometry refuses what the network cannot compute: PP-LCNet pads
+// convolutions by (k-1)/2, never dilates, and keeps Linear weights [in, out].
+func (l *layer) checkGeometry(w []int) error {
+	op := l.op
+	if op.kind == "matmul" {
+		if op.transposeY {
+			return errors.New("a transposed Linear weight is not supported")
+		}
+		return nil
+	}
+	if len(w) != 4 {
+		return fmt.Errorf("conv weight has shape %v, want 4 dimensions", w)
+	}
+	for _, d := range op.dilations {
+		if d != 1 {
+			return fmt.Errorf("dilations %v are not supported", op.dilations)
+		}
+	}
+	switch op.paddingAlgo {
+	case "", "EXPLICIT":
+	default:
+		return fmt.Errorf("padding_algorithm %s is not supported", op.paddingAlgo)
+	}
+	if len(op.paddings) > 0 {
+		want := (w[2] - 1) / 2
+		for _, p := range op.paddings {
+			if p != want {
+				return fmt.Errorf("paddings %v for a %dx%d kernel; PP-LCNet pads by %d", op.paddings, w[2], w[3], want)
+			}
+		}
+	}
+	for _, s := range op.strides {
+		if s < 1 {
+			return fmt.Errorf("strides %v", op.strides)
+		}
+	}
+	return nil
 }
