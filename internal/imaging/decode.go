@@ -178,6 +178,8 @@ func classify(name, part string, err error, n int, data []byte) error {
 			return errorf(ErrCorrupt, "truncated %s: unexpected EOF after %d bytes", upper(name), n)
 		}
 		return errorf(ErrCorrupt, "truncated %s %s: unexpected EOF", upper(name), part)
+	case name == "webp" && animatedWebP(data):
+		return errorf(ErrUnsupported, "animated WebP is not supported: %v", err)
 	case truncated(name, data):
 		return errorf(ErrCorrupt, "truncated %s (no end marker after %d bytes): %v", upper(name), len(data), err)
 	case isUnsupportedFeature(err):
@@ -213,7 +215,13 @@ func isUnsupportedFeature(err error) bool {
 		p png.UnsupportedError
 		t tiff.UnsupportedError
 	)
-	return errors.As(err, &j) || errors.As(err, &p) || errors.As(err, &t)
+	return errors.As(err, &j) || errors.As(err, &p) || errors.As(err, &t) || errors.Is(err, bmp.ErrUnsupported)
+}
+
+// animatedWebP reports whether a WebP file's VP8X header sets the animation
+// flag; x/image/webp decodes only still images and calls those invalid.
+func animatedWebP(data []byte) bool {
+	return len(data) > 20 && string(data[12:16]) == "VP8X" && data[20]&0x02 != 0
 }
 
 func unsupported(head []byte) error {

@@ -357,3 +357,13 @@ func TestGIFFrameSmallerThanScreen(t *testing.T) {
 		t.Fatalf("pixel (5,3) = %v, want white", got)
 	}
 }
+
+func TestAnimatedWebPUnsupported(t *testing.T) {
+	data, err := os.ReadFile("testdata/animated.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(data, 0); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "animated WebP") {
+		t.Fatalf("Decode = %v, want ErrUnsupported for animation", err)
+	}
+}
