@@ -178,6 +178,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	tw.Close()
 	zw.Close()
 	write("FuzzTar", "small_tgz", buf.Bytes())
+
+	for _, d := range []string{"paddle3/PP-LCNet_x0_25_textline_ori", "structure/PP-LCNet_x1_0_doc_ori"} {
+		b, err := os.ReadFile(filepath.Join(fixtures.Path(t, d), "inference.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("FuzzYML", filepath.Base(d), b)
+	}
 }
 
 // stripCallstacks re-encodes a ProgramDesc without op attributes named
@@ -217,4 +225,16 @@ func stripCallstacks(t *testing.T, b []byte) []byte {
 		return out
 	}
 	return rewrite(b, 0)
+}
+
+func FuzzYML(f *testing.F) {
+	f.Add([]byte("PreProcess:\n  transform_ops:\n  - ResizeImage:\n      resize_short: 256\n  - CropImage:\n      size: 224\n  - NormalizeImage:\n      scale: 1.0/255.0\n      mean: [0.485, 0.456, 0.406]\n      std: [0.229, 0.224, 0.225]\n      order: ''\nPostProcess:\n  Topk:\n    label_list: [a, b]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, _, err := parseYML(data)
+		if err == nil && p != nil {
+			if h, w := p.OutputSize(); h < 0 || w < 0 {
+				t.Fatalf("size %dx%d", w, h)
+			}
+		}
+	})
 }
