@@ -76,8 +76,8 @@ func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []floa
 		return nil, 0, 0, fmt.Errorf("preprocess: a %dx%d output from a %dx%d image exceeds %d pixels", w, h, srcW, srcH, maxOutputPixels)
 	}
 
-	xa := newAxis(srcW, rw, x0, w, nearest)
-	ya := newAxis(srcH, rh, y0, h, nearest)
+	xa := newAxis(srcW, rw, x0, w, nearest, false)
+	ya := newAxis(srcH, rh, y0, h, nearest, true)
 	// Gather each needed source row and run cv2's horizontal pass on it;
 	// the vertical pass below then combines two of these rows per output
 	// row. int32 sums fit 255 * 2048.
@@ -151,8 +151,9 @@ type axis struct {
 }
 
 // newAxis computes cv2's taps for output positions start..start+n-1 of a
-// resize from srcLen to dstLen.
-func newAxis(srcLen, dstLen, start, n int, nearest bool) axis {
+// resize from srcLen to dstLen, along the rows (vertical) or the columns,
+// which cv2's resizeGeneric treats differently at the image edges.
+func newAxis(srcLen, dstLen, start, n int, nearest, vertical bool) axis {
 	a := axis{i0: make([]int32, n), i1: make([]int32, n), w0: make([]int32, n), w1: make([]int32, n)}
 	// cv2 computes the scale as the inverse of dst/src, not src/dst; the
 	// last bit matters for where fx lands.
@@ -170,13 +171,20 @@ func newAxis(srcLen, dstLen, start, n int, nearest bool) axis {
 		f := float32((float64(d)+0.5)*scale - 0.5)
 		s := int(math.Floor(float64(f)))
 		f -= float32(s)
-		if s < 0 {
-			s, f = 0, 0
+		if vertical {
+			// cv2 keeps the weights of rows past the edge and clamps only
+			// the row indices; the two truncating products then round
+			// differently from one.
+			s0[i], s1[i] = min(max(s, 0), srcLen-1), min(max(s+1, 0), srcLen-1)
+		} else {
+			if s < 0 {
+				s, f = 0, 0
+			}
+			if s >= srcLen-1 {
+				s, f = srcLen-1, 0
+			}
+			s0[i], s1[i] = s, min(s+1, srcLen-1)
 		}
-		if s >= srcLen-1 {
-			s, f = srcLen-1, 0
-		}
-		s0[i], s1[i] = s, min(s+1, srcLen-1)
 		a.w0[i] = int32(math.RoundToEven(float64((1 - f) * coefScale)))
 		a.w1[i] = int32(math.RoundToEven(float64(f * coefScale)))
 	}

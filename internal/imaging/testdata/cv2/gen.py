@@ -23,6 +23,13 @@ CASES = [
     ("photo61_png_160x80", "photo61.png", None, (160, 80), None),
     ("text640_png_160x80", "text640.png", None, (160, 80), None),
     ("photo401_jpg_short256_crop224", "photo401.jpg", 256, None, (224, 224)),
+    ("photo61_png_short256_crop224", "photo61.png", 256, None, (224, 224)),
+    ("photo401_png_97x61", "photo401.png", None, (97, 61), None),
+] + [
+    # EXIF orientations 2-8 (photo201_exif*.jpg, written by testimage.JPEG
+    # with testimage.EXIF): cv2.imdecode applies them.
+    ("photo201_exif%d_160x80" % o, "photo201_exif%d.jpg" % o, None, (160, 80), None)
+    for o in range(2, 9)
 ]
 
 
