@@ -161,6 +161,8 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 	}
 	var o int
 	switch name {
+	case "webp":
+		img = newWebP(img)
 	case "jpeg":
 		o = jpegOrientation(data)
 	case "tiff":

@@ -71,6 +71,8 @@ func (s *sampler) points(xs, ys []int, out []uint8) {
 		ycbcrPoints(m, xs, ys, out)
 	case *image.NYCbCrA:
 		ycbcrPoints(&m.YCbCr, xs, ys, out)
+	case *webpYCbCr:
+		webpPoints(m.m, xs, ys, out)
 	case *image.RGBA:
 		for i, x := range xs {
 			p := m.Pix[m.PixOffset(x, ys[i]):]

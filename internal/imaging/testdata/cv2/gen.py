@@ -30,6 +30,15 @@ CASES = [
     # with testimage.EXIF): cv2.imdecode applies them.
     ("photo201_exif%d_160x80" % o, "photo201_exif%d.jpg" % o, None, (160, 80), None)
     for o in range(2, 9)
+] + [
+    # Decoding alone (no resize) of every pixel layout, made by
+    # testimage from a 67x45 Photo: alpha is dropped keeping the colour,
+    # 16-bit keeps the high byte, lossy WebP goes through libwebp's
+    # upsampler and limited-range YUV conversion.
+    (f.replace(".", "_"), f, None, None, None)
+    for f in ["alpha.png", "gray.png", "gray16.png", "paletted_trns.png",
+              "rgb16.png", "photo67.bmp", "photo67.tif", "photo67_lossy.webp",
+              "photo67_lossless.webp", "alpha_lossy.webp"]
 ]
 
 
@@ -40,8 +49,10 @@ def paddleclas(path, short, size, crop):
     if short:
         percent = float(short) / min(w, h)
         rw, rh = int(round(w * percent)), int(round(h * percent))
-    else:
+    elif size:
         rw, rh = size
+    else:
+        return np.ascontiguousarray(img)
     img = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR)
     if crop:
         cw, ch = crop
