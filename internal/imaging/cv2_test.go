@@ -83,7 +83,12 @@ func TestMatchesCV2(t *testing.T) {
 			n := 3 * h * w
 			t.Logf("OpenCV %s: %.2f%% of %d values identical, max |diff| %d, mean %.3f", cases.OpenCV, 100*float64(exact)/float64(n), n, worst, float64(sum)/float64(n))
 			maxDiff, minExact := 0, 1.0
-			if strings.HasSuffix(c.Input, ".jpg") {
+			switch {
+			case strings.Contains(c.Input, "ycck"):
+				// Go's decoder turns YCCK into CMYK with its own rounding
+				// before OpenCV's CMYK formula applies.
+				maxDiff, minExact = 4, 0.8
+			case strings.HasSuffix(c.Input, ".jpg"):
 				maxDiff, minExact = 4, 0.95
 			}
 			if worst > maxDiff || float64(exact) < minExact*float64(n) {

@@ -37,6 +37,9 @@ func toRGB(c color.Color) [3]uint8 {
 		return unpremul(c.R, c.G, c.B, c.A)
 	case color.NRGBA64:
 		return [3]uint8{uint8(c.R >> 8), uint8(c.G >> 8), uint8(c.B >> 8)}
+	case color.CMYK:
+		r, g, b := cmykToRGB(c.C, c.M, c.Y, c.K)
+		return [3]uint8{r, g, b}
 	case color.NYCbCrA:
 		// Not through RGBA(), which premultiplies and so loses the colour
 		// of transparent pixels.
@@ -103,7 +106,7 @@ func (s *sampler) points(xs, ys []int, out []uint8) {
 	case *image.CMYK:
 		for i, x := range xs {
 			p := m.Pix[m.PixOffset(x, ys[i]):]
-			out[3*i], out[3*i+1], out[3*i+2] = color.CMYKToRGB(p[0], p[1], p[2], p[3])
+			out[3*i], out[3*i+1], out[3*i+2] = cmykToRGB(p[0], p[1], p[2], p[3])
 		}
 	case *image.Paletted:
 		for i, x := range xs {
@@ -206,3 +209,13 @@ func jpegYCbCrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 }
 
 func clamp8(v int32) uint8 { return uint8(min(max(v, 0), 255)) }
+
+// cmykToRGB is OpenCV's icvCvt_CMYK2BGR_8u_C4C3R, which cv2.imdecode
+// applies to CMYK and YCCK JPEGs. OpenCV sees libjpeg's raw (Adobe-
+// inverted) samples, 255 minus the ink amounts Go's decoder returns, and
+// computes k' - ((255-c')*k' >> 8) for each of C, M, Y.
+func cmykToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
+	kk := 255 - int32(k)
+	f := func(v uint8) uint8 { return uint8(kk - (int32(v)*kk)>>8) }
+	return f(c), f(m), f(y)
+}

@@ -38,7 +38,7 @@ CASES = [
     (f.replace(".", "_"), f, None, None, None)
     for f in ["alpha.png", "gray.png", "gray16.png", "paletted_trns.png",
               "rgb16.png", "photo67.bmp", "photo67.tif", "photo67_lossy.webp",
-              "photo67_lossless.webp", "alpha_lossy.webp"]
+              "photo67_lossless.webp", "alpha_lossy.webp", "photo67_ycck.jpg"]
 ]
 
 
