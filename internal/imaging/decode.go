@@ -4,9 +4,15 @@
 // of going through image.Decode, so the set of accepted formats does not
 // depend on which packages happen to register decoders, checks the header's
 // pixel count before any pixel buffer is allocated, and applies the EXIF
-// orientation the way cv2.imread does. Preprocess then reproduces
-// PaddleClas' cv2 pipeline (ResizeImage, CropImage, NormalizeImage,
-// ToCHWImage) without ever converting the whole decoded image.
+// orientation the way cv2.imdecode does. Preprocess then reproduces
+// PaddleClas' cv2 pipeline (DecodeImage, ResizeImage, CropImage,
+// NormalizeImage, ToCHWImage) without ever converting the whole decoded
+// image, reading pixels as OpenCV would have decoded them: alpha dropped
+// rather than composited, 16-bit truncated to the high byte, JPEG chroma
+// upsampled and converted as libjpeg does, lossy WebP as libwebp does.
+// Against OpenCV 4.6 (testdata/cv2) the result is bit-exact for lossless
+// formats and lossy WebP, and within a few levels for JPEG, where only
+// Go's IDCT differs.
 package imaging
 
 import (
@@ -125,8 +131,11 @@ func decodeConfig(r io.Reader, data []byte) (format string, w, h int, err error)
 // more than maxPixels pixels (DefaultMaxPixels if maxPixels <= 0).
 //
 // The returned image is the decoder's own type (*image.YCbCr, *image.NRGBA,
-// ...) or, for orientations 2-8, an *Oriented view of it; Preprocess reads
-// both without converting the whole image.
+// ...), a view of a lossy WebP frame that converts its limited-range YUV as
+// libwebp does, or, for orientations 2-8, an *Oriented view of either;
+// Preprocess reads them all without converting the whole image. (At on a
+// JPEG's *image.YCbCr is Go's nearest-chroma conversion; only Preprocess
+// applies libjpeg's chroma filter.)
 func Decode(data []byte, maxPixels int) (image.Image, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
