@@ -32,6 +32,11 @@ const (
 // centres, edge clamping, no antialiasing when shrinking, 11-bit weights and
 // the rounding of its SIMD vertical pass. It computes only the pixels the
 // crop keeps and reads only the source pixels those need.
+//
+// Errors are about p (an unknown interpolation or channel order, a crop
+// larger than the resized image, a zero std), except one wrapping
+// ErrTooLarge when an upload's aspect ratio would make the uncropped
+// output tensor huge.
 func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []float32, h, w int, err error) {
 	b := img.Bounds()
 	srcW, srcH := b.Dx(), b.Dy()
@@ -73,7 +78,9 @@ func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []floa
 		return nil, 0, 0, fmt.Errorf("preprocess: crop %dx%d needs both width and height", p.CropWidth, p.CropHeight)
 	}
 	if int64(w)*int64(h) > maxOutputPixels {
-		return nil, 0, 0, fmt.Errorf("preprocess: a %dx%d output from a %dx%d image exceeds %d pixels", w, h, srcW, srcH, maxOutputPixels)
+		// Reachable from an upload (an extreme aspect ratio under
+		// resize_short without a crop), so it is typed for the API.
+		return nil, 0, 0, errorf(ErrTooLarge, "a %dx%d image resizes to %dx%d, more than the %s a tensor may have", srcW, srcH, w, h, mpx(maxOutputPixels))
 	}
 
 	xa := newAxis(srcW, rw, x0, w, nearest, false)

@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"errors"
 	"image"
 	"math"
 	"strings"
@@ -297,12 +298,16 @@ func TestPreprocessErrors(t *testing.T) {
 		{"interpolation", zoo.Preprocess{Interpolation: "bicubic", Std: [3]float64{1, 1, 1}}, "bicubic"},
 		{"channel order", zoo.Preprocess{ChannelOrder: "RGBA", Std: [3]float64{1, 1, 1}}, "RGBA"},
 		{"zero std", zoo.Preprocess{Std: [3]float64{1, 0, 1}}, "std[1]"},
-		{"huge output", zoo.Preprocess{ResizeWidth: 100000, ResizeHeight: 100000, Std: [3]float64{1, 1, 1}}, "exceeds"},
+		{"huge output", zoo.Preprocess{ResizeWidth: 100000, ResizeHeight: 100000, Std: [3]float64{1, 1, 1}}, "more than the 16.8 Mpx"},
 	} {
 		_, _, _, err := Preprocess(img, c.p, nil)
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: error %v, want one saying %q", c.name, err, c.msg)
 		}
+	}
+	strip := image.NewGray(image.Rect(0, 0, 1, 100000))
+	if _, _, _, err := Preprocess(strip, zoo.Preprocess{ResizeShort: 256, Std: [3]float64{1, 1, 1}}, nil); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("1x100000 strip under resize_short 256: %v, want ErrTooLarge", err)
 	}
 	if _, _, _, err := Preprocess(image.NewRGBA(image.Rectangle{}), zoo.DefaultPreprocess(), nil); err == nil {
 		t.Error("empty image: no error")
