@@ -1,0 +1,330 @@
+package nn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// MinInputSize is the smallest height and width Infer accepts: five
+// stride-2 stages bring 32 down to 1.
+const MinInputSize = 32
+
+// ErrClosed is returned by Infer after Close.
+var ErrClosed = errors.New("nn: model is closed")
+
+// Options tune Load.
+type Options struct {
+	// Half stores the large weight matrices as IEEE fp16 (about half the
+	// resident weight bytes); compute stays float32.
+	Half bool
+	// Threads bounds the worker goroutines that run inference for all
+	// callers together; 0 means runtime.NumCPU().
+	Threads int
+}
+
+// Output holds the results for N images, each row-major N x dim.
+type Output struct {
+	N          int
+	Classes    int
+	FeatureDim int
+	PooledDim  int
+	// Logits are the fc outputs, Probabilities their softmax.
+	Logits, Probabilities []float32
+	// Features are hardswish(last_conv(GAP)) before dropout, or the pooled
+	// vector for models without last_conv.
+	Features []float32
+	// Pooled is the global average pool of blocks6.
+	Pooled []float32
+}
+
+// Model is a loaded PP-LCNet, safe for concurrent use: one Model serves any
+// number of goroutines. A fixed set of Options.Threads workers, each with
+// its own activation buffers, runs the images of all calls; a batch of N
+// images is spread over the workers, one image per worker at a time.
+type Model struct {
+	arch Arch
+	half bool
+	net  *network
+
+	jobs  chan job
+	calls sync.Pool // *call, so steady-state calls do not allocate
+
+	// mu makes Close wait for calls in flight: Infer holds it shared.
+	mu      sync.RWMutex
+	closed  bool
+	done    chan struct{}
+	workers sync.WaitGroup
+}
+
+// job is one image of one call.
+type job struct {
+	c   *call
+	img int
+}
+
+// call is the state of one Infer call, shared by the workers running its
+// images.
+type call struct {
+	ctx  context.Context
+	x    []float32
+	h, w int
+	out  *Output
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+func (c *call) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+// Load checks tensors against arch (the first missing, mis-shaped or
+// unexpected tensor is an error naming it), folds BatchNorm into the convs
+// and starts the workers. The tensors are not retained. Close the Model to
+// stop its workers.
+func Load(arch Arch, tensors map[string]Tensor, opts Options) (*Model, error) {
+	if err := arch.Validate(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := arch.checkTensors(tensors); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	m := &Model{
+		arch: arch,
+		half: opts.Half,
+		net:  buildNetwork(arch, tensors, opts.Half),
+		jobs: make(chan job),
+		done: make(chan struct{}),
+	}
+	m.arch.Blocks = append([]Block(nil), arch.Blocks...)
+	m.arch.StrideList = append([]Stride(nil), arch.StrideList...)
+	m.calls.New = func() any { return new(call) }
+	m.workers.Add(threads)
+	for range threads {
+		go m.work()
+	}
+	return m, nil
+}
+
+// Arch returns the architecture the model was loaded with.
+func (m *Model) Arch() Arch {
+	a := m.arch
+	a.Blocks = append([]Block(nil), a.Blocks...)
+	a.StrideList = append([]Stride(nil), a.StrideList...)
+	return a
+}
+
+// Half reports whether the large weights are stored as fp16.
+func (m *Model) Half() bool { return m.half }
+
+// WeightBytes is the resident size of all weights the model computes with
+// (folded conv weights, biases, fc), measured from the slices it holds.
+func (m *Model) WeightBytes() int { return m.net.sizeBytes() }
+
+// Close stops the workers after the calls in flight finish. Infer then
+// returns ErrClosed. Close is idempotent.
+func (m *Model) Close() {
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		close(m.done)
+	}
+	m.mu.Unlock()
+	m.workers.Wait()
+}
+
+// Infer runs n images of h x w (x is NCHW, normalized, len n*3*h*w) and
+// returns newly allocated outputs. See InferInto to reuse buffers.
+func (m *Model) Infer(ctx context.Context, x []float32, n, h, w int) (*Output, error) {
+	out := new(Output)
+	if err := m.InferInto(ctx, x, n, h, w, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// InferInto is Infer writing into out, whose slices are reused when their
+// capacity suffices (then a call makes no allocations). ctx is checked
+// before each image and between the layers of each image.
+func (m *Model) InferInto(ctx context.Context, x []float32, n, h, w int, out *Output) error {
+	switch {
+	case n < 1:
+		return fmt.Errorf("infer: batch size %d, want at least 1", n)
+	case h < MinInputSize || w < MinInputSize:
+		return fmt.Errorf("infer: input %dx%d, want at least %dx%d", h, w, MinInputSize, MinInputSize)
+	case len(x) != n*3*h*w:
+		return fmt.Errorf("infer: input has %d values, want %d for %d images of 3x%dx%d", len(x), n*3*h*w, n, h, w)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	a := &m.arch
+	out.N, out.Classes, out.FeatureDim, out.PooledDim = n, a.ClassNum, a.FeatureDim(), a.LastChannels()
+	out.Logits = grow(out.Logits, n*out.Classes)
+	out.Probabilities = grow(out.Probabilities, n*out.Classes)
+	out.Features = grow(out.Features, n*out.FeatureDim)
+	out.Pooled = grow(out.Pooled, n*out.PooledDim)
+
+	c := m.calls.Get().(*call)
+	c.ctx, c.x, c.h, c.w, c.out, c.err = ctx, x, h, w, out, nil
+	var err error
+send:
+	for i := range n {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		c.wg.Add(1)
+		select {
+		case m.jobs <- job{c, i}:
+		case <-ctx.Done():
+			c.wg.Done()
+			err = ctx.Err()
+			break send
+		}
+	}
+	c.wg.Wait()
+	if err == nil {
+		err = c.err
+	}
+	*c = call{}
+	m.calls.Put(c)
+	if err != nil {
+		return fmt.Errorf("infer: %w", err)
+	}
+	return nil
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]float32, n)
+}
+
+// worker is one worker's scratch: activations ping-pong between a and b.
+type worker struct {
+	a, b    []float32
+	vec     []float32 // SE pooled vector and excitation
+	mid     []float32 // SE squeeze
+	scratch []float32 // one widened fp16 weight row
+}
+
+func (m *Model) work() {
+	defer m.workers.Done()
+	ws := new(worker)
+	for {
+		select {
+		case j := <-m.jobs:
+			m.run(ws, j)
+		case <-m.done:
+			return
+		}
+	}
+}
+
+func (m *Model) run(ws *worker, j job) {
+	defer j.c.wg.Done()
+	c := j.c
+	o := c.out
+	chw := 3 * c.h * c.w
+	i := j.img
+	err := m.forward(c.ctx, ws, c.x[i*chw:(i+1)*chw], c.h, c.w,
+		o.Logits[i*o.Classes:(i+1)*o.Classes],
+		o.Probabilities[i*o.Classes:(i+1)*o.Classes],
+		o.Features[i*o.FeatureDim:(i+1)*o.FeatureDim],
+		o.Pooled[i*o.PooledDim:(i+1)*o.PooledDim])
+	if err != nil {
+		c.fail(fmt.Errorf("image %d: %w", i, err))
+	}
+}
+
+// ensure sizes the worker's buffers for an h x w input.
+func (ws *worker) ensure(a *Arch, h, w int) {
+	ss := a.StemStride()
+	h, w = outSize(h, 3, ss.H), outSize(w, 3, ss.W)
+	maxAct, maxC := a.StemOut*h*w, a.StemOut
+	maxK := 27
+	for _, b := range a.Blocks {
+		h, w = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
+		maxAct = max(maxAct, b.In*h*w, b.Out*h*w)
+		maxC = max(maxC, b.In, b.Out)
+		maxK = max(maxK, b.In, b.Out)
+	}
+	maxK = max(maxK, a.FeatureDim(), a.LastChannels())
+	ws.a = grow(ws.a, maxAct)
+	ws.b = grow(ws.b, maxAct)
+	ws.vec = grow(ws.vec, maxC)
+	ws.mid = grow(ws.mid, maxC)
+	ws.scratch = grow(ws.scratch, maxK)
+}
+
+// forward runs one image (3 x h x w) through the network.
+func (m *Model) forward(ctx context.Context, ws *worker, x []float32, h, w int, logits, probs, feats, pooled []float32) error {
+	a := &m.arch
+	n := m.net
+	ws.ensure(a, h, w)
+	ss := a.StemStride()
+	oh, ow := outSize(h, 3, ss.H), outSize(w, 3, ss.W)
+	cur, tmp := ws.a, ws.b
+	conv(x, 3, h, w, &n.Stem.w, 3, ss.H, ss.W, n.Stem.bias, actHardSwish, cur, ws.scratch)
+	h, w = oh, ow
+	for _, bl := range n.Blocks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := bl.spec
+		oh, ow = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
+		hw := oh * ow
+		depthwise(cur, b.In, h, w, bl.DW.w.f32, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, actHardSwish, tmp)
+		if bl.SE1 != nil {
+			v := ws.vec[:b.In]
+			mid := ws.mid[:bl.SE1.w.m]
+			globalAvgPool(tmp, b.In, hw, v)
+			gemm(&bl.SE1.w, v, 1, bl.SE1.bias, actReLU, mid, ws.scratch)
+			gemm(&bl.SE2.w, mid, 1, bl.SE2.bias, actHardSigmoid, v, ws.scratch)
+			scaleChannels(tmp, b.In, hw, v)
+		}
+		gemm(&bl.PW.w, tmp, hw, bl.PW.bias, actHardSwish, cur, ws.scratch)
+		h, w = oh, ow
+	}
+	globalAvgPool(cur, a.LastChannels(), h*w, pooled)
+	if n.LastConv != nil {
+		gemm(&n.LastConv.w, pooled, 1, nil, actHardSwish, feats, ws.scratch)
+	} else {
+		copy(feats, pooled)
+	}
+	gemm(&n.FC.w, feats, 1, n.FC.bias, actNone, logits, ws.scratch)
+	softmax(logits, probs)
+	return nil
+}
+
+// softmax writes the softmax of x to p, accumulating in float64.
+func softmax(x, p []float32) {
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	var s float64
+	for i, v := range x {
+		e := math.Exp(float64(v - mx))
+		p[i] = float32(e)
+		s += e
+	}
+	for i := range p {
+		p[i] = float32(float64(p[i]) / s)
+	}
+}

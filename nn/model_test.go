@@ -1,0 +1,280 @@
+package nn
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	spago "github.com/nlpodyssey/spago/nn"
+)
+
+func randomInput(n, h, w int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 11))
+	x := make([]float32, n*3*h*w)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+// closeTo reports the first element of got that differs from want by more
+// than tol*max(1, max|want|), the acceptance tolerance of the issue.
+func closeTo(got []float32, want []float64, tol float64) (int, bool) {
+	scale := 1.0
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > tol*scale {
+			return i, false
+		}
+	}
+	return -1, true
+}
+
+func cosine(a []float32, b []float64) float64 {
+	var ab, aa, bb float64
+	for i := range b {
+		ab += float64(a[i]) * b[i]
+		aa += float64(a[i]) * float64(a[i])
+		bb += b[i] * b[i]
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+func argmax[T float32 | float64](x []T) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func variant(scale float64, classes int, f func(*Arch)) Arch {
+	a := DefaultArch(scale, classes)
+	if f != nil {
+		f(&a)
+		a.FillBlocks()
+	}
+	return a
+}
+
+func TestInferMatchesReference(t *testing.T) {
+	textline := []Stride{Square(2), {2, 1}, {2, 1}, {2, 1}, {2, 1}}
+	cases := []struct {
+		name    string
+		arch    Arch
+		n, h, w int
+	}{
+		{"x0_25 224 batch1", variant(0.25, 10, nil), 1, 224, 224},
+		{"x0_25 80x160 batch3", variant(0.25, 10, nil), 3, 80, 160},
+		{"x0_25 256x192 batch1", variant(0.25, 10, nil), 1, 256, 192},
+		{"x0_35 32x32 batch8", variant(0.35, 10, nil), 8, 32, 32},
+		{"x0_5 no last_conv", variant(0.5, 10, func(a *Arch) { a.UseLastConv = false }), 3, 64, 96},
+		{"x0_25 2 classes", variant(0.25, 2, nil), 3, 48, 48},
+		{"x0_75 4 classes", variant(0.75, 4, nil), 1, 64, 64},
+		{"x0_25 (2,1) strides 80x160", variant(0.25, 2, func(a *Arch) { a.StrideList = textline }), 3, 80, 160},
+		{"x1_3 odd scale, no dropout", variant(1.3, 5, func(a *Arch) { a.DropoutProb = 0 }), 1, 40, 36},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tensors := randomTensors(tc.arch, uint64(i+1))
+			x := randomInput(tc.n, tc.h, tc.w, uint64(i+100))
+			refs := make([]refOut, tc.n)
+			for k := range refs {
+				chw := 3 * tc.h * tc.w
+				refs[k] = reference(tc.arch, tensors, x[k*chw:(k+1)*chw], tc.h, tc.w)
+			}
+			for _, half := range []bool{false, true} {
+				m, err := Load(tc.arch, tensors, Options{Half: half, Threads: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := m.Infer(context.Background(), x, tc.n, tc.h, tc.w)
+				m.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.N != tc.n || out.Classes != tc.arch.ClassNum || out.FeatureDim != tc.arch.FeatureDim() || out.PooledDim != tc.arch.LastChannels() {
+					t.Fatalf("half=%v: output dims %d/%d/%d/%d", half, out.N, out.Classes, out.FeatureDim, out.PooledDim)
+				}
+				for k, ref := range refs {
+					for _, o := range []struct {
+						name string
+						got  []float32
+						want []float64
+					}{
+						{"logits", out.Logits[k*out.Classes : (k+1)*out.Classes], ref.logits},
+						{"probabilities", out.Probabilities[k*out.Classes : (k+1)*out.Classes], ref.probs},
+						{"features", out.Features[k*out.FeatureDim : (k+1)*out.FeatureDim], ref.features},
+						{"pooled", out.Pooled[k*out.PooledDim : (k+1)*out.PooledDim], ref.pooled},
+					} {
+						if !half {
+							if j, ok := closeTo(o.got, o.want, 1e-4); !ok {
+								t.Errorf("fp32 image %d %s[%d] = %g, reference %g", k, o.name, j, o.got[j], o.want[j])
+							}
+						} else if o.name == "logits" || o.name == "features" {
+							if c := cosine(o.got, o.want); c < 0.9999 {
+								t.Errorf("fp16 image %d %s: cosine %.6f < 0.9999", k, o.name, c)
+							}
+						}
+					}
+					if half && argmax(out.Logits[k*out.Classes:(k+1)*out.Classes]) != argmax(ref.logits) {
+						t.Errorf("fp16 image %d: top-1 differs from the reference", k)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFP16HalvesWeightBytes(t *testing.T) {
+	a := DefaultArch(1, 1000)
+	tensors := randomTensors(a, 3)
+	m32, err := Load(a, tensors, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m32.Close()
+	m16, err := Load(a, tensors, Options{Half: true, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m16.Close()
+	// fp32 holds one float32 per learned value (BN folded away).
+	if want := 4 * (ParamCount(tensors) - bnChannels(a)); m32.WeightBytes() != want {
+		t.Errorf("fp32 WeightBytes = %d, want %d", m32.WeightBytes(), want)
+	}
+	ratio := float64(m16.WeightBytes()) / float64(m32.WeightBytes())
+	if ratio > 0.52 {
+		t.Errorf("fp16 WeightBytes %d is %.3f of fp32 %d, want about half", m16.WeightBytes(), ratio, m32.WeightBytes())
+	}
+	t.Logf("x1_0 weights: fp32 %d bytes, fp16 %d bytes (%.3f)", m32.WeightBytes(), m16.WeightBytes(), ratio)
+
+	// spago sees the fp32 Params only: in fp16 mode the big matrices have no
+	// float32 copy.
+	count := func(m *Model) (n int) {
+		spago.ForEachParam(m.net, func(p *spago.Param) { n += p.Size() })
+		return n
+	}
+	if got, want := 4*count(m32), m32.WeightBytes(); got != want {
+		t.Errorf("fp32: spago params hold %d bytes, WeightBytes %d", got, want)
+	}
+	if got := 4 * count(m16); got >= m32.WeightBytes()/10 {
+		t.Errorf("fp16: spago params still hold %d bytes of float32", got)
+	}
+}
+
+// bnChannels is the number of channels with BatchNorm (each has a weight and
+// bias that folding merges into one bias).
+func bnChannels(a Arch) int {
+	n := a.StemOut
+	for _, b := range a.Blocks {
+		n += b.In + b.Out
+	}
+	return n
+}
+
+func TestConcurrentCallers(t *testing.T) {
+	a := DefaultArch(0.25, 10)
+	tensors := randomTensors(a, 9)
+	m, err := Load(a, tensors, Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const h, w = 48, 64
+	inputs := make([][]float32, 4)
+	wants := make([]*Output, len(inputs))
+	for i := range inputs {
+		inputs[i] = randomInput(i%3+1, h, w, uint64(i))
+		if wants[i], err = m.Infer(context.Background(), inputs[i], i%3+1, h, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Go(func() {
+			var out Output
+			for r := range 3 {
+				i := (g + r) % len(inputs)
+				if err := m.InferInto(context.Background(), inputs[i], i%3+1, h, w, &out); err != nil {
+					errs <- err
+					return
+				}
+				for k, v := range wants[i].Logits {
+					if out.Logits[k] != v {
+						errs <- errors.New("concurrent result differs from the serial one")
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestInferValidatesAndCancels(t *testing.T) {
+	a := DefaultArch(0.25, 3)
+	m, err := Load(a, randomTensors(a, 1), Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		n, h, w, len int
+		want         string
+	}{
+		{1, 31, 64, 3 * 31 * 64, "at least 32x32"},
+		{0, 32, 32, 0, "batch size"},
+		{2, 32, 32, 3 * 32 * 32, "want 6144"},
+	} {
+		if _, err := m.Infer(ctx, make([]float32, tc.len), tc.n, tc.h, tc.w); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("n=%d %dx%d: error %v, want it to mention %q", tc.n, tc.h, tc.w, err, tc.want)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := m.Infer(cctx, make([]float32, 3*32*32), 1, 32, 32); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: error %v", err)
+	}
+	m.Close()
+	m.Close()
+	if _, err := m.Infer(ctx, make([]float32, 3*32*32), 1, 32, 32); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: error %v", err)
+	}
+}
+
+func TestInferIntoDoesNotAllocate(t *testing.T) {
+	a := DefaultArch(0.25, 10)
+	m, err := Load(a, randomTensors(a, 2), Options{Threads: 2, Half: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x := randomInput(3, 32, 48, 1)
+	var out Output
+	ctx := context.Background()
+	if err := m.InferInto(ctx, x, 3, 32, 48, &out); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := m.InferInto(ctx, x, 3, 32, 48, &out); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("InferInto allocates %.1f times per call in steady state", allocs)
+	}
+}
