@@ -1,0 +1,59 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// backend is what the server needs of the model registry and the network.
+// The production one (zooBackend) is the zoo plus nn; keeping the server
+// behind this small interface lets the HTTP layer be tested on its own.
+type backend interface {
+	// models lists every model, versions oldest first.
+	models(ctx context.Context) ([]modelVersions, error)
+	// resolve finds a version; version "" is the newest. A missing model or
+	// version is an error wrapping errNotFound.
+	resolve(ctx context.Context, name, version string) (zoo.Manifest, error)
+	// load reads and verifies m's weights and builds the network. A
+	// checksum failure wraps errChecksum.
+	load(ctx context.Context, m zoo.Manifest) (runner, error)
+	// remove deletes one version (errNotFound if absent).
+	remove(ctx context.Context, name, version string) error
+	// importFile converts a checkpoint file (any format convert reads) into
+	// a new version.
+	importFile(ctx context.Context, path string, opts importOptions) (zoo.Manifest, error)
+}
+
+type modelVersions struct {
+	Name     string
+	Versions []zoo.Manifest
+	Latest   string
+}
+
+type importOptions struct {
+	Name, Version string
+	DType         zoo.DType
+}
+
+// runner is a loaded network. infer must be safe for concurrent use.
+type runner interface {
+	infer(ctx context.Context, x []float32, n, h, w int) (*output, error)
+	close()
+}
+
+// output holds row-major N x dim results of one inference.
+type output struct {
+	N, Classes, FeatureDim, PooledDim        int
+	Logits, Probabilities, Features, Pooled []float32
+}
+
+// Sentinel errors the backend wraps, so handlers choose status codes
+// without knowing which package failed.
+var (
+	errNotFound      = errors.New("not found")
+	errVersionExists = errors.New("version exists")
+	errChecksum      = errors.New("checksum mismatch")
+	errBadInput      = errors.New("bad input")
+)

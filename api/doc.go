@@ -1,0 +1,21 @@
+// Package api is lcnet's HTTP API: a chi router serving image
+// classification and feature extraction with PP-LCNet models from the zoo,
+// the KServe/Triton v2 inference protocol, model management, health and
+// Prometheus metrics, the OpenAPI document with Swagger UI, and the demo
+// page.
+//
+// Requests from many clients are batched per model (bounded batch size and
+// wait); a bounded queue answers 429 with Retry-After when full; models
+// load lazily on first use and stay cached until deleted. Errors are
+// RFC 9457 application/problem+json.
+//
+//	@title						lcnet
+//	@version					1.0
+//	@description				Image classification and features with PaddlePaddle's PP-LCNet models, from one static Go binary. Errors are application/problem+json (RFC 9457).
+//	@license.name				Apache-2.0
+//	@BasePath					/
+//	@securityDefinitions.apikey	BearerAuth
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer KEY" (lcnet serve --api-key); needed to upload and delete models when the server has a key.
+package api

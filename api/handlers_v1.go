@@ -1,0 +1,385 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// listModels godoc
+//
+//	@Summary		List models
+//	@Description	Every model in the zoo with all its versions (oldest first): architecture, input size, dtype, label count.
+//	@Tags			models
+//	@Produce		json
+//	@Success		200	{object}	ModelList
+//	@Failure		500	{object}	Problem
+//	@Router			/v1/models [get]
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.be.models(r.Context())
+	if err != nil {
+		return err
+	}
+	out := ModelList{Models: make([]Model, 0, len(ms))}
+	for _, m := range ms {
+		out.Models = append(out.Models, modelOf(m))
+	}
+	if s.cfg.DefaultModel != "" {
+		out.Default = s.cfg.DefaultModel
+	} else if len(ms) == 1 {
+		out.Default = ms[0].Name
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getModel godoc
+//
+//	@Summary		Describe a model
+//	@Description	The model's versions, or only the one named by ?version=. While the server is pulling the model (--pull), the download's progress.
+//	@Tags			models
+//	@Produce		json
+//	@Param			name	path		string	true	"Model name"
+//	@Param			version	query		string	false	"Only this version"
+//	@Success		200		{object}	Model
+//	@Failure		404		{object}	Problem
+//	@Router			/v1/models/{name} [get]
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	name, version := chi.URLParam(r, "name"), r.URL.Query().Get("version")
+	var progress *PullProgress
+	if s.cfg.Puller != nil {
+		if done, total, ok := s.cfg.Puller.Progress(name); ok {
+			progress = &PullProgress{Done: done, Total: total}
+		}
+	}
+	mv, err := s.findModel(r.Context(), name)
+	if err != nil {
+		if progress != nil {
+			writeJSON(w, http.StatusOK, Model{Name: name, Versions: []VersionInfo{}, Pull: progress})
+			return nil
+		}
+		return err
+	}
+	out := modelOf(mv)
+	out.Pull = progress
+	if version != "" {
+		m, err := s.be.resolve(r.Context(), name, version)
+		if err != nil {
+			return err
+		}
+		out.Versions = []VersionInfo{versionOf(m)}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) findModel(ctx context.Context, name string) (modelVersions, error) {
+	ms, err := s.be.models(ctx)
+	if err != nil {
+		return modelVersions{}, err
+	}
+	for _, m := range ms {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	return modelVersions{}, fmt.Errorf("model %q: %w", name, errNotFound)
+}
+
+func modelOf(m modelVersions) Model {
+	out := Model{Name: m.Name, Latest: m.Latest, Versions: make([]VersionInfo, 0, len(m.Versions))}
+	for _, v := range m.Versions {
+		out.Versions = append(out.Versions, versionOf(v))
+	}
+	return out
+}
+
+func versionOf(m zoo.Manifest) VersionInfo {
+	h, w := m.Preprocess.OutputSize()
+	if h == 0 {
+		h, w = m.Arch.InputHeight, m.Arch.InputWidth
+	}
+	labels := len(m.Labels)
+	if labels == 0 {
+		labels = m.Arch.ClassNum
+	}
+	return VersionInfo{
+		Version:       m.Version,
+		Architecture:  "PPLCNet_x" + m.Arch.ScaleName(),
+		Scale:         m.Arch.Scale,
+		InputHeight:   h,
+		InputWidth:    w,
+		DType:         string(m.DType),
+		LabelCount:    labels,
+		FeatureDim:    m.Arch.FeatureDim(),
+		PooledDim:     m.Arch.LastChannels(),
+		Params:        m.Params,
+		WeightsSHA256: m.WeightsSHA256,
+		WeightsSize:   m.WeightsSize,
+		SourceFormat:  m.Source.Format,
+		CreatedAt:     m.CreatedAt,
+	}
+}
+
+// classifyNamed godoc
+//
+//	@Summary		Classify images
+//	@Description	Top-k classes of one or several images. Send multipart/form-data with one or more "image" fields, a raw body with an image Content-Type, or JSON {"images": ["<base64>", ...]}. JPEG, PNG, GIF, BMP, WebP and TIFF; EXIF orientation is applied; grayscale, alpha and CMYK become RGB; preprocessing follows the model's manifest.
+//	@Tags			inference
+//	@Accept			mpfd
+//	@Accept			json
+//	@Accept			image/jpeg
+//	@Accept			image/png
+//	@Produce		json
+//	@Param			name	path		string	true	"Model name"
+//	@Param			version	query		string	false	"Version (default: latest)"
+//	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
+//	@Param			image	formData	file	true	"Image file; repeat the field for several"
+//	@Success		200		{object}	ClassifyResponse
+//	@Failure		400		{object}	Problem	"bad top_k, empty body"
+//	@Failure		404		{object}	Problem	"unknown model or version"
+//	@Failure		413		{object}	Problem	"body or image too large"
+//	@Failure		415		{object}	Problem	"not an image"
+//	@Failure		422		{object}	Problem	"corrupt image"
+//	@Failure		429		{object}	Problem	"queue full; see Retry-After"
+//	@Failure		503		{object}	Problem	"loading, pulling or shutting down; see Retry-After"
+//	@Router			/v1/models/{name}/classify [post]
+func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
+	return s.classify(w, r, chi.URLParam(r, "name"), r.URL.Query().Get("version"), false)
+}
+
+// classifyDefault godoc
+//
+//	@Summary		Classify images with the default model
+//	@Description	As /v1/models/{name}/classify, with the model chosen by ?model=NAME[:VERSION] (or a "model" form field or JSON key), else the server's default model, else the zoo's only model. With several models and no default the answer is 400 listing them.
+//	@Tags			inference
+//	@Accept			mpfd
+//	@Accept			json
+//	@Accept			image/jpeg
+//	@Accept			image/png
+//	@Produce		json
+//	@Param			model	query		string	false	"NAME or NAME:VERSION"
+//	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
+//	@Param			image	formData	file	true	"Image file; repeat the field for several"
+//	@Success		200		{object}	ClassifyResponse
+//	@Failure		400		{object}	Problem	"bad top_k, empty body, no model chosen"
+//	@Failure		404		{object}	Problem
+//	@Failure		413		{object}	Problem
+//	@Failure		415		{object}	Problem
+//	@Failure		422		{object}	Problem
+//	@Failure		429		{object}	Problem
+//	@Failure		503		{object}	Problem
+//	@Router			/classify [post]
+func (s *Server) classifyDefault(w http.ResponseWriter, r *http.Request) error {
+	return s.classify(w, r, "", "", true)
+}
+
+func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version string, pick bool) error {
+	topK := 5
+	if v := r.URL.Query().Get("top_k"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 {
+			return problemf(http.StatusBadRequest, "top_k must be a whole number of at least 1, got %q", v)
+		}
+		topK = k
+	}
+	in, err := s.readImages(r)
+	if err != nil {
+		return err
+	}
+	if pick {
+		if name, version, err = s.pickModel(r, in); err != nil {
+			return err
+		}
+	}
+	e, x, h, wd, err := s.prepare(r.Context(), name, version, in.images)
+	if err != nil {
+		return err
+	}
+	out, err := s.run(r.Context(), e, x, len(in.images), h, wd)
+	if err != nil {
+		return err
+	}
+	resp := ClassifyResponse{Model: e.m.Name, Version: e.m.Version, Results: make([]ClassifyResult, out.N)}
+	for i := range out.N {
+		resp.Results[i].Predictions = topPredictions(out.Probabilities[i*out.Classes:(i+1)*out.Classes], e.m.Labels, topK)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// pickModel chooses the model of a /classify or /features request.
+func (s *Server) pickModel(r *http.Request, in imageInput) (name, version string, err error) {
+	ref := r.URL.Query().Get("model")
+	if ref == "" {
+		ref = in.model
+	}
+	if ref == "" {
+		return s.defaultRef(r.Context())
+	}
+	name, version, err = parseRef(ref)
+	if err != nil {
+		return "", "", problemf(http.StatusBadRequest, "model %q: %v", ref, err)
+	}
+	return name, version, nil
+}
+
+// prepare loads the model and turns the images into its input batch.
+func (s *Server) prepare(ctx context.Context, name, version string, images [][]byte) (*cacheEntry, []float32, int, int, error) {
+	e, err := s.loadRef(ctx, name, version)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	x, h, w, err := s.tensors(e.m, images)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	return e, x, h, w, nil
+}
+
+// topPredictions returns the k most probable classes, highest first, ties
+// broken by class id so the output is stable.
+func topPredictions(probs []float32, labels []string, k int) []Prediction {
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	k = min(k, len(idx))
+	out := make([]Prediction, k)
+	for i, c := range idx[:k] {
+		label := fmt.Sprintf("class %d", c)
+		if c < len(labels) {
+			label = labels[c]
+		}
+		out[i] = Prediction{ClassID: c, Label: label, Score: float64(probs[c])}
+	}
+	return out
+}
+
+// featuresNamed godoc
+//
+//	@Summary		Extract feature vectors
+//	@Description	One feature vector per image, from the "features" layer (the last conv's output, class_expand wide, before dropout and the classifier) or the "pooled" layer (global average pool of the last block). Inputs as for classify.
+//	@Tags			inference
+//	@Accept			mpfd
+//	@Accept			json
+//	@Accept			image/jpeg
+//	@Accept			image/png
+//	@Produce		json
+//	@Param			name		path		string	true	"Model name"
+//	@Param			version		query		string	false	"Version (default: latest)"
+//	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
+//	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
+//	@Param			image		formData	file	true	"Image file; repeat the field for several"
+//	@Success		200			{object}	FeaturesResponse
+//	@Failure		400			{object}	Problem
+//	@Failure		404			{object}	Problem
+//	@Failure		413			{object}	Problem
+//	@Failure		415			{object}	Problem
+//	@Failure		422			{object}	Problem
+//	@Failure		429			{object}	Problem
+//	@Failure		503			{object}	Problem
+//	@Router			/v1/models/{name}/features [post]
+func (s *Server) featuresNamed(w http.ResponseWriter, r *http.Request) error {
+	return s.features(w, r, chi.URLParam(r, "name"), r.URL.Query().Get("version"), false)
+}
+
+// featuresDefault godoc
+//
+//	@Summary		Extract feature vectors with the default model
+//	@Description	As /v1/models/{name}/features, with the model chosen as for POST /classify.
+//	@Tags			inference
+//	@Accept			mpfd
+//	@Accept			json
+//	@Accept			image/jpeg
+//	@Accept			image/png
+//	@Produce		json
+//	@Param			model		query		string	false	"NAME or NAME:VERSION"
+//	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
+//	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
+//	@Param			image		formData	file	true	"Image file; repeat the field for several"
+//	@Success		200			{object}	FeaturesResponse
+//	@Failure		400			{object}	Problem
+//	@Failure		404			{object}	Problem
+//	@Failure		413			{object}	Problem
+//	@Failure		415			{object}	Problem
+//	@Failure		422			{object}	Problem
+//	@Failure		429			{object}	Problem
+//	@Failure		503			{object}	Problem
+//	@Router			/features [post]
+func (s *Server) featuresDefault(w http.ResponseWriter, r *http.Request) error {
+	return s.features(w, r, "", "", true)
+}
+
+func (s *Server) features(w http.ResponseWriter, r *http.Request, name, version string, pick bool) error {
+	q := r.URL.Query()
+	layer := q.Get("layer")
+	switch layer {
+	case "":
+		layer = "features"
+	case "features", "pooled":
+	default:
+		return problemf(http.StatusBadRequest, "layer must be features or pooled, got %q", layer)
+	}
+	normalize := false
+	if v := q.Get("normalize"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return problemf(http.StatusBadRequest, "normalize must be true or false, got %q", v)
+		}
+		normalize = b
+	}
+	in, err := s.readImages(r)
+	if err != nil {
+		return err
+	}
+	if pick {
+		if name, version, err = s.pickModel(r, in); err != nil {
+			return err
+		}
+	}
+	e, x, h, wd, err := s.prepare(r.Context(), name, version, in.images)
+	if err != nil {
+		return err
+	}
+	out, err := s.run(r.Context(), e, x, len(in.images), h, wd)
+	if err != nil {
+		return err
+	}
+	vals, dim := out.Features, out.FeatureDim
+	if layer == "pooled" {
+		vals, dim = out.Pooled, out.PooledDim
+	}
+	resp := FeaturesResponse{Model: e.m.Name, Version: e.m.Version, Dim: dim, Results: make([]FeaturesResult, out.N)}
+	for i := range out.N {
+		v := append([]float32(nil), vals[i*dim:(i+1)*dim]...)
+		if normalize {
+			l2normalize(v)
+		}
+		resp.Results[i].Features = v
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func l2normalize(v []float32) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i := range v {
+		v[i] *= inv
+	}
+}

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// resolve finds name:version in the zoo. When the zoo has no such model
+// and a Puller is configured, it pulls the model first; concurrent
+// requests for one name wait on one pull.
+func (s *Server) resolve(ctx context.Context, name, version string) (zoo.Manifest, error) {
+	m, err := s.be.resolve(ctx, name, version)
+	if err == nil || s.cfg.Puller == nil || !errors.Is(err, errNotFound) {
+		return m, err
+	}
+	if version != "" {
+		// A pull creates the next version, not a named one; if the model
+		// exists, asking for a missing version is a plain 404.
+		if _, lerr := s.be.resolve(ctx, name, ""); lerr == nil {
+			return m, err
+		}
+	}
+	ch := s.pulls.DoChan(name, func() (any, error) {
+		// The pull outlives the request that started it: others may be
+		// waiting on it, and a finished download is worth keeping.
+		pctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		return s.cfg.Puller.Pull(pctx, name, nil)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			if isUnknownModel(res.Err) {
+				return zoo.Manifest{}, fmt.Errorf("%w; and the pull catalog has no such model: %v", err, res.Err)
+			}
+			return zoo.Manifest{}, &httpError{status: http.StatusServiceUnavailable,
+				detail: fmt.Sprintf("model %q is not in the zoo and pulling it failed: %v", name, res.Err), retryAfter: 30 * time.Second, err: res.Err}
+		}
+	case <-ctx.Done():
+		return zoo.Manifest{}, &httpError{status: http.StatusServiceUnavailable,
+			detail: fmt.Sprintf("model %q is still downloading; see GET /v1/models/%s for progress", name, name), retryAfter: 10 * time.Second, err: ctx.Err()}
+	}
+	return s.be.resolve(ctx, name, version)
+}
+
+// isUnknownModel recognises internal/pull's ErrUnknownModel by its text,
+// so the api does not import the puller it is only handed.
+func isUnknownModel(err error) bool {
+	return strings.Contains(err.Error(), "unknown model")
+}
+
+// loadRef resolves and loads a model named by the path and ?version=.
+func (s *Server) loadRef(ctx context.Context, name, version string) (*cacheEntry, error) {
+	if s.draining.Load() {
+		s.met.rejected.WithLabelValues("shutting_down").Inc()
+		return nil, &httpError{status: http.StatusServiceUnavailable, detail: "server shutting down", retryAfter: time.Second, err: errShuttingDown}
+	}
+	m, err := s.resolve(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	return s.cache.get(ctx, m)
+}
+
+// defaultRef picks the model for /classify and /features when the request
+// names none: the configured default, else the zoo's only model.
+func (s *Server) defaultRef(ctx context.Context) (name, version string, err error) {
+	if s.cfg.DefaultModel != "" {
+		return parseRef(s.cfg.DefaultModel)
+	}
+	ms, err := s.be.models(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	switch len(ms) {
+	case 0:
+		return "", "", problemf(http.StatusNotFound, "the zoo is empty: add a model with 'lcnet convert FILE --name NAME', 'lcnet pull PPLCNet_x1_0' or POST /v1/models")
+	case 1:
+		return ms[0].Name, "", nil
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
+	}
+	sort.Strings(names)
+	return "", "", &httpError{status: http.StatusBadRequest, models: names,
+		detail: fmt.Sprintf("the server has %d models and no default: name one with ?model=NAME[:VERSION] (one of %s)", len(names), strings.Join(names, ", "))}
+}
+
+// run sends a preprocessed batch through e's batcher.
+func (s *Server) run(ctx context.Context, e *cacheEntry, x []float32, n, h, w int) (*output, error) {
+	return e.b.infer(ctx, x, n, h, w)
+}

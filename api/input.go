@@ -1,0 +1,187 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// imageInput is what a classify or features request carried: the encoded
+// images, and the model it named in its body (form field or JSON key),
+// which only the default-model routes read.
+type imageInput struct {
+	images [][]byte
+	model  string
+}
+
+// readImages reads the images of a request in any of its three forms:
+// multipart/form-data with repeatable "image" fields, a raw body with an
+// image content type, or JSON {"images": [base64...]}.
+func (s *Server) readImages(r *http.Request) (imageInput, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" {
+		mt, err = "", nil
+	}
+	if err != nil {
+		return imageInput{}, problemf(http.StatusUnsupportedMediaType, "Content-Type %q: %v", ct, err)
+	}
+	var in imageInput
+	switch {
+	case mt == "multipart/form-data":
+		in, err = s.readMultipart(r)
+	case mt == "application/json":
+		in, err = s.readJSON(r)
+	case mt == "" || strings.HasPrefix(mt, "image/") || mt == "application/octet-stream":
+		var data []byte
+		data, err = io.ReadAll(r.Body)
+		if len(data) > 0 {
+			in.images = [][]byte{data}
+		}
+	default:
+		return imageInput{}, problemf(http.StatusUnsupportedMediaType,
+			"Content-Type %q is not accepted: send multipart/form-data (field image), an image/* body, or application/json {\"images\": [base64...]}", mt)
+	}
+	if err != nil {
+		return imageInput{}, err
+	}
+	if len(in.images) == 0 {
+		return imageInput{}, problemf(http.StatusBadRequest, "empty body: no image sent (multipart field \"image\", an image/* body, or JSON {\"images\": [...]})")
+	}
+	if len(in.images) > s.cfg.MaxImages {
+		return imageInput{}, problemf(http.StatusRequestEntityTooLarge, "%d images in one request; the limit is %d", len(in.images), s.cfg.MaxImages)
+	}
+	return in, nil
+}
+
+func (s *Server) readMultipart(r *http.Request) (imageInput, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return imageInput{}, problemf(http.StatusBadRequest, "reading multipart body: %v", err)
+	}
+	var in imageInput
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return imageInput{}, wrapBodyErr("reading multipart body", err)
+		}
+		switch p.FormName() {
+		case "image", "images", "image[]":
+			data, err := io.ReadAll(p)
+			if err != nil {
+				return imageInput{}, wrapBodyErr("reading field image", err)
+			}
+			if len(data) == 0 {
+				return imageInput{}, problemf(http.StatusBadRequest, "image %d (%q) is empty", len(in.images)+1, p.FileName())
+			}
+			in.images = append(in.images, data)
+		case "model":
+			data, err := io.ReadAll(io.LimitReader(p, 1024))
+			if err != nil {
+				return imageInput{}, wrapBodyErr("reading field model", err)
+			}
+			in.model = strings.TrimSpace(string(data))
+		default:
+			// Unknown fields (a form's submit button, say) are ignored,
+			// but still read so the body is consumed in order.
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				return imageInput{}, wrapBodyErr("reading multipart body", err)
+			}
+		}
+	}
+	return in, nil
+}
+
+func (s *Server) readJSON(r *http.Request) (imageInput, error) {
+	var req ImagesRequest
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(&req); err != nil {
+		if errors.Is(err, io.EOF) {
+			return imageInput{}, nil // empty body, reported by the caller
+		}
+		return imageInput{}, wrapBodyErr("decoding JSON body", err)
+	}
+	in := imageInput{model: req.Model}
+	for i, s := range req.Images {
+		// Data URLs from a browser's FileReader are common; accept them.
+		if strings.HasPrefix(s, "data:") {
+			if _, after, ok := strings.Cut(s, ","); ok {
+				s = after
+			}
+		}
+		data, err := decodeBase64(s)
+		if err != nil {
+			return imageInput{}, problemf(http.StatusBadRequest, "images[%d] is not base64: %v", i, err)
+		}
+		if len(data) == 0 {
+			return imageInput{}, problemf(http.StatusBadRequest, "images[%d] is empty", i)
+		}
+		in.images = append(in.images, data)
+	}
+	return in, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, "-_") {
+		return base64.URLEncoding.WithPadding(base64.NoPadding).DecodeString(strings.TrimRight(s, "="))
+	}
+	return base64.StdEncoding.WithPadding(base64.NoPadding).DecodeString(strings.TrimRight(s, "="))
+}
+
+// wrapBodyErr keeps a body-size error (413) recognisable and makes any
+// other read failure a 400.
+func wrapBodyErr(what string, err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return problemf(http.StatusBadRequest, "%s: %v", what, err)
+}
+
+// tensors decodes and preprocesses images as m's manifest says, into one
+// NCHW batch. Every image must come out the same size (the manifest's crop
+// or resize fixes it); otherwise they cannot share a batch.
+func (s *Server) tensors(m zoo.Manifest, images [][]byte) (x []float32, h, w int, err error) {
+	var one []float32
+	for i, data := range images {
+		// Decode checks the header's size against MaxPixels before it
+		// allocates anything, which is what stops decompression bombs.
+		img, err := imaging.Decode(data, s.cfg.MaxPixels)
+		if err != nil {
+			return nil, 0, 0, imageErr(i, len(images), err)
+		}
+		t, th, tw, err := imaging.Preprocess(img, m.Preprocess, one)
+		if err != nil {
+			return nil, 0, 0, imageErr(i, len(images), err)
+		}
+		if i == 0 {
+			h, w = th, tw
+			x = make([]float32, 0, len(images)*len(t))
+		} else if th != h || tw != w {
+			return nil, 0, 0, problemf(http.StatusUnprocessableEntity,
+				"image %d preprocessed to %dx%d but image 1 to %dx%d; send images of one size, or use a model whose preprocessing crops", i+1, th, tw, h, w)
+		}
+		x = append(x, t...)
+		one = t
+	}
+	return x, h, w, nil
+}
+
+func imageErr(i, n int, err error) error {
+	if n == 1 {
+		return err
+	}
+	return fmt.Errorf("image %d of %d: %w", i+1, n, err)
+}

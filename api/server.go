@@ -1,0 +1,273 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// Config is everything a Server depends on. Zero values get the defaults
+// documented on each field.
+type Config struct {
+	// Zoo is the model registry the server serves from.
+	Zoo zooPlaceholder
+	// Threads is how many threads each loaded network uses (0: all cores).
+	Threads int
+	// APIKey, when set, is required as "Authorization: Bearer KEY" to
+	// upload and delete models. Without it those routes are open.
+	APIKey string
+	// DefaultModel (NAME or NAME:VERSION) is what POST /classify and
+	// /features use when a request names none.
+	DefaultModel string
+	// MaxBodyBytes caps classify, features and infer bodies (32 MiB).
+	MaxBodyBytes int64
+	// MaxUploadBytes caps model uploads (1 GiB).
+	MaxUploadBytes int64
+	// MaxPixels refuses larger images before decoding them (64 Mpx).
+	MaxPixels int
+	// MaxImages is the most images one request may carry (64).
+	MaxImages int
+	// MaxBatch is the most images per network call (16); BatchWait is how
+	// long the first request of a batch waits for others (2 ms).
+	MaxBatch  int
+	BatchWait time.Duration
+	// QueueSize is how many requests may wait per model before the server
+	// answers 429 (64).
+	QueueSize int
+	// RequestTimeout bounds every request except uploads (30 s).
+	RequestTimeout time.Duration
+	// UploadTimeout bounds model uploads and their conversion (10 min).
+	UploadTimeout time.Duration
+	Logger        *slog.Logger
+	// Puller, when set, downloads a model the zoo lacks on first request.
+	Puller Puller
+
+	// backend replaces the zoo in tests of the HTTP layer alone.
+	backend backend
+}
+
+// Puller fetches catalog models on demand (lcnet serve --pull);
+// internal/pull implements it.
+type Puller interface {
+	// Pull makes sure name is in the zoo, downloading and importing it if
+	// not. Concurrent calls for one name share one download.
+	Pull(ctx context.Context, name string, progress func(done, total int64)) (zoo.Manifest, error)
+	// Progress reports a download under way (total -1 while unknown).
+	Progress(name string) (done, total int64, ok bool)
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = 1 << 30
+	}
+	def(&c.MaxPixels, 64_000_000)
+	def(&c.MaxImages, 64)
+	def(&c.MaxBatch, 16)
+	def(&c.QueueSize, 64)
+	if c.BatchWait == 0 {
+		c.BatchWait = 2 * time.Millisecond
+	}
+	defDur(&c.RequestTimeout, 30*time.Second)
+	defDur(&c.UploadTimeout, 10*time.Minute)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Server is the lcnet HTTP API. Create it with New, serve Handler (or call
+// ListenAndServe), and Close it to unload the models.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	be       backend
+	cache    *modelCache
+	met      *metrics
+	router   chi.Router
+	pulls    singleflight.Group
+	draining atomic.Bool
+}
+
+// New checks cfg and builds the server; models load on first use.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	be := cfg.backend
+	if be == nil {
+		if cfg.Zoo == nil {
+			return nil, errors.New("api.New: Config.Zoo is nil")
+		}
+		var err error
+		if be, err = newZooBackend(cfg.Zoo, cfg.Threads); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DefaultModel != "" {
+		if _, _, err := parseRef(cfg.DefaultModel); err != nil {
+			return nil, fmt.Errorf("api.New: default model: %w", err)
+		}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics()}
+	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
+	s.router = s.routes()
+	return s, nil
+}
+
+// Handler is the server's router with all its middleware.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Close unloads every model. Requests still running get 503.
+func (s *Server) Close() {
+	s.draining.Store(true)
+	s.cache.close()
+}
+
+// ListenAndServe serves on addr until ctx is done, then drains: the
+// listener closes, requests in flight complete (up to the request
+// timeout), the models unload, and it returns nil.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining requests in flight")
+	s.draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout+5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	s.Close()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// recoverer turns a handler panic into a logged 500 problem.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.writeError(w, r, fmt.Errorf("internal error: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests writes one structured line per request.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		level := slog.LevelInfo
+		if ww.Status() >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), level, "request",
+			"method", r.Method, "path", r.URL.Path, "status", ww.Status(), "bytes", ww.BytesWritten(),
+			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr,
+			"request_id", middleware.GetReqID(r.Context()))
+	})
+}
+
+// deadline gives every request a context deadline.
+func deadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// maxBody caps the request body; reading past it fails with
+// *http.MaxBytesError, which writeError answers with 413. A declared
+// length over the cap is refused before anything is read.
+func (s *Server) maxBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				s.writeError(w, r, &http.MaxBytesError{Limit: n})
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// requireKey guards model management when an API key is configured: no
+// key is 401, a wrong one 403.
+func (s *Server) requireKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.APIKey == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		key, ok := strings.CutPrefix(auth, "Bearer ")
+		if auth == "" || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lcnet"`)
+			s.writeError(w, r, problemf(http.StatusUnauthorized, "this route needs an API key: send Authorization: Bearer KEY"))
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(s.cfg.APIKey)) != 1 {
+			s.writeError(w, r, problemf(http.StatusForbidden, "the API key is not valid"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,180 @@
+package api
+
+import "time"
+
+// This file holds every request and response body of the HTTP API. The
+// handlers, the swag annotations (and so the OpenAPI document), the Go
+// client and the CLI all use these types, so the wire format is defined
+// once.
+
+// Prediction is one class of a classification, most probable first.
+type Prediction struct {
+	ClassID int    `json:"class_id" example:"0"`
+	Label   string `json:"label" example:"0_degree"`
+	// Score is the softmax probability of the class.
+	Score float64 `json:"score" example:"0.9987"`
+}
+
+// ClassifyResult is the top-k of one input image.
+type ClassifyResult struct {
+	Predictions []Prediction `json:"predictions"`
+}
+
+// ClassifyResponse answers POST /v1/models/{name}/classify and POST /classify,
+// with one result per image, in the order the images were sent.
+type ClassifyResponse struct {
+	Model   string           `json:"model" example:"textline"`
+	Version string           `json:"version" example:"1"`
+	Results []ClassifyResult `json:"results"`
+}
+
+// FeaturesResult is the feature vector of one input image.
+type FeaturesResult struct {
+	Features []float32 `json:"features"`
+}
+
+// FeaturesResponse answers POST /v1/models/{name}/features and POST /features.
+type FeaturesResponse struct {
+	Model   string `json:"model" example:"textline"`
+	Version string `json:"version" example:"1"`
+	// Dim is the length of every feature vector.
+	Dim     int              `json:"dim" example:"1280"`
+	Results []FeaturesResult `json:"results"`
+}
+
+// ImagesRequest is the JSON form of classify and features input.
+type ImagesRequest struct {
+	// Images are encoded image files (JPEG, PNG, GIF, BMP, WebP, TIFF), base64.
+	Images []string `json:"images"`
+	// Model, for POST /classify and /features only, is NAME or NAME:VERSION.
+	Model string `json:"model,omitempty" example:"textline:1"`
+}
+
+// VersionInfo describes one immutable model version.
+type VersionInfo struct {
+	Version string `json:"version" example:"1"`
+	// Architecture names the network, e.g. "PPLCNet_x0_25".
+	Architecture string  `json:"architecture" example:"PPLCNet_x0_25"`
+	Scale        float64 `json:"scale" example:"0.25"`
+	// InputHeight and InputWidth are the size preprocessing produces.
+	InputHeight int    `json:"input_height" example:"80"`
+	InputWidth  int    `json:"input_width" example:"160"`
+	DType       string `json:"dtype" example:"fp32"`
+	LabelCount  int    `json:"label_count" example:"2"`
+	// FeatureDim and PooledDim are the lengths of the two feature layers.
+	FeatureDim    int       `json:"feature_dim" example:"1280"`
+	PooledDim     int       `json:"pooled_dim" example:"128"`
+	Params        int       `json:"params" example:"230000"`
+	WeightsSHA256 string    `json:"weights_sha256"`
+	WeightsSize   int64     `json:"weights_size"`
+	SourceFormat  string    `json:"source_format,omitempty" example:"pir"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Model is one named model with all its versions, oldest first.
+type Model struct {
+	Name     string        `json:"name" example:"textline"`
+	Latest   string        `json:"latest" example:"2"`
+	Versions []VersionInfo `json:"versions"`
+	// Pull is set while the server is downloading the model (--pull).
+	Pull *PullProgress `json:"pull,omitempty"`
+}
+
+// PullProgress reports a download under way; Total is -1 while unknown.
+type PullProgress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// ModelList answers GET /v1/models.
+type ModelList struct {
+	Models []Model `json:"models"`
+	// Default is the model POST /classify uses when none is named ("" if
+	// several are served and none is the default).
+	Default string `json:"default,omitempty"`
+}
+
+// Problem is an RFC 9457 application/problem+json error body.
+type Problem struct {
+	Type   string `json:"type" example:"about:blank"`
+	Title  string `json:"title" example:"Not Found"`
+	Status int    `json:"status" example:"404"`
+	Detail string `json:"detail" example:"model \"nope\" not found"`
+	// Instance is the request path.
+	Instance string `json:"instance,omitempty" example:"/v1/models/nope"`
+	// Models lists the names to pick from when a request did not say which
+	// model to use and the server has no default.
+	Models []string `json:"models,omitempty"`
+	// Error repeats Detail on /v2 routes, where KServe v2 clients look for it.
+	Error string `json:"error,omitempty"`
+}
+
+// Health answers /healthz and /readyz.
+type Health struct {
+	Status string `json:"status" example:"ok"`
+}
+
+// V2Live answers GET /v2/health/live (KServe v2).
+type V2Live struct {
+	Live bool `json:"live"`
+}
+
+// V2Ready answers GET /v2/health/ready and /v2/models/{name}/ready.
+type V2Ready struct {
+	Ready bool `json:"ready"`
+}
+
+// V2TensorMetadata describes an input or output tensor; -1 is a free size.
+type V2TensorMetadata struct {
+	Name     string  `json:"name" example:"x"`
+	Datatype string  `json:"datatype" example:"FP32"`
+	Shape    []int64 `json:"shape"`
+}
+
+// V2ModelMetadata answers GET /v2/models/{name}[/versions/{version}].
+type V2ModelMetadata struct {
+	Name     string             `json:"name"`
+	Versions []string           `json:"versions"`
+	Platform string             `json:"platform" example:"lcnet"`
+	Inputs   []V2TensorMetadata `json:"inputs"`
+	Outputs  []V2TensorMetadata `json:"outputs"`
+}
+
+// V2InferInput is the one FP32 NCHW input tensor of an inference request.
+type V2InferInput struct {
+	Name     string  `json:"name" example:"x"`
+	Shape    []int64 `json:"shape"`
+	Datatype string  `json:"datatype" example:"FP32"`
+	// Data holds the values in row-major order, flat or nested.
+	Data any `json:"data" swaggertype:"array,number"`
+}
+
+// V2RequestedOutput names one output to return.
+type V2RequestedOutput struct {
+	Name string `json:"name" example:"probabilities"`
+}
+
+// V2InferRequest is the body of POST /v2/models/{name}/infer.
+type V2InferRequest struct {
+	ID     string         `json:"id,omitempty"`
+	Inputs []V2InferInput `json:"inputs"`
+	// Outputs selects among logits, probabilities, features and pooled;
+	// empty means all four.
+	Outputs []V2RequestedOutput `json:"outputs,omitempty"`
+}
+
+// V2InferOutput is one output tensor, flat row-major data.
+type V2InferOutput struct {
+	Name     string    `json:"name" example:"probabilities"`
+	Shape    []int64   `json:"shape"`
+	Datatype string    `json:"datatype" example:"FP32"`
+	Data     []float32 `json:"data"`
+}
+
+// V2InferResponse answers POST /v2/models/{name}/infer.
+type V2InferResponse struct {
+	ModelName    string          `json:"model_name"`
+	ModelVersion string          `json:"model_version"`
+	ID           string          `json:"id,omitempty"`
+	Outputs      []V2InferOutput `json:"outputs"`
+}

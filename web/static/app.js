@@ -1,0 +1,101 @@
+// The demo page: everything goes through the public API.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+async function problem(res) {
+  // Errors are application/problem+json; show their detail.
+  try {
+    const p = await res.json();
+    return p.detail || p.title || res.statusText;
+  } catch {
+    return res.status + " " + res.statusText;
+  }
+}
+
+function setStatus(text, isError) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function loadModels() {
+  const res = await fetch("/v1/models");
+  if (!res.ok) {
+    setStatus("listing models failed: " + (await problem(res)), true);
+    return;
+  }
+  const list = await res.json();
+  const empty = list.models.length === 0;
+  $("hint").hidden = !empty;
+  $("app").hidden = empty;
+  const sel = $("model");
+  sel.textContent = "";
+  for (const m of list.models) {
+    const v = m.versions[m.versions.length - 1] || {};
+    const opt = document.createElement("option");
+    opt.value = m.name;
+    opt.textContent = `${m.name}:${m.latest} (${v.architecture || "?"}, ${v.input_width}x${v.input_height}, ${v.label_count} classes)`;
+    if (m.name === list.default) opt.selected = true;
+    sel.appendChild(opt);
+  }
+}
+
+function showResults(result) {
+  const box = $("results");
+  box.textContent = "";
+  for (const p of result.predictions) {
+    const row = document.createElement("div");
+    row.className = "row";
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = p.label;
+    label.title = `class ${p.class_id}`;
+    const track = document.createElement("div");
+    track.className = "track";
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = (100 * p.score).toFixed(1) + "%";
+    bar.dataset.score = String(p.score);
+    track.appendChild(bar);
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = p.score.toFixed(4);
+    row.append(label, track, score);
+    box.appendChild(row);
+  }
+}
+
+async function classify(file) {
+  const model = $("model").value;
+  if (!model || !file) return;
+  $("preview").src = URL.createObjectURL(file);
+  $("preview").hidden = false;
+  setStatus("classifying…", false);
+  const body = new FormData();
+  body.append("image", file);
+  const t0 = performance.now();
+  const res = await fetch(`/v1/models/${encodeURIComponent(model)}/classify?top_k=5`, { method: "POST", body });
+  const ms = performance.now() - t0;
+  $("latency").textContent = ms.toFixed(1) + " ms";
+  if (!res.ok) {
+    $("results").textContent = "";
+    setStatus(await problem(res), true);
+    return;
+  }
+  const out = await res.json();
+  setStatus(`${out.model}:${out.version}`, false);
+  showResults(out.results[0]);
+}
+
+$("file").addEventListener("change", (e) => classify(e.target.files[0]));
+$("model").addEventListener("change", () => classify($("file").files[0]));
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const f = e.dataTransfer.files[0];
+  if (f) classify(f);
+});
+loadModels().catch((err) => setStatus(String(err), true));
