@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // releasedScales are the scales PaddleClas publishes; InferArch prefers them
@@ -96,7 +97,7 @@ func InferArch(tensors map[string]Tensor) (Arch, error) {
 
 // guessScale finds a scale whose PaddleClas widths equal the widths in a:
 // a released scale first, then the simplest decimal (two places, then
-// three) near last/512. Without a match it returns last/512, which is what
+// three) nearest last/512. Without a match it returns last/512, which is what
 // the widths say even if PaddleClas would not build exactly this network.
 func guessScale(a Arch) float64 {
 	matches := func(s float64) bool {
@@ -117,11 +118,12 @@ func guessScale(a Arch) float64 {
 		}
 	}
 	est := float64(a.LastChannels()) / 512
-	for _, step := range []float64{0.05, 0.01, 0.001} {
-		c := math.Round(est/step) * step
-		for d := 0; d <= 20; d++ {
-			for _, s := range []float64{c - float64(d)*step, c + float64(d)*step} {
-				s = math.Round(s/step) * step
+	for places := 2; places <= 3; places++ {
+		step := math.Pow(10, -float64(places))
+		for d := 0; d <= 50; d++ {
+			for _, s := range []float64{est - float64(d)*step, est + float64(d)*step} {
+				// Through decimal text, so 0.6 is 0.6 and not 0.6000000000000001.
+				s, _ = strconv.ParseFloat(strconv.FormatFloat(s, 'f', places, 64), 64)
 				if s > 0 && matches(s) {
 					return s
 				}
