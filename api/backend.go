@@ -45,7 +45,7 @@ type runner interface {
 
 // output holds row-major N x dim results of one inference.
 type output struct {
-	N, Classes, FeatureDim, PooledDim        int
+	N, Classes, FeatureDim, PooledDim       int
 	Logits, Probabilities, Features, Pooled []float32
 }
 

@@ -48,11 +48,37 @@ func (s *Server) ready(r *http.Request) bool {
 	return err == nil
 }
 
+// metrics godoc
+//
+//	@Summary		Prometheus metrics
+//	@Description	Requests by route and status, latency histograms, batch sizes, queue depth, models loaded, and the Go runtime.
+//	@Tags			operations
+//	@Produce		plain
+//	@Success		200	{string}	string	"Prometheus text format"
+//	@Router			/metrics [get]
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	s.met.handler().ServeHTTP(w, r)
+}
+
+// openAPIJSON godoc
+//
+//	@Summary	This API's OpenAPI (Swagger 2.0) document
+//	@Tags		operations
+//	@Produce	json
+//	@Success	200	{object}	object
+//	@Router		/openapi.json [get]
 func (s *Server) openAPIJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(openapi.JSON)
 }
 
+// openAPIYAML godoc
+//
+//	@Summary	This API's OpenAPI (Swagger 2.0) document as YAML
+//	@Tags		operations
+//	@Produce	application/yaml
+//	@Success	200	{string}	string
+//	@Router		/openapi.yaml [get]
 func (s *Server) openAPIYAML(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	_, _ = w.Write(openapi.YAML)

@@ -21,7 +21,7 @@ func (s *Server) routes() chi.Router {
 	// Operations: cheap, no deadline or body needed.
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Get("/readyz", s.handle(s.readyz))
-	r.Method(http.MethodGet, "/metrics", s.met.handler())
+	r.Get("/metrics", s.metrics)
 
 	// Documentation and the demo page.
 	r.Get("/openapi.json", s.openAPIJSON)
