@@ -129,4 +129,3 @@ func TestServeDrains(t *testing.T) {
 		t.Errorf("after shutdown: %d %s", rec.Code, rec.Body.String())
 	}
 }
-
