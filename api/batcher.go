@@ -38,7 +38,10 @@ type batcher struct {
 	met      *metrics
 	stop     chan struct{}
 	done     chan struct{}
-	buf      []float32 // concatenation buffer, owned by loop
+	// running bounds the batches in the network at once. Two let the next
+	// batch gather (and start) while one finishes, so the network's
+	// workers do not idle between batches.
+	running chan struct{}
 }
 
 func newBatcher(label string, run runner, cfg Config, met *metrics) *batcher {
@@ -52,6 +55,7 @@ func newBatcher(label string, run runner, cfg Config, met *metrics) *batcher {
 		met:      met,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+		running:  make(chan struct{}, cfg.BatchParallel),
 	}
 	go b.loop()
 	return b
@@ -99,6 +103,12 @@ func (b *batcher) close() {
 
 func (b *batcher) loop() {
 	defer close(b.done)
+	// Wait for the batches still running before reporting done.
+	defer func() {
+		for range cap(b.running) {
+			b.running <- struct{}{}
+		}
+	}()
 	for {
 		var first *job
 		// Queued jobs run before a stop is honoured, so unloading a model
@@ -141,7 +151,11 @@ func (b *batcher) loop() {
 			}
 		}
 		b.met.queueDepth.Sub(float64(n))
-		b.runBatch(batch)
+		b.running <- struct{}{}
+		go func() {
+			defer func() { <-b.running }()
+			b.runBatch(batch)
+		}()
 	}
 }
 
@@ -177,11 +191,7 @@ func (b *batcher) runGroup(group []*job, h, w int) {
 	}
 	x := group[0].x
 	if len(group) > 1 {
-		size := 3 * h * w
-		if cap(b.buf) < n*size {
-			b.buf = make([]float32, n*size)
-		}
-		x = b.buf[:n*size]
+		x = make([]float32, n*3*h*w)
 		off := 0
 		for _, j := range group {
 			off += copy(x[off:], j.x)

@@ -46,6 +46,8 @@ type Config struct {
 	// long the first request of a batch waits for others (2 ms).
 	MaxBatch  int
 	BatchWait time.Duration
+	// BatchParallel is how many batches of one model may run at once (2).
+	BatchParallel int
 	// QueueSize is how many requests may wait per model before the server
 	// answers 429 (64).
 	QueueSize int
@@ -92,6 +94,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxImages, 64)
 	def(&c.MaxBatch, 16)
 	def(&c.QueueSize, 64)
+	def(&c.BatchParallel, 2)
 	if c.BatchWait == 0 {
 		c.BatchWait = 2 * time.Millisecond
 	}

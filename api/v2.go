@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/lcnet/lcnet/nn"
 )
 
 // v2Live godoc
@@ -201,7 +203,8 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		return problemf(http.StatusBadRequest, "input %q: shape must be [N, 3, H, W], got %v", in.Name, in.Shape)
 	}
 	n, h, wd := in.Shape[0], in.Shape[2], in.Shape[3]
-	const minSide, maxSide = 32, 4096
+	// 4096 bounds the work and memory one request can ask for.
+	const minSide, maxSide = nn.MinInputSize, 4096
 	if n < 1 || n > int64(s.cfg.MaxImages) {
 		return problemf(http.StatusBadRequest, "input %q: batch size %d must be in 1..%d", in.Name, n, s.cfg.MaxImages)
 	}
