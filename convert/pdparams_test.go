@@ -38,7 +38,7 @@ func TestReadPdparamsGolden(t *testing.T) {
 			if err := json.Unmarshal(b, &meta); err != nil {
 				t.Fatal(err)
 			}
-			if got := CountParams(ts); got != meta.Params {
+			if got := nn.ParamCount(ts); got != meta.Params {
 				t.Errorf("params = %d, want %d", got, meta.Params)
 			}
 			// Every tensor the default architecture names must be there

@@ -102,7 +102,7 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 		Labels:     labels,
 		Preprocess: pre,
 		DType:      dtype,
-		Params:     CountParams(ck.Tensors),
+		Params:     nn.ParamCount(ck.Tensors),
 		Source:     zoo.Source{Format: ck.Format, Name: ck.SourceName, SHA256: ck.SourceSHA256},
 	}, nil
 }
@@ -128,37 +128,13 @@ func chooseLabels(classes int, given, own []string, imageNet func() []string) ([
 	return labels, nil
 }
 
-// CountParams counts the learned values; batch-norm running statistics are
-// state, not parameters, as in the paper's counts.
-func CountParams(ts map[string]nn.Tensor) int {
-	n := 0
-	for name, t := range ts {
-		if strings.HasSuffix(name, "._mean") || strings.HasSuffix(name, "._variance") {
-			continue
-		}
-		n += t.NumElements()
-	}
-	return n
-}
-
 // applyStrides sets PaddleClas' stride_list on an architecture whose
 // blocks are already filled.
 func applyStrides(a *nn.Arch, strides []nn.Stride) error {
 	if len(strides) != len(stageSizes) {
 		return fmt.Errorf("stride_list has %d entries, want %d (stem, blocks3..blocks6)", len(strides), len(stageSizes))
 	}
-	a.StrideList = append([]nn.Stride(nil), strides...)
-	for i := range a.Blocks {
-		b := &a.Blocks[i]
-		if b.Index != 0 || b.Stage == "blocks2" {
-			continue
-		}
-		for si, st := range stageSizes {
-			if st.name == b.Stage {
-				b.Stride = strides[si]
-			}
-		}
-	}
+	*a = a.WithStrides(strides)
 	return nil
 }
 

@@ -121,3 +121,28 @@ func TestModelName(t *testing.T) {
 		}
 	}
 }
+
+// A .pdparams has no program: the architecture comes from nn.InferArch,
+// and the stride override turns it into the text-line layout.
+func TestPrepareGolden(t *testing.T) {
+	ck, err := Read(context.Background(), fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := deps{inferArch: nn.InferArch, imageNetLabels: fakeImageNet}
+	m, err := prepare(ck, ImportOptions{}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name != "PPLCNet_x0_25" || m.Params != 1521184 || m.Arch.Scale != 0.25 || m.Arch.ClassNum != 1000 ||
+		len(m.Labels) != 1000 || m.Source.Format != "pdparams" {
+		t.Errorf("manifest %+v", m)
+	}
+	m, err = prepare(ck, ImportOptions{StrideList: textlineStrides()}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Arch.Blocks[1].Stride != (nn.Stride{H: 2, W: 1}) || m.Arch.Blocks[0].Stride != nn.Square(1) {
+		t.Errorf("strides not applied: %+v", m.Arch.Blocks[:2])
+	}
+}
