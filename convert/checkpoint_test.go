@@ -433,3 +433,22 @@ func TestWalkPIREdits(t *testing.T) {
 		})
 	}
 }
+
+func TestReadArchivePdparams(t *testing.T) {
+	b, err := os.ReadFile(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "x.tgz")
+	writeTar(t, path, true, []tarEntry{
+		{hdr: tar.Header{Name: "./PPLCNet_x0_25_pretrained.pdparams", Typeflag: tar.TypeReg}, data: b},
+		{hdr: tar.Header{Name: "./README.md", Typeflag: tar.TypeReg}, data: []byte("hi")},
+	})
+	ck, err := Read(context.Background(), path, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Format != "tar+pdparams" || len(ck.Tensors) != 146 || ck.Arch != nil {
+		t.Errorf("format %s, %d tensors", ck.Format, len(ck.Tensors))
+	}
+}
