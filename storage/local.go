@@ -1,0 +1,247 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// tempPrefix marks files being written; List never returns them, and
+// NewLocal removes stale ones a crash left behind.
+const tempPrefix = ".tmp-"
+
+// staleAfter is how old a temp file must be before NewLocal removes it: old
+// enough that no live writer in another process can still own it.
+const staleAfter = time.Hour
+
+// Local is a Store over a directory. Objects are files; writes go to a temp
+// file in the same directory, are fsynced, then renamed (or hard-linked, for
+// PutIfAbsent) into place, and the directory is fsynced, so a crash at any
+// moment leaves the old object or the complete new one.
+type Local struct {
+	root string
+}
+
+// NewLocal opens (creating if needed) a store rooted at dir.
+func NewLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	l := &Local{root: abs}
+	l.removeStaleTemps(time.Now().Add(-staleAfter))
+	return l, nil
+}
+
+// Root is the directory the store lives in.
+func (l *Local) Root() string { return l.root }
+
+func (l *Local) path(key string) (string, error) {
+	if err := ValidKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(l.root, filepath.FromSlash(key)), nil
+}
+
+// Get implements Store.
+func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Stat implements Store.
+func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return Info{}, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Info{}, fmt.Errorf("%s: %w", key, ErrNotExist)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	if fi.IsDir() {
+		return Info{}, fmt.Errorf("%s: %w", key, ErrNotExist)
+	}
+	return Info{Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// writeTemp copies r into a synced temp file beside the final path.
+func (l *Local) writeTemp(ctx context.Context, final string, r io.Reader) (string, error) {
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(dir, tempPrefix+filepath.Base(final)+"-"+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, ctxReader{ctx, r})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// Put implements Store.
+func (l *Local) Put(ctx context.Context, key string, r io.Reader) error {
+	p, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	tmp, err := l.writeTemp(ctx, p, r)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// PutIfAbsent implements Store. link(2) fails with EEXIST when the name is
+// taken, which makes the exclusive create and the complete content one step.
+func (l *Local) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	p, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return fmt.Errorf("%s: %w", key, ErrExist)
+	}
+	tmp, err := l.writeTemp(ctx, p, r)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w", key, ErrExist)
+		}
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// Delete implements Store, and prunes directories it leaves empty.
+func (l *Local) Delete(ctx context.Context, key string) error {
+	p, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deleting %s: %w", key, err)
+	}
+	dir := filepath.Dir(p)
+	for dir != l.root && strings.HasPrefix(dir, l.root) && os.Remove(dir) == nil {
+		dir = filepath.Dir(dir)
+	}
+	return syncDir(dir)
+}
+
+// List implements Store.
+func (l *Local) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		rel, err := filepath.Rel(l.root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %q in %s: %w", prefix, l.root, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// removeStaleTemps deletes temp files older than cutoff: the leftovers of
+// writers that crashed. Younger ones may belong to a live writer.
+func (l *Local) removeStaleTemps(cutoff time.Time) {
+	filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(p)
+		}
+		return nil
+	})
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when the context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
