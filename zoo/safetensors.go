@@ -1,0 +1,151 @@
+package zoo
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/x448/float16"
+
+	"github.com/lcnet/lcnet/nn"
+)
+
+// The weights of a version are a safetensors file: an 8-byte little-endian
+// header length, a JSON header mapping each tensor name to its dtype, shape
+// and [begin, end) byte range, then the raw little-endian data.
+
+// maxHeader bounds the JSON header so a hostile file cannot make the reader
+// allocate without limit before the data turns out to be missing.
+const maxHeader = 16 << 20
+
+type stEntry struct {
+	DType   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
+	Offsets [2]int64 `json:"data_offsets"`
+}
+
+// writeSafetensors encodes tensors in sorted name order, as F32 or F16.
+func writeSafetensors(w io.Writer, tensors map[string]nn.Tensor, dtype DType) error {
+	width, stType := 4, "F32"
+	if dtype == FP16 {
+		width, stType = 2, "F16"
+	}
+	names := make([]string, 0, len(tensors))
+	for name := range tensors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	header := map[string]any{"__metadata__": map[string]string{"format": "lcnet", "dtype": string(dtype)}}
+	var off int64
+	for _, name := range names {
+		t := tensors[name]
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("tensor %s: %w", name, err)
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		n := int64(len(t.Data) * width)
+		header[name] = stEntry{DType: stType, Shape: shape, Offsets: [2]int64{off, off + n}}
+		off += n
+	}
+	hj, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	// Pad the header with spaces so the data starts 8-byte aligned.
+	if pad := (8 - len(hj)%8) % 8; pad > 0 {
+		hj = append(hj, bytes.Repeat([]byte(" "), pad)...)
+	}
+	var lenBuf [8]byte
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hj)))
+	if _, err := w.Write(lenBuf[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hj); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 64<<10)
+	for _, name := range names {
+		for _, v := range tensors[name].Data {
+			if width == 4 {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			} else {
+				buf = binary.LittleEndian.AppendUint16(buf, float16.Fromfloat32(v).Bits())
+			}
+			if len(buf) >= cap(buf)-4 {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+		}
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// readSafetensors decodes a whole safetensors file into float32 tensors,
+// checking every offset against the file so a corrupt header is an error,
+// never a panic or an out-of-bounds read.
+func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
+	if len(b) < 8 {
+		return nil, errors.New("safetensors: file shorter than its 8-byte header length")
+	}
+	hlen := binary.LittleEndian.Uint64(b[:8])
+	if hlen > maxHeader || hlen > uint64(len(b)-8) {
+		return nil, fmt.Errorf("safetensors: header length %d exceeds the file (%d bytes)", hlen, len(b))
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+hlen], &raw); err != nil {
+		return nil, fmt.Errorf("safetensors: header: %w", err)
+	}
+	data := b[8+hlen:]
+	out := make(map[string]nn.Tensor, len(raw))
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			continue
+		}
+		var e stEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("safetensors: tensor %s: %w", name, err)
+		}
+		var width int64
+		switch e.DType {
+		case "F32":
+			width = 4
+		case "F16":
+			width = 2
+		default:
+			return nil, fmt.Errorf("safetensors: tensor %s: dtype %q is not F32 or F16", name, e.DType)
+		}
+		n := int64(1)
+		for _, d := range e.Shape {
+			if d < 0 || (d > 0 && n > int64(len(data))/int64(d)) {
+				return nil, fmt.Errorf("safetensors: tensor %s: shape %v does not fit the file", name, e.Shape)
+			}
+			n *= int64(d)
+		}
+		begin, end := e.Offsets[0], e.Offsets[1]
+		if begin < 0 || end < begin || end > int64(len(data)) || end-begin != n*width {
+			return nil, fmt.Errorf("safetensors: tensor %s: data_offsets [%d, %d) do not match shape %v of %s in %d data bytes", name, begin, end, e.Shape, e.DType, len(data))
+		}
+		vals := make([]float32, n)
+		src := data[begin:end]
+		for i := range vals {
+			if width == 4 {
+				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+			} else {
+				vals[i] = float16.Frombits(binary.LittleEndian.Uint16(src[2*i:])).Float32()
+			}
+		}
+		out[name] = nn.Tensor{Shape: append([]int{}, e.Shape...), Data: vals}
+	}
+	return out, nil
+}

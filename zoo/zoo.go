@@ -1,0 +1,367 @@
+package zoo
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/storage"
+)
+
+// Errors callers test with errors.Is; the wrapping message names the model.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrVersionExists = errors.New("version already exists")
+	ErrChecksum      = errors.New("weights checksum mismatch")
+	ErrInvalidName   = errors.New("invalid name")
+)
+
+// Object names inside a version.
+const (
+	weightsFile  = "weights.safetensors"
+	manifestFile = "manifest.json"
+	// claimFile reserves a version number before anything else is written.
+	// It stays after a delete, so a NAME:VERSION always means one set of
+	// weights, on every replica and in every cache.
+	claimFile = "claim"
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidateName checks a model name or version string.
+func ValidateName(what, s string) error {
+	if !namePattern.MatchString(s) || strings.Contains(s, "..") {
+		return fmt.Errorf("%w: %s %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalidName, what, s)
+	}
+	return nil
+}
+
+// ParseRef splits "NAME[:VERSION]"; an empty or "latest" version means the
+// newest.
+func ParseRef(ref string) (name, version string, err error) {
+	name, version, _ = strings.Cut(ref, ":")
+	if err := ValidateName("model name", name); err != nil {
+		return "", "", err
+	}
+	if version == "latest" {
+		version = ""
+	}
+	if version != "" {
+		if err := ValidateName("version", version); err != nil {
+			return "", "", err
+		}
+	}
+	return name, version, nil
+}
+
+// Zoo is the model registry over a store. It holds no state of its own, so
+// any number of Zoo values (and processes) may share one store.
+type Zoo struct {
+	store storage.Store
+	now   func() time.Time
+}
+
+// New returns a zoo over store.
+func New(store storage.Store) *Zoo { return &Zoo{store: store, now: time.Now} }
+
+// Store is the backend the zoo reads and writes.
+func (z *Zoo) Store() storage.Store { return z.store }
+
+// ModelInfo is one model and its complete versions, oldest first.
+type ModelInfo struct {
+	Name     string     `json:"name"`
+	Versions []Manifest `json:"versions"`
+	Latest   string     `json:"latest"`
+}
+
+func key(name, version, file string) string {
+	return "models/" + name + "/" + version + "/" + file
+}
+
+// Create writes a new immutable version: it claims the version number,
+// writes the weights, then the manifest. Until the manifest exists the
+// version is invisible, so a crash at any point leaves no partial version.
+// An empty m.Version takes the next integer.
+func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]nn.Tensor) (Manifest, error) {
+	if err := ValidateName("model name", m.Name); err != nil {
+		return Manifest{}, err
+	}
+	switch m.DType {
+	case "":
+		m.DType = FP32
+	case FP32, FP16:
+	default:
+		return Manifest{}, fmt.Errorf("dtype %q: use fp32 or fp16", m.DType)
+	}
+	if len(tensors) == 0 {
+		return Manifest{}, fmt.Errorf("model %s: no tensors to store", m.Name)
+	}
+	version, err := z.claim(ctx, m.Name, m.Version)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m.Version = version
+	if m.Params == 0 {
+		m.Params = ParamCount(tensors)
+	}
+
+	// Encode and hash in one pass; the pipe keeps memory flat for large
+	// models instead of holding a second copy of the weights.
+	pr, pw := io.Pipe()
+	h := sha256.New()
+	var size countWriter
+	go func() {
+		pw.CloseWithError(writeSafetensors(io.MultiWriter(pw, h, &size), tensors, m.DType))
+	}()
+	m.WeightsFile = weightsFile
+	if err := z.store.Put(ctx, key(m.Name, version, weightsFile), pr); err != nil {
+		pr.CloseWithError(err)
+		return Manifest{}, fmt.Errorf("writing weights of %s:%s: %w", m.Name, version, err)
+	}
+	m.WeightsSHA256 = hex.EncodeToString(h.Sum(nil))
+	m.WeightsSize = int64(size)
+	m.CreatedAt = z.now().UTC()
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := z.store.Put(ctx, key(m.Name, version, manifestFile), bytes.NewReader(mj)); err != nil {
+		return Manifest{}, fmt.Errorf("writing manifest of %s:%s: %w", m.Name, version, err)
+	}
+	return m, nil
+}
+
+// claim reserves a version number with PutIfAbsent, so that concurrent
+// creators, in this process or another sharing the store, get distinct ones.
+func (z *Zoo) claim(ctx context.Context, name, version string) (string, error) {
+	if version != "" {
+		if err := ValidateName("version", version); err != nil {
+			return "", err
+		}
+		err := z.store.PutIfAbsent(ctx, key(name, version, claimFile), strings.NewReader(""))
+		if errors.Is(err, storage.ErrExist) {
+			return "", fmt.Errorf("%s:%s: %w (versions are immutable and never reused; choose another)", name, version, ErrVersionExists)
+		}
+		return version, err
+	}
+	keys, err := z.store.List(ctx, "models/"+name+"/")
+	if err != nil {
+		return "", err
+	}
+	next := 1
+	for _, k := range keys {
+		if n, err := strconv.Atoi(strings.Split(strings.TrimPrefix(k, "models/"+name+"/"), "/")[0]); err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	for ; ; next++ {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		v := strconv.Itoa(next)
+		err := z.store.PutIfAbsent(ctx, key(name, v, claimFile), strings.NewReader(""))
+		if err == nil {
+			return v, nil
+		}
+		if !errors.Is(err, storage.ErrExist) {
+			return "", fmt.Errorf("claiming version %s of %s: %w", v, name, err)
+		}
+	}
+}
+
+// Models lists every model with its complete versions, by name.
+func (z *Zoo) Models(ctx context.Context) ([]ModelInfo, error) {
+	keys, err := z.store.List(ctx, "models/")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string][]Manifest{}
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if len(parts) != 4 || parts[3] != manifestFile {
+			continue
+		}
+		m, err := z.manifest(ctx, parts[1], parts[2])
+		if err != nil {
+			return nil, err
+		}
+		byName[m.Name] = append(byName[m.Name], m)
+	}
+	out := make([]ModelInfo, 0, len(byName))
+	for name, ms := range byName {
+		sortVersions(ms)
+		out = append(out, ModelInfo{Name: name, Versions: ms, Latest: ms[len(ms)-1].Version})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Versions lists one model's complete versions, oldest first.
+func (z *Zoo) Versions(ctx context.Context, name string) ([]Manifest, error) {
+	if err := ValidateName("model name", name); err != nil {
+		return nil, err
+	}
+	keys, err := z.store.List(ctx, "models/"+name+"/")
+	if err != nil {
+		return nil, err
+	}
+	var ms []Manifest
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if len(parts) != 4 || parts[3] != manifestFile {
+			continue
+		}
+		m, err := z.manifest(ctx, name, parts[2])
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	sortVersions(ms)
+	return ms, nil
+}
+
+// sortVersions orders by creation time, then numerically, then by text.
+func sortVersions(ms []Manifest) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if !ms[i].CreatedAt.Equal(ms[j].CreatedAt) {
+			return ms[i].CreatedAt.Before(ms[j].CreatedAt)
+		}
+		a, errA := strconv.Atoi(ms[i].Version)
+		b, errB := strconv.Atoi(ms[j].Version)
+		if errA == nil && errB == nil {
+			return a < b
+		}
+		return ms[i].Version < ms[j].Version
+	})
+}
+
+func (z *Zoo) manifest(ctx context.Context, name, version string) (Manifest, error) {
+	rc, err := z.store.Get(ctx, key(name, version, manifestFile))
+	if errors.Is(err, storage.ErrNotExist) {
+		return Manifest{}, fmt.Errorf("model %s version %s: %w", name, version, ErrNotFound)
+	}
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer rc.Close()
+	var m Manifest
+	if err := json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&m); err != nil {
+		return Manifest{}, fmt.Errorf("manifest of %s:%s: %w", name, version, err)
+	}
+	if m.Name != name || m.Version != version {
+		return Manifest{}, fmt.Errorf("manifest at %s:%s names %s:%s", name, version, m.Name, m.Version)
+	}
+	return m, nil
+}
+
+// Resolve finds a version; "" or "latest" is the newest.
+func (z *Zoo) Resolve(ctx context.Context, name, version string) (Manifest, error) {
+	if err := ValidateName("model name", name); err != nil {
+		return Manifest{}, err
+	}
+	if version != "" && version != "latest" {
+		if err := ValidateName("version", version); err != nil {
+			return Manifest{}, err
+		}
+		m, err := z.manifest(ctx, name, version)
+		if errors.Is(err, ErrNotFound) {
+			if vs, _ := z.Versions(ctx, name); len(vs) > 0 {
+				have := make([]string, len(vs))
+				for i, v := range vs {
+					have[i] = v.Version
+				}
+				return Manifest{}, fmt.Errorf("model %s has no version %s (it has %s): %w", name, version, strings.Join(have, ", "), ErrNotFound)
+			}
+			return Manifest{}, fmt.Errorf("model %s: %w", name, ErrNotFound)
+		}
+		return m, err
+	}
+	vs, err := z.Versions(ctx, name)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if len(vs) == 0 {
+		return Manifest{}, fmt.Errorf("model %s: %w", name, ErrNotFound)
+	}
+	return vs[len(vs)-1], nil
+}
+
+// Weights reads a version's tensors after checking them against the
+// manifest's sha256, so a corrupted file is refused, not served.
+func (z *Zoo) Weights(ctx context.Context, m Manifest) (map[string]nn.Tensor, error) {
+	file := m.WeightsFile
+	if file == "" {
+		file = weightsFile
+	}
+	rc, err := z.store.Get(ctx, key(m.Name, m.Version, file))
+	if err != nil {
+		return nil, fmt.Errorf("weights of %s:%s: %w", m.Name, m.Version, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("reading weights of %s:%s: %w", m.Name, m.Version, err)
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); got != m.WeightsSHA256 {
+		return nil, fmt.Errorf("%s:%s: %w: the manifest says sha256 %s, the file has %s; the version is refused (re-import it)", m.Name, m.Version, ErrChecksum, m.WeightsSHA256, got)
+	}
+	t, err := readSafetensors(b)
+	if err != nil {
+		return nil, fmt.Errorf("weights of %s:%s: %w", m.Name, m.Version, err)
+	}
+	return t, nil
+}
+
+// Delete removes a version: the manifest first, so the version disappears
+// at once for every reader, then its weights. The claim stays, so the
+// version string is never reused for other weights.
+func (z *Zoo) Delete(ctx context.Context, name, version string) error {
+	m, err := z.Resolve(ctx, name, version)
+	if err != nil {
+		return err
+	}
+	if version == "" || version == "latest" {
+		return fmt.Errorf("delete %s: name the version to delete (latest is %s)", name, m.Version)
+	}
+	if err := z.store.Delete(ctx, key(name, version, manifestFile)); err != nil {
+		return err
+	}
+	file := m.WeightsFile
+	if file == "" {
+		file = weightsFile
+	}
+	return z.store.Delete(ctx, key(name, version, file))
+}
+
+// ParamCount counts learned values: every tensor except batch-norm running
+// statistics, which are buffers rather than parameters.
+func ParamCount(tensors map[string]nn.Tensor) int {
+	n := 0
+	for name, t := range tensors {
+		if strings.HasSuffix(name, "._mean") || strings.HasSuffix(name, "._variance") {
+			continue
+		}
+		n += t.NumElements()
+	}
+	return n
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}

@@ -1,0 +1,293 @@
+package zoo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/storage"
+)
+
+func newZoo(t *testing.T) (*Zoo, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(s), dir
+}
+
+func sampleTensors() map[string]nn.Tensor {
+	return map[string]nn.Tensor{
+		"conv1.conv.weight": {Shape: []int{2, 3, 1, 1}, Data: []float32{1, -2, 3.5, 0.25, 1e-3, -7}},
+		"conv1.bn._mean":    {Shape: []int{2}, Data: []float32{0.5, -0.5}},
+		"fc.bias":           {Shape: []int{3}, Data: []float32{0.1, 0.2, 0.3}},
+	}
+}
+
+func sampleManifest(name string) Manifest {
+	return Manifest{Name: name, Arch: nn.DefaultArch(0.25, 3), Preprocess: DefaultPreprocess(), Labels: []string{"a", "b", "c"}}
+}
+
+func TestCreateResolveWeights(t *testing.T) {
+	ctx := context.Background()
+	for _, dt := range []DType{FP32, FP16} {
+		t.Run(string(dt), func(t *testing.T) {
+			z, _ := newZoo(t)
+			m := sampleManifest("m")
+			m.DType = dt
+			got, err := z.Create(ctx, m, sampleTensors())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version != "1" || got.WeightsSHA256 == "" || got.WeightsSize == 0 || got.CreatedAt.IsZero() {
+				t.Fatalf("manifest not filled: %+v", got)
+			}
+			if got.Params != 9 {
+				t.Fatalf("params %d, want 9 (BN statistics excluded)", got.Params)
+			}
+			r, err := z.Resolve(ctx, "m", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := z.Weights(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range sampleTensors() {
+				have := w[name]
+				if fmt.Sprint(have.Shape) != fmt.Sprint(want.Shape) {
+					t.Fatalf("%s: shape %v want %v", name, have.Shape, want.Shape)
+				}
+				for i := range want.Data {
+					tol := 0.0
+					if dt == FP16 {
+						tol = 1e-3 * math.Max(1, math.Abs(float64(want.Data[i])))
+					}
+					if d := math.Abs(float64(have.Data[i] - want.Data[i])); d > tol {
+						t.Fatalf("%s[%d] = %v want %v", name, i, have.Data[i], want.Data[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLatestMovesAndDelete(t *testing.T) {
+	ctx := context.Background()
+	z, _ := newZoo(t)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tick := 0
+	z.now = func() time.Time { tick++; return base.Add(time.Duration(tick) * time.Minute) }
+	for i := 0; i < 3; i++ {
+		if _, err := z.Create(ctx, sampleManifest("m"), sampleTensors()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	named := sampleManifest("m")
+	named.Version = "stable"
+	if _, err := z.Create(ctx, named, sampleTensors()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Create(ctx, named, sampleTensors()); !errors.Is(err, ErrVersionExists) {
+		t.Fatalf("re-creating a version: %v", err)
+	}
+	latest := func() string {
+		m, err := z.Resolve(ctx, "m", "latest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Version
+	}
+	if v := latest(); v != "stable" {
+		t.Fatalf("latest %q, want the newest (stable)", v)
+	}
+	if err := z.Delete(ctx, "m", "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if v := latest(); v != "3" {
+		t.Fatalf("latest after delete %q, want 3", v)
+	}
+	if err := z.Delete(ctx, "m", ""); err == nil {
+		t.Fatal("delete without a version succeeded")
+	}
+	if _, err := z.Resolve(ctx, "m", "stable"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "1, 2, 3") {
+		t.Fatalf("resolving a deleted version: %v", err)
+	}
+	// A deleted version's number is never handed out again.
+	m, err := z.Create(ctx, sampleManifest("m"), sampleTensors())
+	if err != nil || m.Version != "4" {
+		t.Fatalf("next version %q %v, want 4", m.Version, err)
+	}
+	models, err := z.Models(ctx)
+	if err != nil || len(models) != 1 || len(models[0].Versions) != 4 || models[0].Latest != "4" {
+		t.Fatalf("Models = %+v, %v", models, err)
+	}
+	if _, err := z.Resolve(ctx, "nope", ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown model: %v", err)
+	}
+}
+
+func TestChecksumMismatchRefusesOnlyThatVersion(t *testing.T) {
+	ctx := context.Background()
+	z, dir := newZoo(t)
+	good, _ := z.Create(ctx, sampleManifest("good"), sampleTensors())
+	bad, _ := z.Create(ctx, sampleManifest("bad"), sampleTensors())
+	p := filepath.Join(dir, "models", "bad", bad.Version, weightsFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0x40
+	os.WriteFile(p, b, 0o644)
+	if _, err := z.Weights(ctx, bad); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "bad:1") {
+		t.Fatalf("corrupted weights: %v", err)
+	}
+	if _, err := z.Weights(ctx, good); err != nil {
+		t.Fatalf("the intact model stopped loading: %v", err)
+	}
+}
+
+func TestConcurrentCreatesGetDistinctVersions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	// Two zoos over one directory stand for two processes.
+	var zoos []*Zoo
+	for i := 0; i < 2; i++ {
+		s, err := storage.NewLocal(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zoos = append(zoos, New(s))
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	versions := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := zoos[i%2].Create(ctx, sampleManifest("m"), sampleTensors())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			versions <- m.Version
+		}()
+	}
+	wg.Wait()
+	close(versions)
+	seen := map[string]bool{}
+	for v := range versions {
+		if seen[v] {
+			t.Fatalf("version %s handed out twice", v)
+		}
+		seen[v] = true
+	}
+	vs, err := zoos[0].Versions(ctx, "m")
+	if err != nil || len(vs) != n {
+		t.Fatalf("%d complete versions, want %d (%v)", len(vs), n, err)
+	}
+	for _, m := range vs {
+		if _, err := zoos[1].Weights(ctx, m); err != nil {
+			t.Fatalf("version %s is not complete: %v", m.Version, err)
+		}
+	}
+}
+
+func TestFailedCreateLeavesNoVersion(t *testing.T) {
+	ctx := context.Background()
+	z, dir := newZoo(t)
+	bad := sampleTensors()
+	bad["broken"] = nn.Tensor{Shape: []int{4}, Data: []float32{1}} // fails mid-stream
+	if _, err := z.Create(ctx, sampleManifest("m"), bad); err == nil {
+		t.Fatal("Create with a malformed tensor succeeded")
+	}
+	if vs, _ := z.Versions(ctx, "m"); len(vs) != 0 {
+		t.Fatalf("a failed create left versions %v", vs)
+	}
+	var files []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files = append(files, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	sort.Strings(files)
+	for _, f := range files {
+		if strings.HasSuffix(f, manifestFile) || strings.HasSuffix(f, weightsFile) {
+			t.Fatalf("a failed create left %s", f)
+		}
+	}
+	if m, err := z.Create(ctx, sampleManifest("m"), sampleTensors()); err != nil || m.Version != "2" {
+		t.Fatalf("next create: %q %v (version 1 was claimed by the failed one)", m.Version, err)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, tc := range []struct {
+		ref, name, version string
+		ok                 bool
+	}{
+		{"PPLCNet_x1_0", "PPLCNet_x1_0", "", true},
+		{"PP-LCNet_x0_25_textline_ori:3", "PP-LCNet_x0_25_textline_ori", "3", true},
+		{"m:latest", "m", "", true},
+		{"m:v1.2", "m", "v1.2", true},
+		{"../etc", "", "", false},
+		{"a/b", "", "", false},
+		{"", "", "", false},
+		{"m:", "m", "", true},
+		{"m:..", "", "", false},
+		{".hidden", "", "", false},
+		{strings.Repeat("x", 129), "", "", false},
+	} {
+		name, version, err := ParseRef(tc.ref)
+		if (err == nil) != tc.ok || name != tc.name || version != tc.version {
+			t.Errorf("ParseRef(%q) = %q, %q, %v", tc.ref, name, version, err)
+		}
+	}
+}
+
+func TestImageNetLabels(t *testing.T) {
+	l := ImageNetLabels()
+	if len(l) != 1000 {
+		t.Fatalf("%d labels", len(l))
+	}
+	for i, want := range map[int]string{0: "tench, Tinca tinca", 281: "tabby, tabby cat", 999: "toilet tissue, toilet paper, bathroom tissue"} {
+		if l[i] != want {
+			t.Errorf("label %d = %q, want %q", i, l[i], want)
+		}
+	}
+}
+
+func FuzzReadSafetensors(f *testing.F) {
+	var buf bytes.Buffer
+	writeSafetensors(&buf, sampleTensors(), FP32)
+	f.Add(buf.Bytes())
+	buf.Reset()
+	writeSafetensors(&buf, sampleTensors(), FP16)
+	f.Add(buf.Bytes())
+	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":{}}        "))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ts, err := readSafetensors(b)
+		if err != nil {
+			return
+		}
+		for name, tn := range ts {
+			if err := tn.Check(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	})
+}
