@@ -8,10 +8,10 @@ import (
 
 	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/zoo"
+	"github.com/lcnet/lcnet/nn"
 )
 
-// TestParamCountMatchesPaper checks the manifest's parameter count against
+// TestParamCountMatchesPaper checks the parameter count the manifest records against
 // the fixtures' counts, which match the paper (1.52M ... 9.02M).
 func TestParamCountMatchesPaper(t *testing.T) {
 	for _, s := range []string{"0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5"} {
@@ -34,7 +34,7 @@ func TestParamCountMatchesPaper(t *testing.T) {
 			if err := json.Unmarshal(b, &meta); err != nil {
 				t.Fatal(err)
 			}
-			if got := zoo.ParamCount(tensors); got != meta.Params {
+			if got := nn.ParamCount(tensors); got != meta.Params {
 				t.Fatalf("ParamCount = %d, the reference says %d", got, meta.Params)
 			}
 		})

@@ -113,7 +113,7 @@ func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]nn.Tens
 	}
 	m.Version = version
 	if m.Params == 0 {
-		m.Params = ParamCount(tensors)
+		m.Params = nn.ParamCount(tensors)
 	}
 
 	// Encode and hash in one pass; the pipe keeps memory flat for large
@@ -344,19 +344,6 @@ func (z *Zoo) Delete(ctx context.Context, name, version string) error {
 		file = weightsFile
 	}
 	return z.store.Delete(ctx, key(name, version, file))
-}
-
-// ParamCount counts learned values: every tensor except batch-norm running
-// statistics, which are buffers rather than parameters.
-func ParamCount(tensors map[string]nn.Tensor) int {
-	n := 0
-	for name, t := range tensors {
-		if strings.HasSuffix(name, "._mean") || strings.HasSuffix(name, "._variance") {
-			continue
-		}
-		n += t.NumElements()
-	}
-	return n
 }
 
 type countWriter int64
