@@ -95,6 +95,14 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	if name == "" {
 		return zoo.Manifest{}, errors.New("import: no model name given and none can be derived from the source")
 	}
+	if err := zoo.ValidateName("model name", name); err != nil {
+		return zoo.Manifest{}, fmt.Errorf("import: %w", err)
+	}
+	if opts.Version != "" {
+		if err := zoo.ValidateName("version", opts.Version); err != nil {
+			return zoo.Manifest{}, fmt.Errorf("import: %w", err)
+		}
+	}
 	return zoo.Manifest{
 		Name:       name,
 		Version:    opts.Version,
