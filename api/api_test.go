@@ -541,7 +541,6 @@ func TestDeadline(t *testing.T) {
 
 type fakePuller struct {
 	f     *fakeBackend
-	calls chan struct{}
 	pulls sync.Mutex
 	n     int
 	fail  error

@@ -145,8 +145,9 @@ type V2InferInput struct {
 	Name     string  `json:"name" example:"x"`
 	Shape    []int64 `json:"shape"`
 	Datatype string  `json:"datatype" example:"FP32"`
-	// Data holds the values in row-major order, flat or nested.
-	Data any `json:"data" swaggertype:"array,number"`
+	// Data holds the values in row-major order; the server also accepts
+	// them nested ([[[[...]]]]), as KServe clients often send.
+	Data []float32 `json:"data"`
 }
 
 // V2RequestedOutput names one output to return.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,29 @@ func FuzzParseFloats(f *testing.F) {
 		out, err := parseFloats(data, max)
 		if err == nil && len(out) > max {
 			t.Fatalf("%d values past the max %d", len(out), max)
+		}
+	})
+}
+
+// FuzzReadImages feeds arbitrary bodies to the request reader in each of
+// its forms: it must answer with images or an error, never panic, and
+// never return more images than the limit.
+func FuzzReadImages(f *testing.F) {
+	f.Add("application/json", []byte(`{"images":["aGVsbG8="],"model":"m:1"}`))
+	f.Add("application/json", []byte(`{"images":["data:image/png;base64,aGVsbG8"]}`))
+	f.Add("multipart/form-data; boundary=XX", []byte("--XX\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a\"\r\n\r\nabc\r\n--XX--\r\n"))
+	f.Add("image/png", []byte("\x89PNG"))
+	f.Add("text/plain; charset=\"", []byte("x"))
+	s, err := New(Config{backend: newFake(), MaxImages: 3})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		req := httptest.NewRequest("POST", "/classify", bytes.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		in, err := s.readImages(req)
+		if err == nil && (len(in.images) == 0 || len(in.images) > 3) {
+			t.Fatalf("%d images without an error", len(in.images))
 		}
 	})
 }
