@@ -237,7 +237,7 @@ func (s *Server) prepare(ctx context.Context, name, version string, images [][]b
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
-	x, h, w, err := s.tensors(e.m, images)
+	x, h, w, err := s.tensors(ctx, e.m, images)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -153,16 +154,16 @@ func wrapBodyErr(what string, err error) error {
 // tensors decodes and preprocesses images as m's manifest says, into one
 // NCHW batch. Every image must come out the same size (the manifest's crop
 // or resize fixes it); otherwise they cannot share a batch.
-func (s *Server) tensors(m zoo.Manifest, images [][]byte) (x []float32, h, w int, err error) {
+func (s *Server) tensors(ctx context.Context, m zoo.Manifest, images [][]byte) (x []float32, h, w int, err error) {
 	var one []float32
 	for i, data := range images {
-		// Decode checks the header's size against MaxPixels before it
-		// allocates anything, which is what stops decompression bombs.
-		img, err := imaging.Decode(data, s.cfg.MaxPixels)
-		if err != nil {
-			return nil, 0, 0, imageErr(i, len(images), err)
+		select {
+		case s.decoding <- struct{}{}:
+		case <-ctx.Done():
+			return nil, 0, 0, ctx.Err()
 		}
-		t, th, tw, err := imaging.Preprocess(img, m.Preprocess, one)
+		t, th, tw, err := s.tensor(m, data, one)
+		<-s.decoding
 		if err != nil {
 			return nil, 0, 0, imageErr(i, len(images), err)
 		}
@@ -177,6 +178,17 @@ func (s *Server) tensors(m zoo.Manifest, images [][]byte) (x []float32, h, w int
 		one = t
 	}
 	return x, h, w, nil
+}
+
+// tensor decodes and preprocesses one image into dst's memory.
+func (s *Server) tensor(m zoo.Manifest, data []byte, dst []float32) ([]float32, int, int, error) {
+	// Decode checks the header's size against MaxPixels before it
+	// allocates anything, which is what stops decompression bombs.
+	img, err := imaging.Decode(data, s.cfg.MaxPixels)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return imaging.Preprocess(img, m.Preprocess, dst)
 }
 
 func imageErr(i, n int, err error) error {

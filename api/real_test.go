@@ -2,8 +2,8 @@ package api
 
 import (
 	"context"
-	"image"
 	"fmt"
+	"image"
 	"math"
 	"net/http"
 	"path/filepath"

@@ -66,4 +66,3 @@ func realServer(t testing.TB, paths map[string]string) (*httptest.Server, backen
 func realTensors(t testing.TB, be backend, m zoo.Manifest) map[string]nn.Tensor {
 	return be.(*memBackend).tensors[m.Name]
 }
-

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,10 @@ type Config struct {
 	BatchWait time.Duration
 	// BatchParallel is how many batches of one model may run at once (2).
 	BatchParallel int
+	// DecodeParallel bounds the images being decoded at once over all
+	// requests (2 x GOMAXPROCS), which bounds the memory decoded pixels
+	// take however many clients upload at once.
+	DecodeParallel int
 	// QueueSize is how many requests may wait per model before the server
 	// answers 429 (64).
 	QueueSize int
@@ -95,6 +100,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxBatch, 16)
 	def(&c.QueueSize, 64)
 	def(&c.BatchParallel, 2)
+	def(&c.DecodeParallel, 2*runtime.GOMAXPROCS(0))
 	if c.BatchWait == 0 {
 		c.BatchWait = 2 * time.Millisecond
 	}
@@ -116,6 +122,7 @@ type Server struct {
 	router   chi.Router
 	pulls    singleflight.Group
 	draining atomic.Bool
+	decoding chan struct{} // DecodeParallel slots
 }
 
 // New checks cfg and builds the server; models load on first use.
@@ -136,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("api.New: default model: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(), decoding: make(chan struct{}, cfg.DecodeParallel)}
 	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
 	s.router = s.routes()
 	return s, nil
