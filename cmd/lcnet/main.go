@@ -1,0 +1,17 @@
+// Command lcnet serves, converts, downloads and runs PaddlePaddle PP-LCNet
+// image classifiers from one static binary. Run `lcnet help` for commands.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lcnet/lcnet/api"
+	"github.com/lcnet/lcnet/internal/pull"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var (
+		addr, store, apiKey, defaultModel, mirror, logFormat string
+		threads                                              int
+		pullOnDemand                                         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the REST API and the demo page",
+		Long: `Serve runs the HTTP API (/v1/models, /v1/models/NAME/classify, the KServe v2
+/v2/models/NAME/infer protocol, /healthz, /readyz, /metrics, the OpenAPI
+document at /openapi.json) and the demo page at /.
+
+Models are loaded from the store on first use. With --pull, a request for a
+model the zoo does not have but the pull catalog does ('lcnet pull --list')
+downloads it first. Uploading (POST /v1/models) and deleting models need
+--api-key when one is set; classifying does not.
+
+SIGTERM or Ctrl-C stops accepting connections, lets requests in flight
+finish, and exits 0. Logs are structured (slog) on stderr.
+
+Every flag has an environment variable: LCNET_ADDR, LCNET_STORE,
+LCNET_API_KEY, LCNET_DEFAULT_MODEL, LCNET_PULL=1, LCNET_MIRROR, LCNET_THREADS,
+LCNET_LOG_FORMAT.`,
+		Example: `  lcnet serve
+  lcnet serve --addr 0.0.0.0:8080 --store /var/lib/lcnet --api-key "$(cat key.txt)"
+  LCNET_PULL=1 lcnet serve --default-model PPLCNet_x1_0
+  curl -F image=@cat.jpg http://127.0.0.1:8080/v1/models/PPLCNet_x1_0/classify`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var handler slog.Handler
+			switch logFormat {
+			case "text":
+				handler = slog.NewTextHandler(a.stderr, nil)
+			case "json":
+				handler = slog.NewJSONHandler(a.stderr, nil)
+			default:
+				return usagef("--log-format %q: want text or json", logFormat)
+			}
+			log := slog.New(handler)
+			z, err := openZoo(ctx, store)
+			if err != nil {
+				return err
+			}
+			cfg := api.Config{
+				Zoo:          z,
+				APIKey:       apiKey,
+				DefaultModel: defaultModel,
+				Threads:      threads,
+				Logger:       log,
+			}
+			if pullOnDemand {
+				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
+			}
+			models, err := z.Models(ctx)
+			if err != nil {
+				return err
+			}
+			if len(models) == 0 {
+				log.Info("the zoo is empty; add a model with 'lcnet convert FILE --name NAME', 'lcnet pull PPLCNet_x1_0' or POST /v1/models",
+					"store", store, "pull_on_demand", pullOnDemand)
+			}
+			t := threads
+			if t <= 0 {
+				t = runtime.GOMAXPROCS(0)
+			}
+			srv, err := api.New(cfg)
+			if err != nil {
+				return err
+			}
+			log.Info("lcnet serve", "version", versionString(), "addr", addr, "store", store, "models", len(models),
+				"threads", t, "api_key", apiKey != "", "pull_on_demand", pullOnDemand)
+			return srv.ListenAndServe(ctx, addr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", envOr(a.getenv, "LCNET_ADDR", "127.0.0.1:8080"), "listen address (env LCNET_ADDR)")
+	f.StringVar(&apiKey, "api-key", a.getenv("LCNET_API_KEY"), "key required to upload and delete models (env LCNET_API_KEY)")
+	f.StringVar(&defaultModel, "default-model", a.getenv("LCNET_DEFAULT_MODEL"), "model the demo page and /v1/classify use (env LCNET_DEFAULT_MODEL)")
+	f.BoolVar(&pullOnDemand, "pull", envBool(a.getenv, "LCNET_PULL"), "download catalog models on first request (env LCNET_PULL=1)")
+	f.StringVar(&mirror, "mirror", a.getenv("LCNET_MIRROR"), "base URL for --pull downloads instead of the official sites (env LCNET_MIRROR)")
+	f.IntVar(&threads, "threads", a.envInt("LCNET_THREADS"), "inference threads (default: all cores; env LCNET_THREADS)")
+	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
+	a.storeFlag(cmd, &store)
+	return cmd
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(getenv func(string) string, key string) bool {
+	switch getenv(key) {
+	case "1", "true", "TRUE", "True", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// envInt reads a numeric variable; a malformed one is reported and
+// ignored rather than silently read as something else.
+func (a *app) envInt(key string) int {
+	v := a.getenv(key)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "lcnet: ignoring %s=%q: not a number\n", key, v)
+		return 0
+	}
+	return n
+}

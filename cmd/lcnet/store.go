@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lcnet/lcnet/storage"
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// openZoo opens the model zoo in the store spec (a directory by default).
+func openZoo(ctx context.Context, spec string) (*zoo.Zoo, error) {
+	st, err := storage.Open(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", spec, err)
+	}
+	return zoo.New(st), nil
+}
+
+// downloadDir is where pulls keep partial downloads: inside a local store
+// (so one --store holds everything), in the user cache for remote ones.
+func downloadDir(spec string) string {
+	if spec == "" {
+		spec = defaultStore
+	}
+	spec = strings.TrimPrefix(spec, "file://")
+	if !strings.Contains(spec, "://") {
+		return filepath.Join(spec, "downloads")
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "lcnet", "downloads")
+	}
+	return filepath.Join(os.TempDir(), "lcnet-downloads")
+}
