@@ -44,14 +44,19 @@ type Output struct {
 // Model is a loaded PP-LCNet, safe for concurrent use: one Model serves any
 // number of goroutines. A fixed set of Options.Threads workers, each with
 // its own activation buffers, runs the images of all calls; a batch of N
-// images is spread over the workers, one image per worker at a time.
+// images is spread over the workers, one image per worker at a time, and a
+// worker splits the large layers of its image over workers that are idle
+// (see split.go), so a lone batch-1 call still uses every thread.
 type Model struct {
-	arch Arch
-	half bool
-	net  *network
+	arch    Arch
+	half    bool
+	net     *network
+	threads int
 
-	jobs  chan job
-	calls sync.Pool // *call, so steady-state calls do not allocate
+	jobs chan job
+	// calls recycles call states so steady-state calls do not allocate;
+	// a channel rather than a sync.Pool, which the GC empties.
+	calls chan *call
 
 	// mu makes Close wait for calls in flight: Infer holds it shared.
 	mu      sync.RWMutex
@@ -60,10 +65,13 @@ type Model struct {
 	workers sync.WaitGroup
 }
 
-// job is one image of one call.
+// job is one image of one call, or (op != nil) rows [lo, hi) of a layer
+// that another worker split.
 type job struct {
-	c   *call
-	img int
+	c      *call
+	img    int
+	op     *splitOp
+	lo, hi int
 }
 
 // call is the state of one Infer call, shared by the workers running its
@@ -102,15 +110,16 @@ func Load(arch Arch, tensors map[string]Tensor, opts Options) (*Model, error) {
 		threads = runtime.NumCPU()
 	}
 	m := &Model{
-		arch: arch,
-		half: opts.Half,
-		net:  buildNetwork(arch, tensors, opts.Half),
-		jobs: make(chan job),
-		done: make(chan struct{}),
+		arch:    arch,
+		half:    opts.Half,
+		net:     buildNetwork(arch, tensors, opts.Half),
+		threads: threads,
+		jobs:    make(chan job),
+		done:    make(chan struct{}),
+		calls:   make(chan *call, 4*threads),
 	}
 	m.arch.Blocks = append([]Block(nil), arch.Blocks...)
 	m.arch.StrideList = append([]Stride(nil), arch.StrideList...)
-	m.calls.New = func() any { return new(call) }
 	m.workers.Add(threads)
 	for range threads {
 		go m.work()
@@ -179,7 +188,12 @@ func (m *Model) InferInto(ctx context.Context, x []float32, n, h, w int, out *Ou
 	out.Features = grow(out.Features, n*out.FeatureDim)
 	out.Pooled = grow(out.Pooled, n*out.PooledDim)
 
-	c := m.calls.Get().(*call)
+	var c *call
+	select {
+	case c = <-m.calls:
+	default:
+		c = new(call)
+	}
 	c.ctx, c.x, c.h, c.w, c.out, c.err = ctx, x, h, w, out, nil
 	var err error
 send:
@@ -189,7 +203,7 @@ send:
 		}
 		c.wg.Add(1)
 		select {
-		case m.jobs <- job{c, i}:
+		case m.jobs <- job{c: c, img: i}:
 		case <-ctx.Done():
 			c.wg.Done()
 			err = ctx.Err()
@@ -201,7 +215,10 @@ send:
 		err = c.err
 	}
 	*c = call{}
-	m.calls.Put(c)
+	select {
+	case m.calls <- c:
+	default:
+	}
 	if err != nil {
 		return fmt.Errorf("infer: %w", err)
 	}
@@ -221,6 +238,7 @@ type worker struct {
 	vec     []float32 // SE pooled vector and excitation
 	mid     []float32 // SE squeeze
 	scratch []float32 // one widened fp16 weight row
+	op      splitOp   // the layer this worker is splitting
 }
 
 func (m *Model) work() {
@@ -229,6 +247,11 @@ func (m *Model) work() {
 	for {
 		select {
 		case j := <-m.jobs:
+			if j.op != nil {
+				j.op.run(j.lo, j.hi, ws)
+				j.op.wg.Done()
+				continue
+			}
 			m.run(ws, j)
 		case <-m.done:
 			return
@@ -280,7 +303,7 @@ func (m *Model) forward(ctx context.Context, ws *worker, x []float32, h, w int, 
 	ss := a.StemStride()
 	oh, ow := outSize(h, 3, ss.H), outSize(w, 3, ss.W)
 	cur, tmp := ws.a, ws.b
-	conv(x, 3, h, w, &n.Stem.w, 3, ss.H, ss.W, n.Stem.bias, actHardSwish, cur, ws.scratch)
+	m.convSplit(ws, x, 3, h, w, &n.Stem.w, 3, ss.H, ss.W, n.Stem.bias, actHardSwish, cur)
 	h, w = oh, ow
 	for _, bl := range n.Blocks {
 		if err := ctx.Err(); err != nil {
@@ -289,7 +312,7 @@ func (m *Model) forward(ctx context.Context, ws *worker, x []float32, h, w int, 
 		b := bl.spec
 		oh, ow = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
 		hw := oh * ow
-		depthwise(cur, b.In, h, w, bl.DW.w.f32, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, actHardSwish, tmp)
+		m.depthwiseSplit(ws, cur, b.In, h, w, bl.DW.w.f32, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, actHardSwish, tmp)
 		if bl.SE1 != nil {
 			v := ws.vec[:b.In]
 			mid := ws.mid[:bl.SE1.w.m]
@@ -298,16 +321,16 @@ func (m *Model) forward(ctx context.Context, ws *worker, x []float32, h, w int, 
 			gemm(&bl.SE2.w, mid, 1, bl.SE2.bias, actHardSigmoid, v, ws.scratch)
 			scaleChannels(tmp, b.In, hw, v)
 		}
-		gemm(&bl.PW.w, tmp, hw, bl.PW.bias, actHardSwish, cur, ws.scratch)
+		m.gemmSplit(ws, &bl.PW.w, tmp, hw, bl.PW.bias, actHardSwish, cur)
 		h, w = oh, ow
 	}
 	globalAvgPool(cur, a.LastChannels(), h*w, pooled)
 	if n.LastConv != nil {
-		gemm(&n.LastConv.w, pooled, 1, nil, actHardSwish, feats, ws.scratch)
+		m.gemmSplit(ws, &n.LastConv.w, pooled, 1, nil, actHardSwish, feats)
 	} else {
 		copy(feats, pooled)
 	}
-	gemm(&n.FC.w, feats, 1, n.FC.bias, actNone, logits, ws.scratch)
+	m.gemmSplit(ws, &n.FC.w, feats, 1, n.FC.bias, actNone, logits)
 	softmax(logits, probs)
 	return nil
 }
