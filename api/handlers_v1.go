@@ -224,7 +224,7 @@ func (s *Server) pickModel(r *http.Request, in imageInput) (name, version string
 	if ref == "" {
 		return s.defaultRef(r.Context())
 	}
-	name, version, err = parseRef(ref)
+	name, version, err = zoo.ParseRef(ref)
 	if err != nil {
 		return "", "", problemf(http.StatusBadRequest, "model %q: %v", ref, err)
 	}

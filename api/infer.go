@@ -73,7 +73,7 @@ func (s *Server) loadRef(ctx context.Context, name, version string) (*cacheEntry
 // names none: the configured default, else the zoo's only model.
 func (s *Server) defaultRef(ctx context.Context) (name, version string, err error) {
 	if s.cfg.DefaultModel != "" {
-		return parseRef(s.cfg.DefaultModel)
+		return zoo.ParseRef(s.cfg.DefaultModel)
 	}
 	ms, err := s.be.models(ctx)
 	if err != nil {

@@ -94,8 +94,13 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	if opts.Name == "" {
 		return problemf(http.StatusBadRequest, "no name field: say what to call the model")
 	}
-	if _, _, err := parseRef(opts.Name); err != nil || strings.Contains(opts.Name, ":") {
-		return problemf(http.StatusBadRequest, "name %q is not a valid model name", opts.Name)
+	if err := zoo.ValidateName("model name", opts.Name); err != nil {
+		return problemf(http.StatusBadRequest, "%v", err)
+	}
+	if opts.Version != "" {
+		if err := zoo.ValidateName("version", opts.Version); err != nil {
+			return problemf(http.StatusBadRequest, "%v", err)
+		}
 	}
 	switch opts.DType {
 	case "":

@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lcnet/lcnet/internal/fixtures"
@@ -138,4 +141,122 @@ func mustEncode(t testing.TB, format string, img image.Image) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestRealManagement uploads checkpoints through POST /v1/models into a
+// real zoo, serves them, corrupts one version's weights, and deletes.
+func TestRealManagement(t *testing.T) {
+	z, dir := realZoo(t, nil)
+	ts, _ := serveZoo(t, z, func(c *Config) { c.APIKey = "key" })
+	c, err := NewClient(ts.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.APIKey = "key"
+	ctx := context.Background()
+	open := func(path string) UploadFile {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return UploadFile{Name: filepath.Base(path), Data: f}
+	}
+	// An inference directory sent as its files.
+	tl := textlinePath(t)
+	v1, err := c.Upload(ctx, "tl", "", "", open(filepath.Join(tl, "inference.json")), open(filepath.Join(tl, "inference.pdiparams")), open(filepath.Join(tl, "inference.yml")))
+	if err != nil {
+		t.Fatalf("upload inference dir: %v", err)
+	}
+	if v1.Version != "1" || v1.InputHeight != 80 || v1.InputWidth != 160 || v1.LabelCount != 2 || v1.SourceFormat != "pir" {
+		t.Errorf("uploaded %+v", v1)
+	}
+	// The same model again, as fp16: version 2.
+	v2, err := c.Upload(ctx, "tl", "", "fp16", open(filepath.Join(tl, "inference.json")), open(filepath.Join(tl, "inference.pdiparams")), open(filepath.Join(tl, "inference.yml")))
+	if err != nil || v2.Version != "2" || v2.DType != "fp16" {
+		t.Fatalf("upload fp16: %+v %v", v2, err)
+	}
+	// A dygraph checkpoint.
+	if v, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))); err != nil || v.LabelCount != 1000 || v.Architecture != "PPLCNet_x0_25" {
+		t.Fatalf("upload pdparams: %+v %v", v, err)
+	}
+	if _, err := c.Upload(ctx, "junk", "", "", UploadFile{Name: "x.pdparams", Data: strings.NewReader("not a checkpoint")}); !isProblem(err, 422) {
+		t.Errorf("junk upload: %v", err)
+	}
+	if _, err := c.Upload(ctx, "tl", "1", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))); !isProblem(err, 409) {
+		t.Errorf("existing version: %v", err)
+	}
+
+	up := mustEncode(t, "png", testimage.TextLine(320, 48, "Hello, world"))
+	for _, v := range []string{"1", "2"} {
+		res, err := c.Classify(ctx, "tl", v, [][]byte{up}, 2)
+		if err != nil || res.Version != v || res.Results[0].Predictions[0].Label != "0_degree" {
+			t.Fatalf("classify tl:%s: %+v %v", v, res, err)
+		}
+	}
+	// Corrupt version 1's weights on disk: it is refused with a detail
+	// naming it, and version 2 keeps serving. Version 1 is not loaded yet
+	// in a fresh server, so start one.
+	weights := filepath.Join(dir, "models", "tl", "1", "weights.safetensors")
+	data, err := os.ReadFile(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1] ^= 0xff
+	if err := os.WriteFile(weights, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts2, _ := serveZoo(t, z, nil)
+	c2, _ := NewClient(ts2.URL, nil)
+	_, err = c2.Classify(ctx, "tl", "1", [][]byte{up}, 1)
+	var pe *ProblemError
+	if !errors.As(err, &pe) || pe.Status != 500 || !strings.Contains(pe.Detail, "tl") || !strings.Contains(pe.Detail, "1") {
+		t.Errorf("corrupt version: %v", err)
+	}
+	if _, err := c2.Classify(ctx, "tl", "2", [][]byte{up}, 1); err != nil {
+		t.Errorf("version 2 beside a corrupt version 1: %v", err)
+	}
+
+	if err := c.Delete(ctx, "tl", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Classify(ctx, "tl", "2", [][]byte{up}, 1); !isProblem(err, 404) {
+		t.Errorf("classify a deleted version: %v", err)
+	}
+	if err := c.Delete(ctx, "tl", "2"); !isProblem(err, 404) {
+		t.Errorf("delete twice: %v", err)
+	}
+}
+
+// TestRealConcurrent has many clients classify upright and rotated lines
+// at once through the real network (run with -race).
+func TestRealConcurrent(t *testing.T) {
+	ts, _ := realServer(t, map[string]string{textlineName: textlinePath(t)})
+	c, _ := NewClient(ts.URL, nil)
+	up := testimage.TextLine(320, 48, "Invoice total: 1,234.56 EUR")
+	imgs := map[string][]byte{"0_degree": mustEncode(t, "png", up), "180_degree": mustEncode(t, "png", testimage.Rotate180(up))}
+	clients, each := 16, 4
+	if testing.Short() {
+		clients, each = 8, 2
+	}
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			for j := range each {
+				want := "0_degree"
+				if (i+j)%2 == 1 {
+					want = "180_degree"
+				}
+				res, err := c.Classify(context.Background(), "", "", [][]byte{imgs[want]}, 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got := res.Results[0].Predictions[0].Label; got != want {
+					t.Errorf("got %s, want %s", got, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

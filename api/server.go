@@ -26,7 +26,7 @@ import (
 // documented on each field.
 type Config struct {
 	// Zoo is the model registry the server serves from.
-	Zoo zooPlaceholder
+	Zoo *zoo.Zoo
 	// Threads is how many threads each loaded network uses (0: all cores).
 	Threads int
 	// APIKey, when set, is required as "Authorization: Bearer KEY" to
@@ -133,13 +133,10 @@ func New(cfg Config) (*Server, error) {
 		if cfg.Zoo == nil {
 			return nil, errors.New("api.New: Config.Zoo is nil")
 		}
-		var err error
-		if be, err = newZooBackend(cfg.Zoo, cfg.Threads); err != nil {
-			return nil, err
-		}
+		be = newZooBackend(cfg.Zoo, cfg.Threads)
 	}
 	if cfg.DefaultModel != "" {
-		if _, _, err := parseRef(cfg.DefaultModel); err != nil {
+		if _, _, err := zoo.ParseRef(cfg.DefaultModel); err != nil {
 			return nil, fmt.Errorf("api.New: default model: %w", err)
 		}
 	}

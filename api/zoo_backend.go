@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/nn"
@@ -16,8 +17,8 @@ type zooBackend struct {
 	threads int
 }
 
-func newZooBackend(z *zoo.Zoo, threads int) (backend, error) {
-	return &zooBackend{z: z, threads: threads}, nil
+func newZooBackend(z *zoo.Zoo, threads int) backend {
+	return &zooBackend{z: z, threads: threads}
 }
 
 func (b *zooBackend) models(ctx context.Context) ([]modelVersions, error) {
@@ -56,14 +57,14 @@ func (b *zooBackend) remove(ctx context.Context, name, version string) error {
 func (b *zooBackend) importFile(ctx context.Context, path string, opts importOptions) (zoo.Manifest, error) {
 	ck, err := convert.Read(ctx, path, convert.ReadOptions{})
 	if err != nil {
-		return zoo.Manifest{}, &httpError{status: 422, detail: "reading the upload: " + err.Error(), err: err}
+		return zoo.Manifest{}, &httpError{status: http.StatusUnprocessableEntity, detail: "reading the upload: " + err.Error(), err: err}
 	}
 	m, err := convert.Import(ctx, b.z, ck, convert.ImportOptions{Name: opts.Name, Version: opts.Version, DType: opts.DType})
 	if err != nil {
-		if errors.Is(err, zoo.ErrVersionExists) {
+		if errors.Is(err, zoo.ErrVersionExists) || errors.Is(err, zoo.ErrInvalidName) {
 			return zoo.Manifest{}, mapZooErr(err)
 		}
-		return zoo.Manifest{}, &httpError{status: 422, detail: "importing the upload: " + err.Error(), err: err}
+		return zoo.Manifest{}, &httpError{status: http.StatusUnprocessableEntity, detail: "importing the upload: " + err.Error(), err: err}
 	}
 	return m, nil
 }
@@ -75,7 +76,9 @@ func mapZooErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, zoo.ErrNotFound):
-		return fmt.Errorf("%w", wrapSentinel{err, errNotFound})
+		return wrapSentinel{err, errNotFound}
+	case errors.Is(err, zoo.ErrInvalidName):
+		return wrapSentinel{err, errBadInput}
 	case errors.Is(err, zoo.ErrVersionExists):
 		return wrapSentinel{err, errVersionExists}
 	case errors.Is(err, zoo.ErrChecksum):
