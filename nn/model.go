@@ -13,6 +13,13 @@ import (
 // stride-2 stages bring 32 down to 1.
 const MinInputSize = 32
 
+// maxSide and maxBatch only keep n*3*h*w from overflowing; callers such as
+// the API set the real, much smaller limits.
+const (
+	maxSide  = 1 << 15
+	maxBatch = 1 << 16
+)
+
 // ErrClosed is returned by Infer after Close.
 var ErrClosed = errors.New("nn: model is closed")
 
@@ -171,6 +178,8 @@ func (m *Model) InferInto(ctx context.Context, x []float32, n, h, w int, out *Ou
 	switch {
 	case n < 1:
 		return fmt.Errorf("infer: batch size %d, want at least 1", n)
+	case n > maxBatch || h > maxSide || w > maxSide:
+		return fmt.Errorf("infer: %d images of %dx%d, the limits are %d images of %dx%d", n, h, w, maxBatch, maxSide, maxSide)
 	case h < MinInputSize || w < MinInputSize:
 		return fmt.Errorf("infer: input %dx%d, want at least %dx%d", h, w, MinInputSize, MinInputSize)
 	case len(x) != n*3*h*w:

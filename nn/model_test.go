@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	spago "github.com/nlpodyssey/spago/nn"
 )
@@ -239,6 +240,7 @@ func TestInferValidatesAndCancels(t *testing.T) {
 		{1, 31, 64, 3 * 31 * 64, "at least 32x32"},
 		{0, 32, 32, 0, "batch size"},
 		{2, 32, 32, 3 * 32 * 32, "want 6144"},
+		{1, 1 << 20, 1 << 20, 0, "the limits"},
 	} {
 		if _, err := m.Infer(ctx, make([]float32, tc.len), tc.n, tc.h, tc.w); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("n=%d %dx%d: error %v, want it to mention %q", tc.n, tc.h, tc.w, err, tc.want)
@@ -248,6 +250,18 @@ func TestInferValidatesAndCancels(t *testing.T) {
 	cancel()
 	if _, err := m.Infer(cctx, make([]float32, 3*32*32), 1, 32, 32); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: error %v", err)
+	}
+	// Cancelled while a long batch runs: the call stops early.
+	x := randomInput(16, 160, 160, 1)
+	cctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+	start := time.Now()
+	_, err = m.Infer(cctx, x, 16, 160, 160)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("deadline during a batch: error %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("cancelled batch took %v to return", d)
 	}
 	m.Close()
 	m.Close()
