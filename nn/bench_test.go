@@ -50,3 +50,42 @@ func BenchmarkInfer(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParallelism compares the two ways of using the threads on 8
+// images: one batch-8 call (images across workers, layers not split because
+// no worker is idle) against 8 batch-1 calls in sequence (each image's
+// layers split across the workers). Reports ms/image.
+func BenchmarkParallelism(b *testing.B) {
+	a := DefaultArch(1, 1000)
+	m, err := Load(a, randomTensors(a, 1), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	const n, h, w = 8, 224, 224
+	x := randomInput(n, h, w, 1)
+	ctx := context.Background()
+	var out Output
+	if err := m.InferInto(ctx, x, n, h, w, &out); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("batch8", func(b *testing.B) {
+		for b.Loop() {
+			if err := m.InferInto(ctx, x, n, h, w, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*n), "ms/image")
+	})
+	b.Run("8x_batch1_split", func(b *testing.B) {
+		chw := 3 * h * w
+		for b.Loop() {
+			for i := range n {
+				if err := m.InferInto(ctx, x[i*chw:(i+1)*chw], 1, h, w, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*n), "ms/image")
+	})
+}
