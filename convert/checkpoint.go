@@ -5,7 +5,6 @@
 package convert
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -94,12 +93,15 @@ func read(ctx context.Context, path string, opts ReadOptions) (*Checkpoint, erro
 	if !st.Mode().IsRegular() {
 		return nil, errors.New("not a regular file or a directory")
 	}
-	data, sum, err := readFile(ctx, path, &progress{fn: opts.Progress, total: st.Size()})
+	prog := &progress{fn: opts.Progress, total: st.Size()}
+	head, err := readHead(path, 512)
 	if err != nil {
 		return nil, err
 	}
-	if isArchive(data[:min(len(data), 512)]) {
-		files, err := readArchive(bytes.NewReader(data))
+	if isArchive(head) {
+		// Stream the archive: only the model files inside are held in
+		// memory, not the archive as well.
+		files, sum, err := readArchiveFile(ctx, path, prog)
 		if err != nil {
 			return nil, err
 		}
@@ -110,6 +112,10 @@ func read(ctx context.Context, path string, opts ReadOptions) (*Checkpoint, erro
 		ck.Format = tarPrefix + ck.Format
 		ck.SourceName, ck.SourceSHA256 = name, sum
 		return ck, nil
+	}
+	data, sum, err := readFile(ctx, path, prog)
+	if err != nil {
+		return nil, err
 	}
 	if len(data) == 0 || data[0] != opProto && data[0] != opEmptyDict && data[0] != opMark {
 		return nil, errors.New("neither a pickle (.pdparams) nor a tar archive")
@@ -409,6 +415,57 @@ func ReadProgram(ctx context.Context, path string) (*nn.Arch, error) {
 		}
 	}
 	return &arch, nil
+}
+
+// readHead returns up to n bytes from the start of a file.
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	m, err := io.ReadFull(f, b)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, err
+	}
+	return b[:m], nil
+}
+
+// readArchiveFile streams an archive from disk through readArchive,
+// hashing it and reporting progress on the way.
+func readArchiveFile(ctx context.Context, path string, p *progress) (map[string][]byte, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	files, err := readArchive(io.TeeReader(&ctxReader{ctx: ctx, r: f, p: p}, h))
+	if err != nil {
+		return nil, "", err
+	}
+	// Hash what follows the end-of-archive marker too: the sum is of the file.
+	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: f, p: p}); err != nil {
+		return nil, "", err
+	}
+	return files, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading when ctx is done and reports progress.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	p   *progress
+}
+
+func (c *ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(b)
+	c.p.add(n)
+	return n, err
 }
 
 // progress counts bytes read for ReadOptions.Progress.

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -252,9 +254,20 @@ func TestReadArchive(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), name)
 			writeTar(t, path, name != "m.tar", dirEntries(t, dir, "PP-LCNet_x0_25_textline_ori_infer"))
-			ck, err := Read(context.Background(), path, ReadOptions{})
+			var done, total int64
+			ck, err := Read(context.Background(), path, ReadOptions{Progress: func(d, tot int64) { done, total = d, tot }})
 			if err != nil {
 				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(raw); ck.SourceSHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("sha256 %s is not the archive's", ck.SourceSHA256)
+			}
+			if done != int64(len(raw)) || total != int64(len(raw)) {
+				t.Errorf("progress ended at %d of %d, the file has %d bytes", done, total, len(raw))
 			}
 			if ck.Format != "tar+pir" || ck.SourceName != name {
 				t.Errorf("format %q, name %q", ck.Format, ck.SourceName)
