@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -61,12 +62,23 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, fmt.Errorf("%s: %w", key, ErrNotExist)
 	}
 	if err != nil {
 		return nil, err
+	}
+	// A directory is a prefix of other keys, not an object (as in S3).
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		return nil, fmt.Errorf("%s: %w", key, ErrNotExist)
 	}
 	return f, nil
 }
@@ -78,7 +90,7 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 		return Info{}, err
 	}
 	fi, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return Info{}, fmt.Errorf("%s: %w", key, ErrNotExist)
 	}
 	if err != nil {
@@ -93,13 +105,20 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 // writeTemp copies r into a synced temp file beside the final path.
 func (l *Local) writeTemp(ctx context.Context, final string, r io.Reader) (string, error) {
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := l.mkdirAll(dir); err != nil {
 		return "", err
 	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := filepath.Join(dir, tempPrefix+filepath.Base(final)+"-"+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	// A concurrent Delete may prune the directory between the mkdir and the
+	// create; once the temp file exists the directory is not empty and stays.
+	for try := 0; errors.Is(err, fs.ErrNotExist) && try < 5; try++ {
+		if err = l.mkdirAll(dir); err == nil {
+			f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
@@ -115,6 +134,25 @@ func (l *Local) writeTemp(ctx context.Context, final string, r io.Reader) (strin
 		return "", err
 	}
 	return tmp, nil
+}
+
+// mkdirAll creates dir and its missing parents, fsyncing each parent after
+// adding an entry to it: without that, a crash could lose a new directory
+// and with it a file whose rename was already synced.
+func (l *Local) mkdirAll(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	if dir == l.root || !strings.HasPrefix(dir, l.root+string(filepath.Separator)) {
+		return os.MkdirAll(dir, 0o755)
+	}
+	if err := l.mkdirAll(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 // Put implements Store.
@@ -164,22 +202,47 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || (err == nil && fi.IsDir()) {
+		return nil // absent, or only a prefix of other keys
+	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("deleting %s: %w", key, err)
 	}
+	// Prune emptied directories so deleted models leave no trace; a writer
+	// racing with this retries its mkdir (see writeTemp).
 	dir := filepath.Dir(p)
 	for dir != l.root && strings.HasPrefix(dir, l.root) && os.Remove(dir) == nil {
 		dir = filepath.Dir(dir)
 	}
-	return syncDir(dir)
+	// The loop stops at a directory that is not empty or that a concurrent
+	// Delete already removed; that one syncs its own parent.
+	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deleting %s: %w", key, err)
+	}
+	return nil
 }
 
 // List implements Store.
 func (l *Local) List(ctx context.Context, prefix string) ([]string, error) {
+	// Walk only the deepest directory the prefix fully names: listing one
+	// model must not read every other model's directory.
+	start := l.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		if err := ValidKey(prefix[:i]); err != nil {
+			return nil, fmt.Errorf("listing %q: %w", prefix, err)
+		}
+		start = filepath.Join(l.root, filepath.FromSlash(prefix[:i]))
+	}
 	var keys []string
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			// A directory that vanished under a concurrent Delete, or a
+			// prefix that names a file, simply has no keys under it.
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				return nil
 			}
 			return err
