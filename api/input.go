@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 
@@ -145,7 +146,8 @@ func decodeBase64(s string) ([]byte, error) {
 // other read failure a 400.
 func wrapBodyErr(what string, err error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var ne net.Error
+	if errors.As(err, &mbe) || (errors.As(err, &ne) && ne.Timeout()) {
 		return err
 	}
 	return problemf(http.StatusBadRequest, "%s: %v", what, err)

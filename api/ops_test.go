@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -127,5 +129,27 @@ func TestServeDrains(t *testing.T) {
 	s.Handler().ServeHTTP(rec, req)
 	if rec.Code != 503 {
 		t.Errorf("after shutdown: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// TestSlowBody checks a client that stalls mid-body is cut off at the
+// request deadline instead of holding a handler.
+func TestSlowBody(t *testing.T) {
+	_, ts := newTestServer(t, newFake("m"), func(c *Config) { c.RequestTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/models/m/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n\x89PNG")
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestTimeout || time.Since(start) > 2*time.Second {
+		t.Errorf("status %d after %v, want 408 near the 300ms deadline", res.StatusCode, time.Since(start))
 	}
 }

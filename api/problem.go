@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,7 +40,10 @@ func statusOf(err error) *httpError {
 		return he
 	}
 	var mbe *http.MaxBytesError
+	var ne net.Error
 	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return &httpError{status: http.StatusRequestTimeout, detail: "reading the request body took longer than the request deadline: " + err.Error(), err: err}
 	case errors.As(err, &mbe):
 		return &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("request body larger than the limit of %d bytes", mbe.Limit), err: err}
 	case errors.Is(err, errNotFound):

@@ -18,40 +18,44 @@ func (s *Server) routes() chi.Router {
 		return problemf(http.StatusMethodNotAllowed, "%s is not allowed on %s; see /docs", r.Method, r.URL.Path)
 	}))
 
-	// Operations: cheap, no deadline or body needed.
-	r.Get("/healthz", s.handle(s.healthz))
-	r.Get("/readyz", s.handle(s.readyz))
-	r.Get("/metrics", s.metrics)
-
-	// Documentation and the demo page.
-	r.Get("/openapi.json", s.openAPIJSON)
-	r.Get("/openapi.yaml", s.openAPIYAML)
-	r.Get("/docs", redirect("/docs/index.html"))
-	r.Get("/docs/*", s.swaggerUI())
-	r.Get("/", s.handle(s.index))
-	r.Get("/static/*", s.static())
-
 	r.Group(func(r chi.Router) {
-		r.Use(deadline(s.cfg.RequestTimeout), s.maxBody(s.cfg.MaxBodyBytes))
+		r.Use(deadline(s.cfg.RequestTimeout))
 
-		// lcnet's own API.
-		r.Get("/v1/models", s.handle(s.listModels))
-		r.Get("/v1/models/{name}", s.handle(s.getModel))
-		r.Post("/v1/models/{name}/classify", s.handle(s.classifyNamed))
-		r.Post("/v1/models/{name}/features", s.handle(s.featuresNamed))
-		r.With(s.requireKey).Delete("/v1/models/{name}/versions/{version}", s.handle(s.deleteVersion))
-		r.Post("/classify", s.handle(s.classifyDefault))
-		r.Post("/features", s.handle(s.featuresDefault))
+		// Operations.
+		r.Get("/healthz", s.handle(s.healthz))
+		r.Get("/readyz", s.handle(s.readyz))
+		r.Get("/metrics", s.metrics)
 
-		// KServe / Triton v2 inference protocol.
-		r.Get("/v2/health/live", s.handle(s.v2Live))
-		r.Get("/v2/health/ready", s.handle(s.v2Ready))
-		r.Get("/v2/models/{name}", s.handle(s.v2Metadata))
-		r.Get("/v2/models/{name}/ready", s.handle(s.v2ModelReady))
-		r.Post("/v2/models/{name}/infer", s.handle(s.v2Infer))
-		r.Get("/v2/models/{name}/versions/{version}", s.handle(s.v2MetadataVersion))
-		r.Get("/v2/models/{name}/versions/{version}/ready", s.handle(s.v2ModelVersionReady))
-		r.Post("/v2/models/{name}/versions/{version}/infer", s.handle(s.v2InferVersion))
+		// Documentation and the demo page.
+		r.Get("/openapi.json", s.openAPIJSON)
+		r.Get("/openapi.yaml", s.openAPIYAML)
+		r.Get("/docs", redirect("/docs/index.html"))
+		r.Get("/docs/*", s.swaggerUI())
+		r.Get("/", s.handle(s.index))
+		r.Get("/static/*", s.static())
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.maxBody(s.cfg.MaxBodyBytes))
+
+			// lcnet's own API.
+			r.Get("/v1/models", s.handle(s.listModels))
+			r.Get("/v1/models/{name}", s.handle(s.getModel))
+			r.Post("/v1/models/{name}/classify", s.handle(s.classifyNamed))
+			r.Post("/v1/models/{name}/features", s.handle(s.featuresNamed))
+			r.With(s.requireKey).Delete("/v1/models/{name}/versions/{version}", s.handle(s.deleteVersion))
+			r.Post("/classify", s.handle(s.classifyDefault))
+			r.Post("/features", s.handle(s.featuresDefault))
+
+			// KServe / Triton v2 inference protocol.
+			r.Get("/v2/health/live", s.handle(s.v2Live))
+			r.Get("/v2/health/ready", s.handle(s.v2Ready))
+			r.Get("/v2/models/{name}", s.handle(s.v2Metadata))
+			r.Get("/v2/models/{name}/ready", s.handle(s.v2ModelReady))
+			r.Post("/v2/models/{name}/infer", s.handle(s.v2Infer))
+			r.Get("/v2/models/{name}/versions/{version}", s.handle(s.v2MetadataVersion))
+			r.Get("/v2/models/{name}/versions/{version}/ready", s.handle(s.v2ModelVersionReady))
+			r.Post("/v2/models/{name}/versions/{version}/infer", s.handle(s.v2InferVersion))
+		})
 	})
 
 	// Uploads are large and convert for a while.

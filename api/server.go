@@ -229,10 +229,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// deadline gives every request a context deadline.
+// deadline gives every request a context deadline, and the connection a
+// read deadline, so a client that sends its body slowly cannot hold a
+// handler past it either.
 func deadline(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Not every ResponseWriter supports it (httptest's recorder).
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
 			next.ServeHTTP(w, r.WithContext(ctx))
