@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lcnet/lcnet/api"
+	"github.com/lcnet/lcnet/internal/fixtures"
+)
+
+// lockedBuffer is a bytes.Buffer the server goroutine writes logs into
+// while the test reads them.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServePullOnDemand runs `lcnet serve --pull` in-process on an empty
+// store with a local mirror: it logs how to add a model, a classify
+// request for a catalog model pulls it, and cancelling the context (what
+// SIGTERM does in main) stops it with exit 0.
+func TestServePullOnDemand(t *testing.T) {
+	data, err := os.ReadFile(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var downloads int
+	var mu sync.Mutex
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		downloads++
+		mu.Unlock()
+		http.ServeContent(w, r, "x", time.Time{}, bytes.NewReader(data))
+	}))
+	defer mirror.Close()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	store := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runEnv(ctx, []string{"serve", "--addr", addr, "--store", store, "--mirror", mirror.URL},
+			&stdout, &stderr, func(k string) string {
+				if k == "LCNET_PULL" {
+					return "1"
+				}
+				return ""
+			})
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("serve exited %d early:\n%s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after 20s:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "lcnet pull") || !strings.Contains(stderr.String(), "POST /v1/models") {
+		t.Errorf("an empty zoo was not explained in the log:\n%s", stderr.String())
+	}
+
+	img := filepath.Join(t.TempDir(), "a.png")
+	writeTestPNG(t, img)
+	png, _ := os.ReadFile(img)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "a.png")
+	fw.Write(png)
+	mw.Close()
+	resp, err := http.Post(base+"/v1/models/PPLCNet_x0_25/classify", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Model, Version string
+		Results        []struct{ Predictions []prediction }
+	}
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || res.Model != "PPLCNet_x0_25" || len(res.Results) != 1 {
+		t.Fatalf("classify on a pulled model: %d %+v\n%s", resp.StatusCode, res, stderr.String())
+	}
+	if refs := zooRefs(t, store); strings.Join(refs, " ") != "PPLCNet_x0_25:1" {
+		t.Fatalf("after the pull the zoo holds %v", refs)
+	}
+
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Fatalf("serve exited %d after shutdown:\n%s", code, stderr.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if downloads != 1 {
+		t.Errorf("%d downloads, want 1", downloads)
+	}
+}
+
+// TestClassifyThroughServer: --server gives the same answer as running the
+// model in-process, through the api package's client.
+func TestClassifyThroughServer(t *testing.T) {
+	store := t.TempDir()
+	mustLcnet(t, "convert", fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"), "--name", "g", "--store", store)
+	z, err := openZoo(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Zoo: z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	img := filepath.Join(t.TempDir(), "a.png")
+	writeTestPNG(t, img)
+
+	var local, remote classifyOutput
+	json.Unmarshal([]byte(mustLcnet(t, "classify", img, "--model", "g:1", "--json", "--store", store)), &local)
+	json.Unmarshal([]byte(mustLcnet(t, "classify", img, "--model", "g:1", "--json", "--server", hs.URL)), &remote)
+	if len(local.Results) != 1 || len(remote.Results) != 1 || remote.Model != "g" || remote.Version != "1" {
+		t.Fatalf("local %+v, remote %+v", local, remote)
+	}
+	lp, rp := local.Results[0].Predictions, remote.Results[0].Predictions
+	if len(lp) != 5 || len(rp) != 5 {
+		t.Fatalf("got %d and %d predictions, want 5", len(lp), len(rp))
+	}
+	for i := range lp {
+		if lp[i].ClassID != rp[i].ClassID || math.Abs(lp[i].Score-rp[i].Score) > 1e-4 {
+			t.Fatalf("rank %d: local %+v, server %+v", i+1, lp[i], rp[i])
+		}
+	}
+	_, errOut, code := lcnet(t, nil, "classify", img, "--model", "nosuch", "--server", hs.URL)
+	wantFailure(t, code, errOut, exitFail, "lcnet classify: ", "404")
+	_, errOut, code = lcnet(t, nil, "classify", img, "--model", "g", "--server", "ftp://x")
+	wantFailure(t, code, errOut, exitUsage, "lcnet classify: ", "--server")
+}
