@@ -1,0 +1,123 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+)
+
+// mr is the row height of every GEMM micro-kernel: 8 output channels, so
+// that one k step of a panel is exactly one 8-lane vector, which the
+// small-n (FC) kernel uses to vectorise over output channels. PP-LCNet's
+// channel counts are all multiples of 8 (MakeDivisible(.., 8)).
+const mr = 8
+
+// Packed is a weight matrix M (output channels) x K (inputs), packed once
+// at load for the GEMM micro-kernels: panels of 8 rows, each stored k-major
+// (a[p][k][r] = w[p*8+r][k]), zero-padded to a multiple of 8 rows. It is
+// stored as fp32 or, with half, as IEEE fp16 and widened inside the kernel.
+// A Packed is immutable and safe to share between goroutines.
+type Packed struct {
+	m, k int
+	f32  []float32 // panels, when !half
+	f16  []uint16  // panels, when half
+}
+
+// Pack packs w (m x k, row-major) for Gemm or Conv. With half the values
+// are rounded to fp16 (round to nearest even; beyond ±65504 to ±Inf).
+func Pack(w []float32, m, k int, half bool) *Packed {
+	if m <= 0 || k <= 0 || len(w) != m*k {
+		panic(fmt.Sprintf("kernel.Pack: %d weights for a %d x %d matrix", len(w), m, k))
+	}
+	panels := (m + mr - 1) / mr
+	p := &Packed{m: m, k: k}
+	n := panels * mr * k
+	if half {
+		p.f16 = make([]uint16, n)
+	} else {
+		p.f32 = make([]float32, n)
+	}
+	for i := 0; i < m; i++ {
+		base := (i/mr)*mr*k + i%mr
+		row := w[i*k : (i+1)*k]
+		for kk, v := range row {
+			if half {
+				p.f16[base+kk*mr] = toHalf(v)
+			} else {
+				p.f32[base+kk*mr] = v
+			}
+		}
+	}
+	return p
+}
+
+// M is the number of rows (output channels).
+func (p *Packed) M() int { return p.m }
+
+// K is the number of columns (inputs).
+func (p *Packed) K() int { return p.k }
+
+// Half reports whether the weights are stored as fp16.
+func (p *Packed) Half() bool { return p.f16 != nil }
+
+// SizeBytes is the resident size of the packed weights.
+func (p *Packed) SizeBytes() int { return len(p.f32)*4 + len(p.f16)*2 }
+
+// toHalf rounds f to the nearest IEEE 754 binary16 (ties to even).
+func toHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int((b >> 23) & 0xff)
+	man := b & 0x7fffff
+	if exp == 0xff { // Inf or NaN
+		if man != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 { // subnormal half (or zero)
+		if e < -10 {
+			return sign
+		}
+		man |= 0x800000
+		shift := uint(14 - e)
+		h := man >> shift
+		rem := man & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rem > half || (rem == half && h&1 == 1) {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(e)<<10 | man>>13
+	rem := man & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
+		h++ // may carry into the exponent, which is the correct rounding
+	}
+	return sign | uint16(h)
+}
+
+// fromHalf widens an IEEE 754 binary16 to float32 exactly.
+func fromHalf(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
+	case man == 0:
+		return math.Float32frombits(sign)
+	}
+	// subnormal: normalise
+	e := uint32(113)
+	for man&0x400 == 0 {
+		man <<= 1
+		e--
+	}
+	return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
+}

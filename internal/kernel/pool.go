@@ -1,0 +1,128 @@
+package kernel
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// task is one parallel loop: run is called once per thread with that
+// thread's index; each task splits its own work statically, which costs
+// nothing to hand out and keeps the split deterministic.
+type task interface {
+	run(tid, threads int)
+}
+
+// Pool runs parallel loops on a fixed set of goroutines (threads-1 workers
+// plus the caller). After a loop, workers spin for a short while waiting for
+// the next one, since at batch 1 the next layer follows within
+// microseconds, and then park so an idle Pool costs no CPU. A Pool with
+// threads <= 1 (or a nil *Pool) runs everything inline.
+type Pool struct {
+	threads int
+	mu      sync.Mutex // one loop at a time
+	cur     task
+	gen     atomic.Uint64 // bumped to publish cur
+	pending atomic.Int32
+	closed  atomic.Bool
+	workers []*poolWorker
+	done    sync.WaitGroup
+
+	// Reused task values, so dispatching a layer allocates nothing.
+	gemmT gemmTask
+	dwT   dwTask
+	convT convTask
+}
+
+type poolWorker struct {
+	wake     chan struct{}
+	sleeping atomic.Bool
+	_        [48]byte // keep workers' flags on separate cache lines
+}
+
+// spinRounds is how many polls a worker makes before parking; each poll
+// yields the processor, so a round costs ~0.1-1 µs.
+const spinRounds = 200
+
+// NewPool starts a pool of threads goroutines (including the caller).
+func NewPool(threads int) *Pool {
+	if threads < 1 {
+		threads = 1
+	}
+	p := &Pool{threads: threads}
+	for i := 1; i < threads; i++ {
+		w := &poolWorker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		p.done.Add(1)
+		go p.work(i, w)
+	}
+	return p
+}
+
+// Threads is the number of threads a loop is split over (1 for nil).
+func (p *Pool) Threads() int {
+	if p == nil {
+		return 1
+	}
+	return p.threads
+}
+
+// Close stops the workers. The Pool must not be used afterwards.
+func (p *Pool) Close() {
+	if p == nil || p.closed.Swap(true) {
+		return
+	}
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.sleeping.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
+	}
+	p.done.Wait()
+}
+
+// parallel runs t on every thread and returns when all are done.
+func (p *Pool) parallel(t task) {
+	if p == nil || p.threads <= 1 {
+		t.run(0, 1)
+		return
+	}
+	p.cur = t
+	p.pending.Store(int32(p.threads - 1))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.sleeping.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
+	}
+	t.run(0, p.threads)
+	for p.pending.Load() != 0 {
+		runtime.Gosched()
+	}
+	p.cur = nil
+}
+
+func (p *Pool) work(tid int, w *poolWorker) {
+	defer p.done.Done()
+	seen := p.gen.Load()
+	for {
+		for spins := 0; p.gen.Load() == seen; spins++ {
+			if spins < spinRounds {
+				runtime.Gosched()
+				continue
+			}
+			w.sleeping.Store(true)
+			if p.gen.Load() != seen && w.sleeping.CompareAndSwap(true, false) {
+				break // published before we parked: nobody will send
+			}
+			<-w.wake
+			break
+		}
+		seen = p.gen.Load()
+		if p.closed.Load() {
+			return
+		}
+		p.cur.run(tid, p.threads)
+		p.pending.Add(-1)
+	}
+}
