@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -64,7 +65,7 @@ On success it prints NAME:VERSION on the first line and a summary on the second.
 			if err != nil {
 				return err
 			}
-			bar := newProgressBar(a.stderr, "reading "+args[0])
+			bar := newProgressBar(a.stderr, "reading "+filepath.Base(args[0]))
 			ck, err := convert.Read(ctx, args[0], convert.ReadOptions{Progress: bar.Update})
 			bar.Done()
 			if err != nil {
