@@ -91,7 +91,7 @@ LCNET_LOG_FORMAT.`,
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", envOr(a.getenv, "LCNET_ADDR", "127.0.0.1:8080"), "listen address (env LCNET_ADDR)")
 	f.StringVar(&apiKey, "api-key", a.getenv("LCNET_API_KEY"), "key required to upload and delete models (env LCNET_API_KEY)")
-	f.StringVar(&defaultModel, "default-model", a.getenv("LCNET_DEFAULT_MODEL"), "model the demo page and /v1/classify use (env LCNET_DEFAULT_MODEL)")
+	f.StringVar(&defaultModel, "default-model", a.getenv("LCNET_DEFAULT_MODEL"), "model POST /classify, /features and the demo page use when a request names none (env LCNET_DEFAULT_MODEL)")
 	f.BoolVar(&pullOnDemand, "pull", envBool(a.getenv, "LCNET_PULL"), "download catalog models on first request (env LCNET_PULL=1)")
 	f.StringVar(&mirror, "mirror", a.getenv("LCNET_MIRROR"), "base URL for --pull downloads instead of the official sites (env LCNET_MIRROR)")
 	f.IntVar(&threads, "threads", a.envInt("LCNET_THREADS"), "inference threads (default: all cores; env LCNET_THREADS)")

@@ -182,3 +182,29 @@ func TestClassifyThroughServer(t *testing.T) {
 	_, errOut, code = lcnet(t, nil, "classify", img, "--model", "g", "--server", "ftp://x")
 	wantFailure(t, code, errOut, exitUsage, "lcnet classify: ", "--server")
 }
+
+func TestServeFailures(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"store is a file", []string{"serve", "--store", file, "--addr", "127.0.0.1:0"}, "file"},
+		{"bad address", []string{"serve", "--store", t.TempDir(), "--addr", "127.0.0.1:99999"}, "99999"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout bytes.Buffer
+			var stderr lockedBuffer
+			code := runEnv(context.Background(), tc.args, &stdout, &stderr, func(string) string { return "" })
+			// The log lines before the failure are slog records; the
+			// failure itself is the last line.
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			last := lines[len(lines)-1]
+			if code != exitFail || !strings.HasPrefix(last, "lcnet serve: ") || !strings.Contains(last, tc.says) {
+				t.Fatalf("exit %d, last line %q; want 1 and a line naming %q", code, last, tc.says)
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,7 @@ import (
 func openZoo(ctx context.Context, spec string) (*zoo.Zoo, error) {
 	st, err := storage.Open(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", spec, err)
+		return nil, err // storage names the store and what failed
 	}
 	return zoo.New(st), nil
 }

@@ -92,7 +92,7 @@ func TestConvertLabelsFile(t *testing.T) {
 	if !strings.HasPrefix(out, "tl:1\n") || !strings.Contains(out, "2 classes") || !strings.Contains(out, "80x160") {
 		t.Fatalf("convert printed %q", out)
 	}
-	if show := mustLcnet(t, "zoo", "show", "tl", "--store", store); !strings.Contains(show, "upright, upside down") {
+	if show := mustLcnet(t, "zoo", "show", "tl", "--store", store); !strings.Contains(show, `"upright", "upside down"`) {
 		t.Fatalf("--labels did not replace the labels:\n%s", show)
 	}
 }

@@ -171,13 +171,21 @@ func showManifest(w io.Writer, m zoo.Manifest) {
 	}
 	pre = append(pre, fmt.Sprintf("%s, scale %.6g, mean %v, std %v", p.ChannelOrder, p.Scale, p.Mean, p.Std))
 	fmt.Fprintf(tw, "Preprocess:\t%s\n", strings.Join(pre, ", "))
+	// Labels are quoted: ImageNet's contain commas themselves.
+	quoted := func(ls []string) string {
+		q := make([]string, len(ls))
+		for i, l := range ls {
+			q[i] = fmt.Sprintf("%q", l)
+		}
+		return strings.Join(q, ", ")
+	}
 	switch n := len(m.Labels); {
 	case n == 0:
 		fmt.Fprintf(tw, "Labels:\tnone (classes are reported as \"class N\")\n")
 	case n <= 8:
-		fmt.Fprintf(tw, "Labels:\t%s\n", strings.Join(m.Labels, ", "))
+		fmt.Fprintf(tw, "Labels:\t%s\n", quoted(m.Labels))
 	default:
-		fmt.Fprintf(tw, "Labels:\t%s, ... (%d in all)\n", strings.Join(m.Labels[:5], ", "), n)
+		fmt.Fprintf(tw, "Labels:\t%s, ... (%d in all)\n", quoted(m.Labels[:5]), n)
 	}
 	tw.Flush()
 }
