@@ -42,7 +42,7 @@ func statusOf(err error) *httpError {
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded):
 		return &httpError{status: http.StatusRequestTimeout, detail: "reading the request body took longer than the request deadline: " + err.Error(), err: err}
 	case errors.As(err, &mbe):
 		return &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("request body larger than the limit of %d bytes", mbe.Limit), err: err}
