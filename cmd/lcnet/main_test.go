@@ -133,6 +133,9 @@ func TestVersion(t *testing.T) {
 	if !strings.HasPrefix(out, "lcnet ") || !strings.Contains(out, "go1.") {
 		t.Fatalf("version printed %q", out)
 	}
+	if flag := mustLcnet(t, "--version"); flag != out {
+		t.Fatalf("--version printed %q, version %q", flag, out)
+	}
 }
 
 func TestPullList(t *testing.T) {

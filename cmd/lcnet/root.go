@@ -114,6 +114,9 @@ Every command keeps its models in a store: --store DIR (or $LCNET_STORE),
 			return usagef("no command given")
 		},
 	}
+	// "lcnet --version" as well as "lcnet version".
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(

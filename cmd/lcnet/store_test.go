@@ -147,20 +147,26 @@ func maxDiff(a, b []float32) float64 {
 	return d
 }
 
-// TestInferGolden: lcnet infer reproduces the fixture's expected outputs.
+// TestInferGolden: lcnet infer reproduces the fixtures' expected outputs.
 func TestInferGolden(t *testing.T) {
+	for _, scale := range []string{"0_25", "1_0"} {
+		t.Run(scale, func(t *testing.T) { inferGolden(t, "PPLCNet_x"+scale) })
+	}
+}
+
+func inferGolden(t *testing.T, name string) {
 	store := t.TempDir()
-	mustLcnet(t, "convert", fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"), "--name", "g", "--store", store)
+	mustLcnet(t, "convert", fixtures.Path(t, "golden", name+".pdparams"), "--name", "g", "--store", store)
 	out := t.TempDir()
-	mustLcnet(t, "infer", "--model", "g:1", "--input", fixtures.Path(t, "golden", "PPLCNet_x0_25.input.npy"), "--out", out, "--store", store)
+	mustLcnet(t, "infer", "--model", "g:1", "--input", fixtures.Path(t, "golden", name+".input.npy"), "--out", out, "--store", store)
 	for _, tc := range []struct {
 		got, want string
 		tol       float64
 	}{
-		{"logits.npy", "PPLCNet_x0_25.logits.npy", 1e-3},
-		{"probabilities.npy", "PPLCNet_x0_25.probs.npy", 1e-5},
-		{"features.npy", "PPLCNet_x0_25.embedding.npy", 1e-3},
-		{"pooled.npy", "PPLCNet_x0_25.gap.npy", 1e-3},
+		{"logits.npy", name + ".logits.npy", 1e-3},
+		{"probabilities.npy", name + ".probs.npy", 1e-5},
+		{"features.npy", name + ".embedding.npy", 1e-3},
+		{"pooled.npy", name + ".gap.npy", 1e-3},
 	} {
 		got, err := npy.ReadFile(filepath.Join(out, tc.got))
 		if err != nil {
