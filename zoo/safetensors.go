@@ -73,11 +73,17 @@ func writeSafetensors(w io.Writer, tensors map[string]nn.Tensor, dtype DType) er
 	}
 	buf := make([]byte, 0, 64<<10)
 	for _, name := range names {
-		for _, v := range tensors[name].Data {
+		for i, v := range tensors[name].Data {
 			if width == 4 {
 				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 			} else {
-				buf = binary.LittleEndian.AppendUint16(buf, float16.Fromfloat32(v).Bits())
+				h := float16.Fromfloat32(v)
+				// A finite weight beyond fp16's range would turn into an
+				// infinity and poison every output; refuse instead.
+				if h.IsInf(0) && !math.IsInf(float64(v), 0) {
+					return fmt.Errorf("tensor %s[%d] = %g does not fit in fp16 (max %g); store this model as fp32", name, i, v, float16.Frombits(0x7bff).Float32())
+				}
+				buf = binary.LittleEndian.AppendUint16(buf, h.Bits())
 			}
 			if len(buf) >= cap(buf)-4 {
 				if _, err := w.Write(buf); err != nil {
@@ -108,8 +114,17 @@ func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
 	}
 	data := b[8+hlen:]
 	out := make(map[string]nn.Tensor, len(raw))
+	type span struct {
+		name       string
+		begin, end int64
+	}
+	spans := make([]span, 0, len(raw))
 	for name, msg := range raw {
 		if name == "__metadata__" {
+			var meta map[string]string
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, fmt.Errorf("safetensors: __metadata__ must map strings to strings: %w", err)
+			}
 			continue
 		}
 		var e stEntry
@@ -136,6 +151,7 @@ func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
 		if begin < 0 || end < begin || end > int64(len(data)) || end-begin != n*width {
 			return nil, fmt.Errorf("safetensors: tensor %s: data_offsets [%d, %d) do not match shape %v of %s in %d data bytes", name, begin, end, e.Shape, e.DType, len(data))
 		}
+		spans = append(spans, span{name, begin, end})
 		vals := make([]float32, n)
 		src := data[begin:end]
 		for i := range vals {
@@ -146,6 +162,24 @@ func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
 			}
 		}
 		out[name] = nn.Tensor{Shape: append([]int{}, e.Shape...), Data: vals}
+	}
+	// As the format requires, the tensors must tile the data exactly: an
+	// overlap or a hole means the header does not describe this file.
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].begin != spans[j].begin {
+			return spans[i].begin < spans[j].begin
+		}
+		return spans[i].end < spans[j].end
+	})
+	var at int64
+	for _, sp := range spans {
+		if sp.begin != at {
+			return nil, fmt.Errorf("safetensors: tensor %s starts at data offset %d, expected %d (overlap or hole)", sp.name, sp.begin, at)
+		}
+		at = sp.end
+	}
+	if at != int64(len(data)) {
+		return nil, fmt.Errorf("safetensors: tensors cover %d of %d data bytes", at, len(data))
 	}
 	return out, nil
 }

@@ -25,6 +25,10 @@ var (
 	ErrVersionExists = errors.New("version already exists")
 	ErrChecksum      = errors.New("weights checksum mismatch")
 	ErrInvalidName   = errors.New("invalid name")
+	// ErrBadManifest is a manifest.json that does not decode or does not
+	// describe the version it is stored under (edited or damaged by hand:
+	// the zoo itself writes manifests atomically).
+	ErrBadManifest = errors.New("unreadable manifest")
 )
 
 // Object names inside a version.
@@ -83,6 +87,15 @@ type ModelInfo struct {
 	Name     string     `json:"name"`
 	Versions []Manifest `json:"versions"`
 	Latest   string     `json:"latest"`
+	// Broken lists versions whose manifest is damaged: they are left out
+	// of Versions and Latest so the rest of the zoo keeps serving.
+	Broken []BrokenVersion `json:"broken,omitempty"`
+}
+
+// BrokenVersion is a version that cannot be served, and why.
+type BrokenVersion struct {
+	Version string `json:"version"`
+	Error   string `json:"error"`
 }
 
 func key(name, version, file string) string {
@@ -186,24 +199,45 @@ func (z *Zoo) Models(ctx context.Context) ([]ModelInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string][]Manifest{}
+	byName := map[string]*ModelInfo{}
+	var names []string
 	for _, k := range keys {
 		parts := strings.Split(k, "/")
 		if len(parts) != 4 || parts[3] != manifestFile {
 			continue
 		}
-		m, err := z.manifest(ctx, parts[1], parts[2])
-		if err != nil {
-			return nil, err
+		name := parts[1]
+		mi := byName[name]
+		if mi == nil {
+			mi = &ModelInfo{Name: name}
+			byName[name] = mi
+			names = append(names, name)
 		}
-		byName[m.Name] = append(byName[m.Name], m)
+		m, err := z.manifest(ctx, name, parts[2])
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// deleted since the listing
+		case errors.Is(err, ErrBadManifest):
+			mi.Broken = append(mi.Broken, BrokenVersion{Version: parts[2], Error: err.Error()})
+		case err != nil:
+			return nil, err
+		default:
+			mi.Versions = append(mi.Versions, m)
+		}
 	}
-	out := make([]ModelInfo, 0, len(byName))
-	for name, ms := range byName {
-		sortVersions(ms)
-		out = append(out, ModelInfo{Name: name, Versions: ms, Latest: ms[len(ms)-1].Version})
+	sort.Strings(names)
+	out := make([]ModelInfo, 0, len(names))
+	for _, name := range names {
+		mi := byName[name]
+		if len(mi.Versions) == 0 && len(mi.Broken) == 0 {
+			continue
+		}
+		sortVersions(mi.Versions)
+		if n := len(mi.Versions); n > 0 {
+			mi.Latest = mi.Versions[n-1].Version
+		}
+		out = append(out, *mi)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -223,6 +257,9 @@ func (z *Zoo) Versions(ctx context.Context, name string) ([]Manifest, error) {
 			continue
 		}
 		m, err := z.manifest(ctx, name, parts[2])
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrBadManifest) {
+			continue // deleted since the listing, or damaged: Models reports those
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -258,10 +295,20 @@ func (z *Zoo) manifest(ctx context.Context, name, version string) (Manifest, err
 	defer rc.Close()
 	var m Manifest
 	if err := json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&m); err != nil {
-		return Manifest{}, fmt.Errorf("manifest of %s:%s: %w", name, version, err)
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return Manifest{}, fmt.Errorf("%s:%s: %w: %s: %v", name, version, ErrBadManifest, key(name, version, manifestFile), err)
+		}
+		return Manifest{}, fmt.Errorf("reading the manifest of %s:%s: %w", name, version, err)
 	}
 	if m.Name != name || m.Version != version {
-		return Manifest{}, fmt.Errorf("manifest at %s:%s names %s:%s", name, version, m.Name, m.Version)
+		return Manifest{}, fmt.Errorf("%s:%s: %w: it names %s:%s", name, version, ErrBadManifest, m.Name, m.Version)
+	}
+	// The weights file name comes from the manifest; it must stay inside
+	// the version.
+	if m.WeightsFile != "" && ValidateName("weights file", m.WeightsFile) != nil {
+		return Manifest{}, fmt.Errorf("%s:%s: %w: weights_file %q is not a plain file name", name, version, ErrBadManifest, m.WeightsFile)
 	}
 	return m, nil
 }
@@ -351,4 +398,59 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
+}
+
+// Clean removes what crashed creates left: the weights of versions that
+// never got a manifest, once they are older than olderThan (younger ones
+// may belong to a create still running, here or in another process). The
+// claims stay, so those version strings are still never reused. It returns
+// the NAME:VERSION of each version it cleaned.
+func (z *Zoo) Clean(ctx context.Context, olderThan time.Duration) ([]string, error) {
+	keys, err := z.store.List(ctx, "models/")
+	if err != nil {
+		return nil, err
+	}
+	type version struct{ name, version string }
+	files := map[version][]string{}
+	complete := map[version]bool{}
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if len(parts) != 4 {
+			continue
+		}
+		v := version{parts[1], parts[2]}
+		switch parts[3] {
+		case manifestFile:
+			complete[v] = true
+		case claimFile:
+		default:
+			files[v] = append(files[v], k)
+		}
+	}
+	cutoff := z.now().Add(-olderThan)
+	var cleaned []string
+	for v, ks := range files {
+		if complete[v] {
+			continue
+		}
+		removed := false
+		for _, k := range ks {
+			info, err := z.store.Stat(ctx, k)
+			if errors.Is(err, storage.ErrNotExist) || (err == nil && info.ModTime.After(cutoff)) {
+				continue
+			}
+			if err != nil {
+				return cleaned, err
+			}
+			if err := z.store.Delete(ctx, k); err != nil {
+				return cleaned, fmt.Errorf("cleaning %s:%s: %w", v.name, v.version, err)
+			}
+			removed = true
+		}
+		if removed {
+			cleaned = append(cleaned, v.name+":"+v.version)
+		}
+	}
+	sort.Strings(cleaned)
+	return cleaned, nil
 }

@@ -289,5 +289,157 @@ func FuzzReadSafetensors(f *testing.F) {
 				t.Fatalf("%s: %v", name, err)
 			}
 		}
+		// Whatever decodes must survive our own fp32 encoding bit for bit.
+		var out bytes.Buffer
+		if err := writeSafetensors(&out, ts, FP32); err != nil {
+			if len(ts) == 0 {
+				return
+			}
+			t.Fatalf("re-encoding: %v", err)
+		}
+		again, err := readSafetensors(out.Bytes())
+		if err != nil {
+			t.Fatalf("re-reading our own encoding: %v", err)
+		}
+		for name, tn := range ts {
+			a := again[name]
+			if fmt.Sprint(a.Shape) != fmt.Sprint(tn.Shape) || len(a.Data) != len(tn.Data) {
+				t.Fatalf("%s: shape %v became %v", name, tn.Shape, a.Shape)
+			}
+			for i := range tn.Data {
+				if math.Float32bits(a.Data[i]) != math.Float32bits(tn.Data[i]) {
+					t.Fatalf("%s[%d]: %v became %v", name, i, tn.Data[i], a.Data[i])
+				}
+			}
+		}
 	})
+}
+
+// TestCrashBeforeManifest stands for a process killed after the weights
+// were written but before the manifest, with a temp file of the next write
+// still lying around: neither may show up as a version.
+func TestCrashBeforeManifest(t *testing.T) {
+	ctx := context.Background()
+	z, dir := newZoo(t)
+	if _, err := z.Create(ctx, sampleManifest("m"), sampleTensors()); err != nil {
+		t.Fatal(err)
+	}
+	s := z.Store()
+	if err := s.PutIfAbsent(ctx, "models/m/2/claim", strings.NewReader("")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "models/m/2/"+weightsFile, strings.NewReader("half a model")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "models", "m", "2", ".tmp-manifest.json-dead"), []byte("{"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "models", "other", "1"), 0o755)
+	os.WriteFile(filepath.Join(dir, "models", "other", "1", ".tmp-weights.safetensors-dead"), []byte("x"), 0o644)
+
+	models, err := z.Models(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 1 || models[0].Name != "m" || len(models[0].Versions) != 1 || models[0].Latest != "1" {
+		t.Fatalf("Models = %+v, want only m with its complete version 1", models)
+	}
+	if m, err := z.Resolve(ctx, "m", "latest"); err != nil || m.Version != "1" {
+		t.Fatalf("latest = %q %v, want 1", m.Version, err)
+	}
+	if _, err := z.Resolve(ctx, "m", "2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the partial version resolved: %v", err)
+	}
+	if _, err := z.Resolve(ctx, "other", ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a model with only a temp file resolved: %v", err)
+	}
+	// The next create skips the claimed number.
+	if m, err := z.Create(ctx, sampleManifest("m"), sampleTensors()); err != nil || m.Version != "3" {
+		t.Fatalf("next version %q %v, want 3", m.Version, err)
+	}
+
+	// Clean leaves young leftovers alone (a create may still be running)
+	// and removes old ones, keeping complete versions.
+	if got, err := z.Clean(ctx, time.Hour); err != nil || len(got) != 0 {
+		t.Fatalf("Clean(1h) = %v %v, want nothing cleaned", got, err)
+	}
+	got, err := z.Clean(ctx, 0)
+	if err != nil || fmt.Sprint(got) != "[m:2]" {
+		t.Fatalf("Clean(0) = %v %v, want [m:2]", got, err)
+	}
+	if _, err := s.Stat(ctx, "models/m/2/"+weightsFile); !errors.Is(err, storage.ErrNotExist) {
+		t.Fatalf("partial weights survived Clean: %v", err)
+	}
+	if vs, err := z.Versions(ctx, "m"); err != nil || len(vs) != 2 {
+		t.Fatalf("after Clean: %d versions %v, want 2", len(vs), err)
+	}
+	for _, v := range []string{"1", "3"} {
+		m, _ := z.Resolve(ctx, "m", v)
+		if _, err := z.Weights(ctx, m); err != nil {
+			t.Fatalf("Clean damaged m:%s: %v", v, err)
+		}
+	}
+}
+
+func TestBrokenManifestKeepsTheRestServing(t *testing.T) {
+	ctx := context.Background()
+	z, dir := newZoo(t)
+	for _, name := range []string{"a", "b", "b"} {
+		if _, err := z.Create(ctx, sampleManifest(name), sampleTensors()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"truncated", `{"name":"b","vers`, "unexpected EOF"},
+		{"wrong type", `{"name":"b","version":2}`, "cannot unmarshal"},
+		{"moved", `{"name":"b","version":"7"}`, "names b:7"},
+		{"escaping weights", `{"name":"b","version":"2","weights_file":"../../a/1/weights.safetensors"}`, "weights_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(dir, "models", "b", "2", manifestFile), []byte(tc.content), 0o644)
+			models, err := z.Models(ctx)
+			if err != nil {
+				t.Fatalf("one damaged manifest broke the listing: %v", err)
+			}
+			if len(models) != 2 || len(models[0].Versions) != 1 || models[1].Latest != "1" ||
+				len(models[1].Broken) != 1 || models[1].Broken[0].Version != "2" || !strings.Contains(models[1].Broken[0].Error, tc.want) {
+				t.Fatalf("Models = %+v", models)
+			}
+			if m, err := z.Resolve(ctx, "b", ""); err != nil || m.Version != "1" {
+				t.Fatalf("latest of b = %q %v, want 1", m.Version, err)
+			}
+			_, err = z.Resolve(ctx, "b", "2")
+			if !errors.Is(err, ErrBadManifest) || !strings.Contains(err.Error(), "b:2") {
+				t.Fatalf("resolving the damaged version: %v", err)
+			}
+		})
+	}
+}
+
+func TestCreateRejects(t *testing.T) {
+	ctx := context.Background()
+	z, _ := newZoo(t)
+	for _, tc := range []struct {
+		name, version string
+		dtype         DType
+		tensors       map[string]nn.Tensor
+		want          string
+	}{
+		{"../x", "", FP32, sampleTensors(), "letters, digits, '.', '_' or '-'"},
+		{"a/b", "", FP32, sampleTensors(), "letters, digits"},
+		{"m", "..", FP32, sampleTensors(), `version ".."`},
+		{"m", "1/2", FP32, sampleTensors(), `version "1/2"`},
+		{"m", "", "int8", sampleTensors(), "use fp32 or fp16"},
+		{"m", "", FP32, nil, "no tensors"},
+	} {
+		m := sampleManifest(tc.name)
+		m.Version, m.DType = tc.version, tc.dtype
+		_, err := z.Create(ctx, m, tc.tensors)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Create(%q, %q, %q): %v, want an error mentioning %q", tc.name, tc.version, tc.dtype, err, tc.want)
+		}
+	}
+	if models, _ := z.Models(ctx); len(models) != 0 {
+		t.Fatalf("rejected creates left %+v", models)
+	}
 }
