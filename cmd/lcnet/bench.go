@@ -127,7 +127,7 @@ back to back, and prefer several short runs to one long one.`,
 				WeightBytes:  model.WeightBytes(),
 			}
 			if r.Threads <= 0 {
-				r.Threads = runtime.GOMAXPROCS(0)
+				r.Threads = runtime.NumCPU() // nn's default for Threads 0
 			}
 			r.P50ms, r.P90ms, r.P99ms, r.MeanMs = latencyStats(lat)
 			r.RSSBytes, _ = residentBytes()

@@ -11,7 +11,16 @@ import (
 // summary is the one-line description convert and pull print after the
 // NAME:VERSION line.
 func summary(m zoo.Manifest) string {
-	return fmt.Sprintf("PP-LCNet x%g, %d classes, input %s, %s, %s params", m.Arch.Scale, m.Arch.ClassNum, inputSize(m), m.DType, humanCount(m.Params))
+	return fmt.Sprintf("PP-LCNet x%s, %d classes, input %s, %s, %s params", scaleString(m.Arch.Scale), m.Arch.ClassNum, inputSize(m), m.DType, humanCount(m.Params))
+}
+
+// scaleString writes 1 as "1.0" and 0.25 as "0.25", the way the papers
+// and model names do.
+func scaleString(s float64) string {
+	if s == float64(int(s)) {
+		return fmt.Sprintf("%.1f", s)
+	}
+	return fmt.Sprintf("%g", s)
 }
 
 // inputSize is the HxW the model expects after preprocessing.

@@ -153,8 +153,8 @@ func showManifest(w io.Writer, m zoo.Manifest) {
 	fmt.Fprintf(tw, "Model:\t%s:%s\n", m.Name, m.Version)
 	fmt.Fprintf(tw, "Created:\t%s\n", m.CreatedAt.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "Source:\t%s %s (sha256 %s)\n", m.Source.Format, m.Source.Name, m.Source.SHA256)
-	fmt.Fprintf(tw, "Architecture:\tPP-LCNet x%g, %d blocks, strides %s, last conv %v (%d), dropout %g\n",
-		ar.Scale, len(ar.Blocks), strides(ar), ar.UseLastConv, ar.ClassExpand, ar.DropoutProb)
+	fmt.Fprintf(tw, "Architecture:\tPP-LCNet x%s, %d blocks, strides %s, last conv %v (%d), dropout %g\n",
+		scaleString(ar.Scale), len(ar.Blocks), strides(ar), ar.UseLastConv, ar.ClassExpand, ar.DropoutProb)
 	fmt.Fprintf(tw, "Classes:\t%d\n", ar.ClassNum)
 	fmt.Fprintf(tw, "Input:\t%s\n", inputSize(m))
 	fmt.Fprintf(tw, "Parameters:\t%s (%d)\n", humanCount(m.Params), m.Params)
