@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +55,11 @@ func browser(t *testing.T) context.Context {
 		cancelTab()
 		cancelAlloc()
 	})
+	// The first Run starts the browser and ties it to ctx; later runs may
+	// use shorter-lived child contexts for single steps.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
 	return ctx
 }
 
@@ -83,26 +90,36 @@ func TestSwaggerUITryItOut(t *testing.T) {
 
 	const block = "#e2e-classify"
 	var rendered string
-	err := chromedp.Run(ctx,
-		chromedp.Navigate(srv.URL+"/docs"),
-		chromedp.WaitVisible(`.opblock-summary-path[data-path="/v1/models/{name}/classify"]`, chromedp.ByQuery),
+	steps := []struct {
+		name string
+		act  chromedp.Action
+	}{
+		{"open /docs", chromedp.Navigate(srv.URL + "/docs")},
+		{"wait for the classify operation", chromedp.WaitVisible(`.opblock-summary-path[data-path="/v1/models/{name}/classify"]`, chromedp.ByQuery)},
 		// Mark the classify operation so the selectors below stay inside it.
-		chromedp.Evaluate(`(() => {
+		{"mark it", chromedp.Evaluate(`(() => {
 			const p = document.querySelector('.opblock-summary-path[data-path="/v1/models/{name}/classify"]');
-			const op = p.closest('.opblock');
-			op.id = 'e2e-classify';
-			op.querySelector('.opblock-summary').click();
+			p.closest('.opblock').id = 'e2e-classify';
 			return true;
-		})()`, nil),
-		chromedp.WaitVisible(block+" .try-out__btn", chromedp.ByQuery),
-		chromedp.Click(block+" .try-out__btn", chromedp.ByQuery),
-		chromedp.WaitVisible(block+` tr[data-param-name="name"] input`, chromedp.ByQuery),
-		chromedp.SendKeys(block+` tr[data-param-name="name"] input`, "PPLCNet_x0_25", chromedp.ByQuery),
-		chromedp.SetUploadFiles(block+` input[type="file"]`, []string{img}, chromedp.ByQuery),
-		chromedp.Click(block+" .execute", chromedp.ByQuery),
-		chromedp.WaitVisible(block+" .live-responses-table .response-col_description pre", chromedp.ByQuery),
-		chromedp.Text(block+" .live-responses-table .response-col_description pre", &rendered, chromedp.ByQuery),
-	)
+		})()`, nil)},
+		{"expand it", chromedp.Click(block+" .opblock-summary-control", chromedp.ByQuery)},
+		{"click Try it out", chromedp.Click(block+" .try-out__btn", chromedp.ByQuery)},
+		{"type the model name", chromedp.SendKeys(block+` tr[data-param-name="name"] input`, "PPLCNet_x0_25", chromedp.ByQuery)},
+		{"choose the file", chromedp.SetUploadFiles(block+` input[type="file"]`, []string{img}, chromedp.ByQuery)},
+		{"click Execute", chromedp.Click(block+" .execute", chromedp.ByQuery)},
+		{"wait for the response", chromedp.WaitVisible(block+" .live-responses-table .response-col_description pre", chromedp.ByQuery)},
+		{"read the response", chromedp.Text(block+" .live-responses-table .response-col_description pre", &rendered, chromedp.ByQuery)},
+	}
+	var err error
+	for _, st := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err = chromedp.Run(sctx, st.act)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("%s: %w", st.name, err)
+			break
+		}
+	}
 	screenshot(t, ctx, "swagger-ui-classify.png")
 	if err != nil {
 		t.Fatalf("driving Swagger UI: %v", err)
@@ -130,7 +147,12 @@ func TestDemoPage(t *testing.T) {
 	want := decode[classifyResponse](t, curl(t, "-F", "image=@"+img, srv.URL+"/v1/models/PPLCNet_x0_25/classify?top_k=5").Body)
 	ctx := browser(t)
 
-	var bars []string
+	// Each row is label, a bar whose width is the score, and the score.
+	var rows []struct {
+		Text  string  `json:"text"`
+		Score float64 `json:"score"`
+		Width string  `json:"width"`
+	}
 	var latency string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(srv.URL+"/"),
@@ -138,23 +160,29 @@ func TestDemoPage(t *testing.T) {
 		chromedp.WaitReady(`#model option[value="PPLCNet_x0_25"]`, chromedp.ByQuery),
 		chromedp.SetUploadFiles("#file", []string{img}, chromedp.ByQuery),
 		chromedp.WaitVisible("#results .bar", chromedp.ByQuery),
-		chromedp.Evaluate(`Array.from(document.querySelectorAll('#results .bar')).map(b => b.innerText)`, &bars),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#results .row')).map(r => {
+			const bar = r.querySelector('.bar');
+			return {text: r.innerText, score: parseFloat(bar.dataset.score), width: bar.style.width};
+		})`, &rows),
 		chromedp.Text("#latency", &latency, chromedp.ByQuery),
 	)
 	screenshot(t, ctx, "demo-page.png")
 	if err != nil {
 		t.Fatalf("driving the demo page: %v", err)
 	}
-	if len(bars) != 5 {
-		t.Fatalf("demo page shows %d bars, want 5: %q", len(bars), bars)
+	if len(rows) != 5 {
+		t.Fatalf("demo page shows %d bars, want 5: %+v", len(rows), rows)
 	}
-	if !strings.Contains(bars[0], want.Results[0].Predictions[0].Label) {
-		t.Fatalf("first bar %q does not show the top-1 label %q", bars[0], want.Results[0].Predictions[0].Label)
+	for i, r := range rows {
+		p := want.Results[0].Predictions[i]
+		if !strings.Contains(r.Text, p.Label) || math.Abs(r.Score-p.Score) > 1e-6 || r.Width == "" {
+			t.Fatalf("bar %d shows %+v, the API answered %+v", i, r, p)
+		}
 	}
 	if !strings.Contains(latency, "ms") {
 		t.Fatalf("latency %q does not show milliseconds", latency)
 	}
-	t.Logf("bars: %q, latency %s", bars, latency)
+	t.Logf("bars: %+v, latency %s", rows, latency)
 }
 
 // TestDemoPageEmptyZoo checks that a new user without models sees how to

@@ -85,6 +85,10 @@ func TestGracefulShutdown(t *testing.T) {
 	imgPath := writePNG(t, t.TempDir(), "a.png", 640, 480)
 	img, _ := os.ReadFile(imgPath)
 
+	// sigAt is when SIGTERM was sent (0 before): a request that started
+	// before it is in flight and must complete; one that started after it
+	// may be refused (503, or a refused or reset connection).
+	var sigAt atomic.Int64
 	var ok, refused, failed atomic.Int64
 	var failures sync.Map
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -102,11 +106,11 @@ func TestGracefulShutdown(t *testing.T) {
 			for ctx.Err() == nil {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/models/m/classify", bytes.NewReader(img))
 				req.Header.Set("Content-Type", "image/png")
+				start := time.Now().UnixNano()
 				resp, err := client.Do(req)
+				afterSignal := sigAt.Load() != 0 && start >= sigAt.Load()
 				if err != nil {
-					// After the listener closes, connections are refused:
-					// that is a refusal of a new request, not a failure.
-					if strings.Contains(err.Error(), "connection refused") || ctx.Err() != nil {
+					if afterSignal || ctx.Err() != nil {
 						refused.Add(1)
 						time.Sleep(20 * time.Millisecond)
 						continue
@@ -120,7 +124,7 @@ func TestGracefulShutdown(t *testing.T) {
 				switch {
 				case resp.StatusCode == 200:
 					ok.Add(1)
-				case resp.StatusCode == 503:
+				case resp.StatusCode == 503 && afterSignal:
 					refused.Add(1)
 				default:
 					failed.Add(1)
@@ -131,6 +135,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	before := ok.Load()
+	sigAt.Store(time.Now().UnixNano())
 	code := srv.stop(syscall.SIGTERM)
 	time.Sleep(500 * time.Millisecond)
 	cancel()
