@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/zoo"
 )
 
 // benchResult is the --json output; e2e/bench's ONNX side-by-side script
@@ -93,7 +94,7 @@ back to back, and prefer several short runs to one long one.`,
 			impl := kernelImpl()
 			if !asJSON {
 				fmt.Fprintf(a.stderr, "bench %s:%s batch %d, %dx%d, threads %d, kernels %s, half %v\n",
-					m.Name, m.Version, batch, h, w, threads, impl, half)
+					m.Name, m.Version, batch, h, w, threads, impl, half || m.DType == zoo.FP16)
 			}
 			// A fixed seed: every run measures the same work.
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -122,7 +123,7 @@ back to back, and prefer several short runs to one long one.`,
 			elapsed := time.Since(start)
 			r := benchResult{
 				Model: m.Name, Version: m.Version, Batch: batch, Threads: threads, Impl: impl,
-				Height: h, Width: w, Half: half, Iterations: len(lat),
+				Height: h, Width: w, Half: half || m.DType == zoo.FP16, Iterations: len(lat),
 				ImagesPerSec: float64(batch*len(lat)) / elapsed.Seconds(),
 				WeightBytes:  model.WeightBytes(),
 			}
@@ -148,7 +149,7 @@ back to back, and prefer several short runs to one long one.`,
 	f.DurationVar(&duration, "duration", 10*time.Second, "how long to measure")
 	f.DurationVar(&warmup, "warmup", time.Second, "how long to run before measuring")
 	f.StringVar(&size, "size", "", "input size HxW (default: the model's own)")
-	f.BoolVar(&half, "half", false, "compute with fp16 weights")
+	f.BoolVar(&half, "half", false, "hold the weights in fp16 (always so for fp16 models)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	a.storeFlag(cmd, &store)
 	return cmd

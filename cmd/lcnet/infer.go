@@ -14,6 +14,7 @@ import (
 func (a *app) inferCmd() *cobra.Command {
 	var store, ref, input, outDir string
 	var threads int
+	var half bool
 	cmd := &cobra.Command{
 		Use:   "infer --model NAME[:VERSION] --input X.npy --out DIR",
 		Short: "Run a model on a normalized input tensor and write its outputs as .npy",
@@ -48,7 +49,7 @@ It writes four arrays into DIR (created if needed):
 				return fmt.Errorf("%s: shape %v, want [N 3 H W]", input, x.Shape)
 			}
 			ctx := cmd.Context()
-			_, model, err := loadModel(ctx, store, ref, nn.Options{Threads: threads})
+			_, model, err := loadModel(ctx, store, ref, nn.Options{Threads: threads, Half: half})
 			if err != nil {
 				return err
 			}
@@ -85,6 +86,7 @@ It writes four arrays into DIR (created if needed):
 	f.StringVar(&input, "input", "", "input tensor, .npy float32 [N,3,H,W] (required)")
 	f.StringVar(&outDir, "out", "", "directory for the output .npy files (required)")
 	f.IntVar(&threads, "threads", 0, "worker threads (default: all cores)")
+	f.BoolVar(&half, "half", false, "hold the weights in fp16 (always so for fp16 models)")
 	a.storeFlag(cmd, &store)
 	return cmd
 }

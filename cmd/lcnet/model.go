@@ -27,6 +27,8 @@ func loadModel(ctx context.Context, store, ref string, opts nn.Options) (zoo.Man
 	if err != nil {
 		return zoo.Manifest{}, nil, err
 	}
+	// An fp16 version runs with fp16 weights in memory, as the server runs it.
+	opts.Half = opts.Half || m.DType == zoo.FP16
 	model, err := nn.Load(m.Arch, tensors, opts)
 	if err != nil {
 		return zoo.Manifest{}, nil, fmt.Errorf("loading %s:%s: %w", m.Name, m.Version, err)
