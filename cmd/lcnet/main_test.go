@@ -203,3 +203,31 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestDownloadDir(t *testing.T) {
+	for spec, want := range map[string]string{
+		"":                  filepath.Join(defaultStore, "downloads"),
+		"/var/lib/lcnet":    "/var/lib/lcnet/downloads",
+		"file:///srv/store": "/srv/store/downloads",
+	} {
+		if got := downloadDir(spec); got != want {
+			t.Errorf("downloadDir(%q) = %q, want %q", spec, got, want)
+		}
+	}
+	if got := downloadDir("s3://bucket/prefix"); strings.Contains(got, "bucket") {
+		t.Errorf("downloadDir of a remote store = %q, want a local cache directory", got)
+	}
+}
+
+// TestServeEnv: serve's flags default from the environment.
+func TestServeEnv(t *testing.T) {
+	a := &app{getenv: func(k string) string {
+		return map[string]string{"LCNET_ADDR": "0.0.0.0:9", "LCNET_PULL": "1", "LCNET_THREADS": "3", "LCNET_API_KEY": "k", "LCNET_STORE": "/s"}[k]
+	}, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	f := a.serveCmd().Flags()
+	for flag, want := range map[string]string{"addr": "0.0.0.0:9", "pull": "true", "threads": "3", "api-key": "k", "store": "/s"} {
+		if got := f.Lookup(flag).DefValue; got != want {
+			t.Errorf("--%s defaults to %q, want %q from the environment", flag, got, want)
+		}
+	}
+}
