@@ -6,6 +6,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -165,8 +166,21 @@ func TestSideBySide(t *testing.T) {
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(string(readFile(t, raw))), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"lcnet":{`) || !strings.Contains(lines[0], `"ort":{`) {
-		t.Errorf("raw results:\n%s", strings.Join(lines, "\n"))
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines of raw results, got:\n%s", strings.Join(lines, "\n"))
+	}
+	for i, l := range lines {
+		var r struct {
+			Scale      string
+			Batch      int
+			LCNet, ORT map[string]any
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("raw line %d is not JSON: %v\n%s", i+1, err, l)
+		}
+		if r.Scale != "0_25" || r.Batch != i+1 || r.LCNet["p50_ms"] == nil || r.ORT["images_per_sec"] == nil {
+			t.Errorf("raw line %d: %s", i+1, l)
+		}
 	}
 	t.Logf("\n%s", out)
 }

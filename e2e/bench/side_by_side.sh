@@ -91,7 +91,10 @@ for s in $scales; do
 			--duration "${duration}s" --warmup "${warmup}s" --json --store "$store")
 		oj=$(node "$here/ort_bench.mjs" --model "$tmp/$name.onnx" --batch "$b" --threads "$threads" \
 			--size "$size" --duration "$duration" --warmup "$warmup" --json)
-		raw+=("{\"scale\":\"$s\",\"batch\":$b,\"lcnet\":$lj,\"ort\":$oj}")
+		# One JSON object per line (lcnet prints its JSON indented).
+		raw+=("$(node -e 'const [s, b, l, o] = process.argv.slice(1);
+			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o) }));' \
+			"$s" "$b" "$lj" "$oj")")
 		IFS=$'\t' read -r l50 l90 l99 lips impl < <(field "$lj" p50_ms p90_ms p99_ms images_per_sec impl)
 		IFS=$'\t' read -r o50 o90 o99 oips ortv < <(field "$oj" p50_ms p90_ms p99_ms images_per_sec runtime)
 		rows+=("$(awk -v s="$s" -v b="$b" -v l50="$l50" -v l90="$l90" -v l99="$l99" -v lips="$lips" \
