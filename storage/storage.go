@@ -48,16 +48,19 @@ type Store interface {
 const DefaultDir = "./lcnet-data"
 
 // Open returns the store a --store flag or LCNET_STORE names: empty for
-// DefaultDir, otherwise a directory path (file:// accepted).
+// DefaultDir, a directory path (file:// accepted), or
+// s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION] (see NewS3).
 func Open(ctx context.Context, spec string) (Store, error) {
 	switch {
 	case spec == "":
 		return NewLocal(DefaultDir)
 	case strings.HasPrefix(spec, "file://"):
 		return NewLocal(strings.TrimPrefix(spec, "file://"))
+	case strings.HasPrefix(spec, "s3://"):
+		return NewS3(ctx, spec)
 	case strings.Contains(spec, "://"):
 		scheme := spec[:strings.Index(spec, "://")]
-		return nil, fmt.Errorf("store %q: the %s:// scheme is not supported by this build; use a local directory path", spec, scheme)
+		return nil, fmt.Errorf("store %q: the %s:// scheme is not supported; use a directory path or s3://BUCKET/PREFIX", spec, scheme)
 	}
 	return NewLocal(spec)
 }
