@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,20 @@ func StartS3(t *testing.T) func() string {
 	endpoint := os.Getenv("LCNET_S3_ENDPOINT")
 	if endpoint == "" {
 		endpoint = startWeed(t)
+	} else {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			t.Fatalf("LCNET_S3_ENDPOINT: %v", err)
+		}
+		client, err := minio.New(u.Host, &minio.Options{
+			Creds: credentials.NewEnvAWS(), Secure: u.Scheme == "https", Region: "us-east-1", BucketLookup: minio.BucketLookupPath,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := makeBucket(context.Background(), client); err != nil {
+			t.Fatalf("creating bucket %s at %s: %v", weedBucket, endpoint, err)
+		}
 	}
 	return func() string {
 		var rnd [6]byte
@@ -89,17 +104,16 @@ func startWeed(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		// weed starts no children of its own, but its process group is
-		// ours alone: end exactly what this test started.
+		// The process group is this test's alone: end exactly what it started.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-exited
 		}
 		logf.Close()
 	})
@@ -118,12 +132,18 @@ func startWeed(t *testing.T) string {
 	deadline := time.Now().Add(120 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = client.MakeBucket(ctx, weedBucket, minio.MakeBucketOptions{Region: "us-east-1"})
+		err = makeBucket(ctx, client)
 		cancel()
-		if err == nil || minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
+		if err == nil {
 			break
 		}
-		if cmd.ProcessState != nil || time.Now().After(deadline) {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("weed exited: %v\nlast log lines:\n%s", cmd.ProcessState, tail(string(b), 30))
+		default:
+		}
+		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logPath)
 			t.Fatalf("SeaweedFS S3 on %s not ready: %v\nlast log lines:\n%s", host, err, tail(string(b), 30))
 		}
@@ -132,6 +152,14 @@ func startWeed(t *testing.T) string {
 	t.Setenv("AWS_ACCESS_KEY_ID", weedAccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", weedSecretKey)
 	return "http://" + host
+}
+
+func makeBucket(ctx context.Context, client *minio.Client) error {
+	err := client.MakeBucket(ctx, weedBucket, minio.MakeBucketOptions{Region: "us-east-1"})
+	if code := minio.ToErrorResponse(err).Code; code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
+		return nil
+	}
+	return err
 }
 
 // freePorts finds n loopback ports that are free together with port+10000,
