@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +16,10 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	var (
 		addr, store, apiKey, defaultModel, mirror, logFormat string
-		threads                                              int
+		threads, maxBatch, queue                             int
 		pullOnDemand                                         bool
+		maxBody, maxUpload                                   int64
+		batchWait, requestTimeout                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -28,7 +31,8 @@ document at /openapi.json) and the demo page at /.
 Models are loaded from the store on first use. With --pull, a request for a
 model the zoo does not have but the pull catalog does ('lcnet pull --list')
 downloads it first. Uploading (POST /v1/models) and deleting models need
---api-key when one is set; classifying does not.
+--api-key when one is set; classifying does not. Prefer LCNET_API_KEY to the
+flag: command lines are visible to every user of the machine (ps).
 
 SIGTERM or Ctrl-C stops accepting connections, lets requests in flight
 finish, and exits 0. Logs are structured (slog) on stderr.
@@ -37,7 +41,7 @@ Every flag has an environment variable: LCNET_ADDR, LCNET_STORE,
 LCNET_API_KEY, LCNET_DEFAULT_MODEL, LCNET_PULL=1, LCNET_MIRROR, LCNET_THREADS,
 LCNET_LOG_FORMAT.`,
 		Example: `  lcnet serve
-  lcnet serve --addr 0.0.0.0:8080 --store /var/lib/lcnet --api-key "$(cat key.txt)"
+  LCNET_API_KEY="$(cat key.txt)" lcnet serve --addr 0.0.0.0:8080 --store /var/lib/lcnet
   LCNET_PULL=1 lcnet serve --default-model PPLCNet_x1_0
   curl -F image=@cat.jpg http://127.0.0.1:8080/v1/models/PPLCNet_x1_0/classify`,
 		Args: exactArgs(0, "no arguments"),
@@ -63,6 +67,13 @@ LCNET_LOG_FORMAT.`,
 				DefaultModel: defaultModel,
 				Threads:      threads,
 				Logger:       log,
+				// Zero leaves the api's defaults.
+				MaxBodyBytes:   maxBody,
+				MaxUploadBytes: maxUpload,
+				MaxBatch:       maxBatch,
+				BatchWait:      batchWait,
+				QueueSize:      queue,
+				RequestTimeout: requestTimeout,
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
@@ -95,6 +106,12 @@ LCNET_LOG_FORMAT.`,
 	f.BoolVar(&pullOnDemand, "pull", envBool(a.getenv, "LCNET_PULL"), "download catalog models on first request (env LCNET_PULL=1)")
 	f.StringVar(&mirror, "mirror", a.getenv("LCNET_MIRROR"), "base URL for --pull downloads instead of the official sites (env LCNET_MIRROR)")
 	f.IntVar(&threads, "threads", a.envInt("LCNET_THREADS"), "inference threads (default: all cores; env LCNET_THREADS)")
+	f.Int64Var(&maxBody, "max-body", 0, "largest classify/features/infer body in bytes (default 32 MiB)")
+	f.Int64Var(&maxUpload, "max-upload", 0, "largest model upload in bytes (default 1 GiB)")
+	f.IntVar(&maxBatch, "max-batch", 0, "most images per network call when batching requests (default 16)")
+	f.DurationVar(&batchWait, "batch-wait", 0, "how long a request waits for others to batch with (default 2ms)")
+	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
+	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
 	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
 	a.storeFlag(cmd, &store)
 	return cmd
