@@ -375,8 +375,14 @@ func (z *Zoo) Weights(ctx context.Context, m Manifest) (map[string]nn.Tensor, er
 // Delete removes a version: the manifest first, so the version disappears
 // at once for every reader, then its weights. The claim stays, so the
 // version string is never reused for other weights.
+//
+// A version with a damaged manifest can be deleted too: that is the way to
+// get rid of it.
 func (z *Zoo) Delete(ctx context.Context, name, version string) error {
 	m, err := z.Resolve(ctx, name, version)
+	if errors.Is(err, ErrBadManifest) && version != "" && version != "latest" {
+		m, err = Manifest{Name: name, Version: version}, nil
+	}
 	if err != nil {
 		return err
 	}
@@ -384,13 +390,16 @@ func (z *Zoo) Delete(ctx context.Context, name, version string) error {
 		return fmt.Errorf("delete %s: name the version to delete (latest is %s)", name, m.Version)
 	}
 	if err := z.store.Delete(ctx, key(name, version, manifestFile)); err != nil {
-		return err
+		return fmt.Errorf("deleting %s:%s: %w", name, version, err)
 	}
 	file := m.WeightsFile
 	if file == "" {
 		file = weightsFile
 	}
-	return z.store.Delete(ctx, key(name, version, file))
+	if err := z.store.Delete(ctx, key(name, version, file)); err != nil {
+		return fmt.Errorf("deleting the weights of %s:%s: %w", name, version, err)
+	}
+	return nil
 }
 
 type countWriter int64

@@ -414,6 +414,14 @@ func TestBrokenManifestKeepsTheRestServing(t *testing.T) {
 			}
 		})
 	}
+	// Deleting is how a damaged version goes away.
+	if err := z.Delete(ctx, "b", "2"); err != nil {
+		t.Fatalf("deleting the damaged version: %v", err)
+	}
+	models, err := z.Models(ctx)
+	if err != nil || len(models) != 2 || len(models[1].Broken) != 0 || len(models[1].Versions) != 1 {
+		t.Fatalf("after deleting the damaged version: %+v %v", models, err)
+	}
 }
 
 func TestCreateRejects(t *testing.T) {

@@ -30,14 +30,16 @@ build() {
 	local src work start
 	src=$(go mod download -json "github.com/seaweedfs/seaweedfs@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	[[ -n $src ]] || { echo "start-weed: could not download seaweedfs@$VERSION" >&2; exit 1; }
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' RETURN
+	# A fixed build directory lets a rebuild reuse Go's build cache.
+	work=$DIR/src
+	rm -rf "$work"
+	mkdir -p "$work"
 	cp -r "$src/." "$work"
 	chmod -R u+w "$work"
 	mkdir -p "$(dirname "$BIN")"
 	start=$(date +%s)
 	echo "start-weed: building weed $VERSION (several minutes on a small machine)" >&2
-	(cd "$work" && go build -trimpath -o "$BIN.tmp" ./weed)
+	(cd "$work" && go build -o "$BIN.tmp" ./weed)
 	mv "$BIN.tmp" "$BIN"
 	echo "start-weed: built in $(($(date +%s) - start)) s" >&2
 	echo "$BIN"
