@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
@@ -223,10 +224,22 @@ func TestV2Protocol(t *testing.T) {
 	store := t.TempDir()
 	convertFixture(t, store, "x0_25", "golden", "PPLCNet_x0_25.pdparams")
 	srv := startServer(t, store)
-	for _, p := range []string{"/v2/health/live", "/v2/health/ready", "/v2/models/x0_25", "/v2/models/x0_25/ready", "/v2/models/x0_25/versions/1"} {
+	for _, p := range []string{"/v2/health/live", "/v2/health/ready", "/v2/models/x0_25", "/v2/models/x0_25/versions/1"} {
 		if r := curl(t, srv.URL+p); r.Status != 200 {
 			t.Fatalf("GET %s: %d %s", p, r.Status, r.Body)
 		}
+	}
+	// Models load lazily: the first readiness probe starts the load and
+	// answers 503 with Retry-After until the model can serve.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r := curl(t, "-D", "-", srv.URL+"/v2/models/x0_25/ready")
+		if r.Status == 200 {
+			break
+		}
+		if r.Status != 503 || !bytes.Contains(bytes.ToLower(r.Body), []byte("retry-after")) || time.Now().After(deadline) {
+			t.Fatalf("GET /v2/models/x0_25/ready: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	in, err := npy.ReadFile(fixtures.Path(t, "golden", "PPLCNet_x0_25.input.npy"))
 	if err != nil {
