@@ -140,19 +140,37 @@ func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]nn.Tens
 	m.WeightsFile = weightsFile
 	if err := z.store.Put(ctx, key(m.Name, version, weightsFile), pr); err != nil {
 		pr.CloseWithError(err)
-		return Manifest{}, fmt.Errorf("writing weights of %s:%s: %w", m.Name, version, err)
+		return Manifest{}, z.release(ctx, m.Name, version, fmt.Errorf("writing weights of %s:%s: %w", m.Name, version, err))
 	}
 	m.WeightsSHA256 = hex.EncodeToString(h.Sum(nil))
 	m.WeightsSize = int64(size)
 	m.CreatedAt = z.now().UTC()
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return Manifest{}, err
+		return Manifest{}, z.release(ctx, m.Name, version, err)
 	}
+	// From here on a failed Put may still have stored the manifest (a lost
+	// reply), so the claim is kept: a visible version's string must never
+	// be handed out twice.
 	if err := z.store.Put(ctx, key(m.Name, version, manifestFile), bytes.NewReader(mj)); err != nil {
 		return Manifest{}, fmt.Errorf("writing manifest of %s:%s: %w", m.Name, version, err)
 	}
 	return m, nil
+}
+
+// release undoes a create that failed before its manifest was written:
+// no reader can have seen the version, so its weights go and its claim is
+// given back, and a retry of the same NAME:VERSION works. A crash instead
+// of an error leaves both, and the version string is simply skipped.
+func (z *Zoo) release(ctx context.Context, name, version string, cause error) error {
+	ctx = context.WithoutCancel(ctx) // clean up even after a cancellation
+	if err := z.store.Delete(ctx, key(name, version, weightsFile)); err != nil {
+		return fmt.Errorf("%w (and removing the partial weights failed: %v)", cause, err)
+	}
+	if err := z.store.Delete(ctx, key(name, version, claimFile)); err != nil {
+		return fmt.Errorf("%w (and releasing the version claim failed: %v)", cause, err)
+	}
+	return cause
 }
 
 // claim reserves a version number with PutIfAbsent, so that concurrent
