@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +36,12 @@ func TestLoad(t *testing.T) {
 		t.Skip("set LCNET_LOADTEST=20s to run the 32-client load test")
 	}
 	const clients = 32
-	ts, be := realServer(t, map[string]string{textlineName: textlinePath(t)})
+	z, _ := realZoo(t, map[string]string{textlineName: textlinePath(t)})
+	maxBatch := 0 // the default
+	if v := os.Getenv("LCNET_LOADTEST_BATCH"); v != "" {
+		maxBatch, _ = strconv.Atoi(v)
+	}
+	ts, be := serveZoo(t, z, func(c *Config) { c.MaxBatch = maxBatch })
 	m, err := be.resolve(context.Background(), textlineName, "")
 	if err != nil {
 		t.Fatal(err)
