@@ -27,6 +27,14 @@ build() {
 		echo "$BIN"
 		return
 	fi
+	# Concurrent invocations wait for one build instead of clobbering it.
+	mkdir -p "$DIR" "$(dirname "$BIN")"
+	exec 9>"$DIR/build.lock"
+	flock 9
+	if [[ -x $BIN ]]; then
+		echo "$BIN"
+		return
+	fi
 	local src work start
 	src=$(go mod download -json "github.com/seaweedfs/seaweedfs@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	[[ -n $src ]] || { echo "start-weed: could not download seaweedfs@$VERSION" >&2; exit 1; }
@@ -36,11 +44,10 @@ build() {
 	mkdir -p "$work"
 	cp -r "$src/." "$work"
 	chmod -R u+w "$work"
-	mkdir -p "$(dirname "$BIN")"
 	start=$(date +%s)
 	echo "start-weed: building weed $VERSION (several minutes on a small machine)" >&2
-	(cd "$work" && go build -o "$BIN.tmp" ./weed)
-	mv "$BIN.tmp" "$BIN"
+	(cd "$work" && go build -o "$BIN.tmp.$$" ./weed)
+	mv "$BIN.tmp.$$" "$BIN"
 	echo "start-weed: built in $(($(date +%s) - start)) s" >&2
 	echo "$BIN"
 }
