@@ -37,11 +37,10 @@ func TestLoad(t *testing.T) {
 	}
 	const clients = 32
 	z, _ := realZoo(t, map[string]string{textlineName: textlinePath(t)})
-	maxBatch := 0 // the default
-	if v := os.Getenv("LCNET_LOADTEST_BATCH"); v != "" {
-		maxBatch, _ = strconv.Atoi(v)
-	}
-	ts, be := serveZoo(t, z, func(c *Config) { c.MaxBatch = maxBatch })
+	// Zero keeps the defaults; the variables let one compare settings.
+	maxBatch, _ := strconv.Atoi(os.Getenv("LCNET_LOADTEST_BATCH"))
+	parallel, _ := strconv.Atoi(os.Getenv("LCNET_LOADTEST_PARALLEL"))
+	ts, be := serveZoo(t, z, func(c *Config) { c.MaxBatch, c.BatchParallel = maxBatch, parallel })
 	m, err := be.resolve(context.Background(), textlineName, "")
 	if err != nil {
 		t.Fatal(err)
