@@ -8,7 +8,7 @@ import (
 
 func TestIndex(t *testing.T) {
 	for _, tt := range []struct {
-		page       Page
+		page         Page
 		want, absent []string
 	}{
 		{Page{Empty: true}, []string{`<section id="hint">`, "lcnet convert", "lcnet pull", "POST /v1/models", `<section id="app" hidden>`}, []string{"Authorization"}},
