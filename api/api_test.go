@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"io"
@@ -595,4 +597,72 @@ func TestPullOnDemand(t *testing.T) {
 		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
 		checkProblem(t, do(t, "POST", ts.URL+"/v1/models/zzz/classify", "image/png", bytes.NewReader(png)), 404, "zzz")
 	})
+}
+
+// pngBomb is a valid PNG header declaring w x h pixels with almost no
+// data behind it: decoding it would allocate w*h*4 bytes.
+func pngBomb(t testing.TB, w, h uint32) []byte {
+	t.Helper()
+	b := solid(t, "png", red, 1, 1)
+	// IHDR data starts after the 8-byte signature, 4-byte length, "IHDR".
+	binary.BigEndian.PutUint32(b[16:], w)
+	binary.BigEndian.PutUint32(b[20:], h)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
+}
+
+func TestDecompressionBomb(t *testing.T) {
+	_, ts := newTestServer(t, newFake("m"), nil)
+	start := time.Now()
+	r := do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(pngBomb(t, 60000, 60000)))
+	checkProblem(t, r, 413, "3600")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing the bomb took %v: was it decoded?", d)
+	}
+}
+
+func TestImageVariants(t *testing.T) {
+	_, ts := newTestServer(t, newFake("m"), nil)
+	gray := image.NewGray(image.Rect(0, 0, 30, 20))
+	for i := range gray.Pix {
+		gray.Pix[i] = 200
+	}
+	grayPNG, err := testimage.Encode("png", gray)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ycck, err := os.ReadFile("../internal/imaging/testdata/quadrants_ycck.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alpha, err := os.ReadFile("../internal/imaging/testdata/quadrants_alpha.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A red image with EXIF orientation 6 (rotate 90°) is still red.
+	exif, err := testimage.JPEG(solidImage(red, 40, 20), 95, testimage.EXIF(6, binary.BigEndian))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, img := range map[string][]byte{"grayscale png": grayPNG, "cmyk jpeg": ycck, "alpha webp": alpha, "exif jpeg": exif} {
+		t.Run(name, func(t *testing.T) {
+			r := do(t, "POST", ts.URL+"/v1/models/m/classify", "application/octet-stream", bytes.NewReader(img))
+			if r.status != 200 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+		})
+	}
+	if got := top1(t, do(t, "POST", ts.URL+"/v1/models/m/classify", "image/jpeg", bytes.NewReader(exif))); got[0] != "red" {
+		t.Errorf("EXIF-rotated red image: %v", got)
+	}
+}
+
+func solidImage(c color.Color, w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, c)
+		}
+	}
+	return img
 }

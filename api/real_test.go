@@ -89,6 +89,30 @@ func TestRealTextLine(t *testing.T) {
 	}
 }
 
+func TestRealFeatures(t *testing.T) {
+	ts, be := realServer(t, map[string]string{textlineName: textlinePath(t)})
+	m, err := be.resolve(context.Background(), textlineName, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewClient(ts.URL, nil)
+	img := mustEncode(t, "png", testimage.TextLine(320, 48, "Hello, world"))
+	for layer, dim := range map[string]int{"features": m.Arch.FeatureDim(), "pooled": m.Arch.LastChannels()} {
+		res, err := c.Features(context.Background(), textlineName, "", [][]byte{img, img}, layer, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Dim != dim || len(res.Results) != 2 || len(res.Results[0].Features) != dim {
+			t.Fatalf("%s: dim %d, want %d", layer, res.Dim, dim)
+		}
+		for i, v := range res.Results[0].Features {
+			if math.Abs(float64(v-res.Results[1].Features[i])) > 1e-6 {
+				t.Fatalf("%s: the same image gave different features at %d", layer, i)
+			}
+		}
+	}
+}
+
 // TestRealV2Golden runs the fixtures' input tensors through the v2
 // endpoint and compares every output with the independent implementation's.
 func TestRealV2Golden(t *testing.T) {
