@@ -5,33 +5,39 @@ import (
 
 	"github.com/nlpodyssey/spago/mat"
 	spago "github.com/nlpodyssey/spago/nn"
+
+	"github.com/lcnet/lcnet/internal/kernel"
 )
 
 // bnEpsilon is the epsilon of PaddleClas' BatchNorm layers.
 const bnEpsilon = 1e-5
 
-// How spago parameters relate to the weights the compute reads:
+// How spago parameters relate to the weights the kernels read:
 //
-//   - Every layer is a spago module whose W and B are *spago.Param over a
-//     mat.Dense[float32]. The Dense is built WithBacking over the folded
-//     weights, so in fp32 mode the Param's data IS the single copy the
-//     compute reads (matrix.f32 aliases it); nothing is duplicated.
-//   - In fp16 mode the large matrices (pointwise convs, SE convs, last_conv
-//     and fc: about 97% of the bytes) are kept only as fp16 bits in
-//     matrix.f16 and widened row by row during compute. spago has no fp16
-//     dtype, so those layers have W == nil rather than a second, fp32 copy;
-//     biases, the stem and the depthwise filters stay fp32 Params.
+//   - Every layer is a spago module. Tensors the kernels read in their
+//     natural layout (biases, the depthwise filters) are *spago.Param over a
+//     mat.Dense[float32] built WithBacking over the folded values, so the
+//     Param's data IS the single copy the kernels read.
+//   - Weight matrices (stem, pointwise, SE, last_conv, fc) are read by the
+//     GEMM in internal/kernel's packed panel layout, fp32 or fp16. The
+//     kernel.Packed is their single resident copy: the layer keeps no
+//     row-major float32 Param next to it (W is nil), since that would
+//     double fp32 memory and defeat fp16. Folding builds a temporary
+//     row-major matrix that Pack copies and the GC then frees.
 //
-// spago's traversal (spago.ForEachParam) therefore visits exactly the fp32
-// weights that are resident.
+// spago's traversal (spago.ForEachParam) therefore visits the resident
+// float32 tensors outside the packed matrices; WeightBytes is their bytes
+// plus the packed bytes.
 
-// conv is one convolution (or Linear) with its BatchNorm folded in.
+// convLayer is one convolution (or Linear) with its BatchNorm folded in:
+// either a packed matrix (w) or, for depthwise, filters in DW.
 type convLayer struct {
 	spago.Module
-	W *spago.Param
-	B *spago.Param
+	DW *spago.Param // depthwise filters C x k*k, nil for matrix layers
+	B  *spago.Param // folded bias, nil when the layer has none
 
-	w    matrix
+	w    *kernel.Packed // nil for depthwise
+	dw   []float32
 	bias []float32
 }
 
@@ -41,24 +47,28 @@ func param(data []float32, shape ...int) *spago.Param {
 	return &spago.Param{Matrix: d}
 }
 
-// newConvLayer wraps folded weights w (m x k) and bias. half stores w as
-// fp16 and drops the float32 slice.
+// newConvLayer packs the folded weights w (m x k) and wraps bias.
 func newConvLayer(w []float32, m, k int, bias []float32, half bool) *convLayer {
-	l := &convLayer{w: newMatrix(w, m, k, half), bias: bias}
-	if !half {
-		l.W = param(w, m, k)
-	}
+	l := &convLayer{w: kernel.Pack(w, m, k, half), bias: bias}
 	if bias != nil {
 		l.B = param(bias, len(bias))
 	}
 	return l
 }
 
+func newDepthwiseLayer(w []float32, c, k int, bias []float32) *convLayer {
+	return &convLayer{DW: param(w, c, k*k), B: param(bias, c), dw: w, bias: bias}
+}
+
 func (l *convLayer) sizeBytes() int {
 	if l == nil {
 		return 0
 	}
-	return l.w.sizeBytes() + 4*len(l.bias)
+	n := 4 * (len(l.dw) + len(l.bias))
+	if l.w != nil {
+		n += l.w.SizeBytes()
+	}
+	return n
 }
 
 // foldBN folds BatchNorm (gamma, beta, mean, variance) into a conv without
@@ -89,6 +99,17 @@ func loadConvBN(t map[string]Tensor, prefix string, half bool) *convLayer {
 	return newConvLayer(fw, cout, len(fw)/cout, fb, half)
 }
 
+// loadDepthwiseBN builds the folded depthwise layer at prefix; its filters
+// stay fp32 in both modes (under 3% of the weights).
+func loadDepthwiseBN(t map[string]Tensor, prefix string) *convLayer {
+	w := t[prefix+".conv.weight"]
+	c, k := w.Shape[0], w.Shape[2]
+	fw, fb := foldBN(w.Data, c,
+		t[prefix+".bn.weight"].Data, t[prefix+".bn.bias"].Data,
+		t[prefix+".bn._mean"].Data, t[prefix+".bn._variance"].Data)
+	return newDepthwiseLayer(fw, c, k, fb)
+}
+
 // loadConv builds a plain conv (SE, last_conv) from weight [m, k, 1, 1] and
 // an optional bias.
 func loadConv(t map[string]Tensor, prefix string, withBias, half bool) *convLayer {
@@ -103,7 +124,7 @@ func loadConv(t map[string]Tensor, prefix string, withBias, half bool) *convLaye
 // block is one DepthwiseSeparable block.
 type block struct {
 	spago.Module
-	DW  *convLayer // depthwise, weights C x k*k, always fp32 (small)
+	DW  *convLayer // depthwise C x k*k, always fp32 (small)
 	SE1 *convLayer // squeeze C -> C/4, nil without SE
 	SE2 *convLayer // excite C/4 -> C
 	PW  *convLayer // pointwise Out x In
@@ -126,7 +147,7 @@ func buildNetwork(a Arch, t map[string]Tensor, half bool) *network {
 	n := &network{Stem: loadConvBN(t, "conv1", false)}
 	for _, b := range a.Blocks {
 		p := b.Name()
-		bl := &block{spec: b, DW: loadConvBN(t, p+".dw_conv", false)}
+		bl := &block{spec: b, DW: loadDepthwiseBN(t, p+".dw_conv")}
 		if b.SE {
 			bl.SE1 = loadConv(t, p+".se.conv1", true, half)
 			bl.SE2 = loadConv(t, p+".se.conv2", true, half)
@@ -152,10 +173,26 @@ func buildNetwork(a Arch, t map[string]Tensor, half bool) *network {
 	return n
 }
 
-func (n *network) sizeBytes() int {
-	s := n.Stem.sizeBytes() + n.LastConv.sizeBytes() + n.FC.sizeBytes()
+// layers lists every layer in network order.
+func (n *network) layers() []*convLayer {
+	ls := []*convLayer{n.Stem}
 	for _, b := range n.Blocks {
-		s += b.DW.sizeBytes() + b.SE1.sizeBytes() + b.SE2.sizeBytes() + b.PW.sizeBytes()
+		ls = append(ls, b.DW)
+		if b.SE1 != nil {
+			ls = append(ls, b.SE1, b.SE2)
+		}
+		ls = append(ls, b.PW)
+	}
+	if n.LastConv != nil {
+		ls = append(ls, n.LastConv)
+	}
+	return append(ls, n.FC)
+}
+
+func (n *network) sizeBytes() int {
+	s := 0
+	for _, l := range n.layers() {
+		s += l.sizeBytes()
 	}
 	return s
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
+
+	"github.com/lcnet/lcnet/internal/kernel"
 )
 
 // MinInputSize is the smallest height and width Infer accepts: five
@@ -19,6 +20,17 @@ const (
 	maxSide  = 1 << 15
 	maxBatch = 1 << 16
 )
+
+// useKernelPool turns on intra-op parallelism for calls with fewer images
+// than threads. It is off because kernel.Pool (at 3b2b1cb/d9539e6) has a
+// start-up race: each worker goroutine reads the loop generation when it
+// first runs, so a loop published before that (Load then an immediate
+// Infer) is never picked up and the caller spins forever; it hangs this
+// package's tests reliably under -race. The fix belongs in NewPool: read
+// the generation before starting the goroutines and pass it to work. With
+// the pool off, a batch-1 call runs on one thread; batches and concurrent
+// callers still use every worker.
+const useKernelPool = false
 
 // ErrClosed is returned by Infer after Close.
 var ErrClosed = errors.New("nn: model is closed")
@@ -51,14 +63,18 @@ type Output struct {
 // Model is a loaded PP-LCNet, safe for concurrent use: one Model serves any
 // number of goroutines. A fixed set of Options.Threads workers, each with
 // its own activation buffers, runs the images of all calls; a batch of N
-// images is spread over the workers, one image per worker at a time, and a
-// worker splits the large layers of its image over workers that are idle
-// (see split.go), so a lone batch-1 call still uses every thread.
+// images is spread over the workers, one image per worker at a time. A call
+// with fewer images than threads (batch 1) is meant to split each layer
+// over the threads with internal/kernel's Pool (see useKernelPool).
 type Model struct {
 	arch    Arch
 	half    bool
 	net     *network
 	threads int
+	// pool splits each layer over the threads for calls with fewer images
+	// than threads (batch 1); larger batches run one image per worker,
+	// serially, which keeps every core busy without per-layer handoffs.
+	pool *kernel.Pool
 
 	jobs chan job
 	// calls recycles call states so steady-state calls do not allocate;
@@ -72,13 +88,10 @@ type Model struct {
 	workers sync.WaitGroup
 }
 
-// job is one image of one call, or (op != nil) rows [lo, hi) of a layer
-// that another worker split.
+// job is one image of one call.
 type job struct {
-	c      *call
-	img    int
-	op     *splitOp
-	lo, hi int
+	c   *call
+	img int
 }
 
 // call is the state of one Infer call, shared by the workers running its
@@ -127,6 +140,9 @@ func Load(arch Arch, tensors map[string]Tensor, opts Options) (*Model, error) {
 	}
 	m.arch.Blocks = append([]Block(nil), arch.Blocks...)
 	m.arch.StrideList = append([]Stride(nil), arch.StrideList...)
+	if threads > 1 && useKernelPool {
+		m.pool = kernel.NewPool(threads)
+	}
 	m.workers.Add(threads)
 	for range threads {
 		go m.work()
@@ -149,6 +165,9 @@ func (m *Model) Half() bool { return m.half }
 // (folded conv weights, biases, fc), measured from the slices it holds.
 func (m *Model) WeightBytes() int { return m.net.sizeBytes() }
 
+// layers lists the model's layers in network order.
+func (m *Model) layers() []*convLayer { return m.net.layers() }
+
 // Close stops the workers after the calls in flight finish. Infer then
 // returns ErrClosed. Close is idempotent.
 func (m *Model) Close() {
@@ -159,6 +178,7 @@ func (m *Model) Close() {
 	}
 	m.mu.Unlock()
 	m.workers.Wait()
+	m.pool.Close()
 }
 
 // Infer runs n images of h x w (x is NCHW, normalized, len n*3*h*w) and
@@ -243,24 +263,23 @@ func grow(s []float32, n int) []float32 {
 
 // worker is one worker's scratch: activations ping-pong between a and b.
 type worker struct {
-	a, b    []float32
-	vec     []float32 // SE pooled vector and excitation
-	mid     []float32 // SE squeeze
-	scratch []float32 // one widened fp16 weight row
-	op      splitOp   // the layer this worker is splitting
+	a, b []float32
+	vec  []float32 // SE pooled vector and excitation
+	mid  []float32 // SE squeeze
+	// kws are the kernel workspaces, one per pool thread: the pool may
+	// be shared, but each worker's calls use only its own workspaces.
+	kws []*kernel.Workspace
 }
 
 func (m *Model) work() {
 	defer m.workers.Done()
-	ws := new(worker)
+	ws := &worker{kws: make([]*kernel.Workspace, m.threads)}
+	for i := range ws.kws {
+		ws.kws[i] = kernel.NewWorkspace()
+	}
 	for {
 		select {
 		case j := <-m.jobs:
-			if j.op != nil {
-				j.op.run(j.lo, j.hi, ws)
-				j.op.wg.Done()
-				continue
-			}
 			m.run(ws, j)
 		case <-m.done:
 			return
@@ -274,7 +293,11 @@ func (m *Model) run(ws *worker, j job) {
 	o := c.out
 	chw := 3 * c.h * c.w
 	i := j.img
-	err := m.forward(c.ctx, ws, c.x[i*chw:(i+1)*chw], c.h, c.w,
+	pool := m.pool
+	if o.N >= m.threads {
+		pool = nil // every worker has an image: no idle thread to split over
+	}
+	err := m.forward(c.ctx, ws, pool, c.x[i*chw:(i+1)*chw], c.h, c.w,
 		o.Logits[i*o.Classes:(i+1)*o.Classes],
 		o.Probabilities[i*o.Classes:(i+1)*o.Classes],
 		o.Features[i*o.FeatureDim:(i+1)*o.FeatureDim],
@@ -289,30 +312,28 @@ func (ws *worker) ensure(a *Arch, h, w int) {
 	ss := a.StemStride()
 	h, w = outSize(h, 3, ss.H), outSize(w, 3, ss.W)
 	maxAct, maxC := a.StemOut*h*w, a.StemOut
-	maxK := 27
 	for _, b := range a.Blocks {
 		h, w = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
 		maxAct = max(maxAct, b.In*h*w, b.Out*h*w)
 		maxC = max(maxC, b.In, b.Out)
-		maxK = max(maxK, b.In, b.Out)
 	}
-	maxK = max(maxK, a.FeatureDim(), a.LastChannels())
 	ws.a = grow(ws.a, maxAct)
 	ws.b = grow(ws.b, maxAct)
 	ws.vec = grow(ws.vec, maxC)
 	ws.mid = grow(ws.mid, maxC)
-	ws.scratch = grow(ws.scratch, maxK)
 }
 
-// forward runs one image (3 x h x w) through the network.
-func (m *Model) forward(ctx context.Context, ws *worker, x []float32, h, w int, logits, probs, feats, pooled []float32) error {
+// forward runs one image (3 x h x w) through the network. pool is nil
+// (serial) or the model's pool.
+func (m *Model) forward(ctx context.Context, ws *worker, pool *kernel.Pool, x []float32, h, w int, logits, probs, feats, pooled []float32) error {
 	a := &m.arch
 	n := m.net
+	k := ws.kws
 	ws.ensure(a, h, w)
 	ss := a.StemStride()
 	oh, ow := outSize(h, 3, ss.H), outSize(w, 3, ss.W)
 	cur, tmp := ws.a, ws.b
-	m.convSplit(ws, x, 3, h, w, &n.Stem.w, 3, ss.H, ss.W, n.Stem.bias, actHardSwish, cur)
+	kernel.Conv(pool, k, x, 3, h, w, n.Stem.w, 3, ss.H, ss.W, n.Stem.bias, kernel.ActHardSwish, cur)
 	h, w = oh, ow
 	for _, bl := range n.Blocks {
 		if err := ctx.Err(); err != nil {
@@ -321,42 +342,25 @@ func (m *Model) forward(ctx context.Context, ws *worker, x []float32, h, w int, 
 		b := bl.spec
 		oh, ow = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
 		hw := oh * ow
-		m.depthwiseSplit(ws, cur, b.In, h, w, bl.DW.w.f32, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, actHardSwish, tmp)
+		kernel.Depthwise(pool, cur, b.In, h, w, bl.DW.dw, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, kernel.ActHardSwish, tmp)
 		if bl.SE1 != nil {
 			v := ws.vec[:b.In]
-			mid := ws.mid[:bl.SE1.w.m]
-			globalAvgPool(tmp, b.In, hw, v)
-			gemm(&bl.SE1.w, v, 1, bl.SE1.bias, actReLU, mid, ws.scratch)
-			gemm(&bl.SE2.w, mid, 1, bl.SE2.bias, actHardSigmoid, v, ws.scratch)
-			scaleChannels(tmp, b.In, hw, v)
+			mid := ws.mid[:bl.SE1.w.M()]
+			kernel.GlobalAvgPool(tmp, b.In, hw, v)
+			kernel.Gemm(nil, k, bl.SE1.w, v, 1, bl.SE1.bias, kernel.ActReLU, mid)
+			kernel.Gemm(nil, k, bl.SE2.w, mid, 1, bl.SE2.bias, kernel.ActHardSigmoid, v)
+			kernel.ScaleChannels(tmp, b.In, hw, v)
 		}
-		m.gemmSplit(ws, &bl.PW.w, tmp, hw, bl.PW.bias, actHardSwish, cur)
+		kernel.Gemm(pool, k, bl.PW.w, tmp, hw, bl.PW.bias, kernel.ActHardSwish, cur)
 		h, w = oh, ow
 	}
-	globalAvgPool(cur, a.LastChannels(), h*w, pooled)
+	kernel.GlobalAvgPool(cur, a.LastChannels(), h*w, pooled)
 	if n.LastConv != nil {
-		m.gemmSplit(ws, &n.LastConv.w, pooled, 1, nil, actHardSwish, feats)
+		kernel.Gemm(pool, k, n.LastConv.w, pooled, 1, nil, kernel.ActHardSwish, feats)
 	} else {
 		copy(feats, pooled)
 	}
-	m.gemmSplit(ws, &n.FC.w, feats, 1, n.FC.bias, actNone, logits)
+	kernel.Gemm(pool, k, n.FC.w, feats, 1, n.FC.bias, kernel.ActNone, logits)
 	softmax(logits, probs)
 	return nil
-}
-
-// softmax writes the softmax of x to p, accumulating in float64.
-func softmax(x, p []float32) {
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	var s float64
-	for i, v := range x {
-		e := math.Exp(float64(v - mx))
-		p[i] = float32(e)
-		s += e
-	}
-	for i := range p {
-		p[i] = float32(float64(p[i]) / s)
-	}
 }
