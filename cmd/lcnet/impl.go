@@ -1,6 +1,7 @@
 package main
 
-// kernelImpl names the CPU kernels inference runs on, for bench output.
-// nn computes with its own reference Go loops until it moves onto
-// internal/kernel; then this reports kernel.Impl() ("avx2", "generic", ...).
-func kernelImpl() string { return "nn-reference" }
+import "github.com/lcnet/lcnet/internal/kernel"
+
+// kernelImpl names the CPU kernels nn computes with ("avx512", "avx2" or
+// "generic"), for bench output and the serve start-up log.
+func kernelImpl() string { return kernel.Impl() }

@@ -95,7 +95,7 @@ LCNET_LOG_FORMAT.`,
 				return err
 			}
 			log.Info("lcnet serve", "version", versionString(), "addr", addr, "store", store, "models", len(models),
-				"threads", t, "api_key", apiKey != "", "pull_on_demand", pullOnDemand)
+				"threads", t, "kernels", kernelImpl(), "api_key", apiKey != "", "pull_on_demand", pullOnDemand)
 			return srv.ListenAndServe(ctx, addr)
 		},
 	}
