@@ -153,3 +153,22 @@ func TestSlowBody(t *testing.T) {
 		t.Errorf("status %d after %v, want 408 near the 300ms deadline", res.StatusCode, time.Since(start))
 	}
 }
+
+func TestDraining(t *testing.T) {
+	s, ts := newTestServer(t, newFake("m"), nil)
+	s.draining.Store(true)
+	if r := do(t, "GET", ts.URL+"/readyz", "", nil); r.status != 503 {
+		t.Errorf("/readyz while draining: %d", r.status)
+	}
+	if r := do(t, "GET", ts.URL+"/v2/health/ready", "", nil); r.status != 503 || decode[V2Ready](t, r).Ready {
+		t.Errorf("/v2/health/ready while draining: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", ts.URL+"/healthz", "", nil); r.status != 200 {
+		t.Errorf("/healthz while draining: %d", r.status)
+	}
+	r := do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(solid(t, "png", red, 20, 20)))
+	checkProblem(t, r, 503, "shutting down")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+}
