@@ -73,3 +73,13 @@ func TestWithStrides(t *testing.T) {
 		t.Errorf("WithStrides =\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+func TestLoadRefusesTinySE(t *testing.T) {
+	a := DefaultArch(0.25, 2)
+	last := len(a.Blocks) - 1
+	a.Blocks[last-1].Out, a.Blocks[last].In, a.Blocks[last].Out = 2, 2, 2
+	_, err := Load(a, randomTensors(a, 1), Options{Threads: 1})
+	if err == nil || !strings.Contains(err.Error(), "blocks6.1: squeeze-excitation needs at least 4 channels") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -66,6 +66,11 @@ func (a Arch) specs() []tensorSpec {
 // checkTensors reports the first tensor, in network order, that is missing
 // or mis-shaped, then the first unexpected name in sorted order.
 func (a Arch) checkTensors(tensors map[string]Tensor) error {
+	for _, b := range a.Blocks {
+		if b.SE && seMid(b.In) < 1 {
+			return fmt.Errorf("%s: squeeze-excitation needs at least 4 channels, has %d", b.Name(), b.In)
+		}
+	}
 	specs := a.specs()
 	want := make(map[string]bool, len(specs))
 	for _, sp := range specs {
