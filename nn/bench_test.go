@@ -52,9 +52,9 @@ func BenchmarkInfer(b *testing.B) {
 }
 
 // BenchmarkParallelism compares the two ways of using the threads on 8
-// images: one batch-8 call (images across workers, layers not split because
-// no worker is idle) against 8 batch-1 calls in sequence (each image's
-// layers split across the workers). Reports ms/image.
+// images: one batch-8 call (images across workers, serial kernels) against
+// 8 batch-1 calls in sequence (each layer split over kernel.Pool when
+// useKernelPool is on; one thread while it is off). Reports ms/image.
 func BenchmarkParallelism(b *testing.B) {
 	a := DefaultArch(1, 1000)
 	m, err := Load(a, randomTensors(a, 1), Options{})
