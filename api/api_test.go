@@ -666,3 +666,30 @@ func solidImage(c color.Color, w, h int) *image.RGBA {
 	}
 	return img
 }
+
+func TestResolveCache(t *testing.T) {
+	f := newFake("m")
+	_, ts := newTestServer(t, f, func(c *Config) { c.ResolveTTL = 200 * time.Millisecond })
+	png := solid(t, "png", red, 20, 20)
+	version := func() string {
+		return decode[ClassifyResponse](t, do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(png))).Version
+	}
+	if v := version(); v != "1" {
+		t.Fatalf("version %s", v)
+	}
+	f.add("m") // as another replica's upload would
+	if v := version(); v != "1" {
+		t.Errorf("latest changed within the TTL: %s", v)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if v := version(); v != "2" {
+		t.Errorf("latest after the TTL: %s, want 2", v)
+	}
+	// Deleting through this server is seen at once.
+	if r := do(t, "DELETE", ts.URL+"/v1/models/m/versions/2", "", nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	if v := version(); v != "1" {
+		t.Errorf("latest right after deleting 2: %s, want 1", v)
+	}
+}

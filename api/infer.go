@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lcnet/lcnet/zoo"
@@ -16,6 +17,17 @@ import (
 // and a Puller is configured, it pulls the model first; concurrent
 // requests for one name wait on one pull.
 func (s *Server) resolve(ctx context.Context, name, version string) (zoo.Manifest, error) {
+	if m, ok := s.resolved.get(name, version); ok {
+		return m, nil
+	}
+	m, err := s.resolveUncached(ctx, name, version)
+	if err == nil {
+		s.resolved.put(name, version, m)
+	}
+	return m, err
+}
+
+func (s *Server) resolveUncached(ctx context.Context, name, version string) (zoo.Manifest, error) {
 	m, err := s.be.resolve(ctx, name, version)
 	if err == nil || s.cfg.Puller == nil || !errors.Is(err, errNotFound) {
 		return m, err
@@ -97,4 +109,55 @@ func (s *Server) defaultRef(ctx context.Context) (name, version string, err erro
 // run sends a preprocessed batch through e's batcher.
 func (s *Server) run(ctx context.Context, e *cacheEntry, x []float32, n, h, w int) (*output, error) {
 	return e.b.infer(ctx, x, n, h, w)
+}
+
+// resolveCache remembers recent resolutions for a short time. Every
+// inference request resolves its model, and on an object store (S3) that
+// is a list and a get per request; versions are immutable, so only
+// "latest" can change, and a second of staleness is acceptable. Uploads and
+// deletes through this server forget the model at once.
+type resolveCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[[2]string]resolved
+}
+
+type resolved struct {
+	m       zoo.Manifest
+	expires time.Time
+}
+
+func (c *resolveCache) get(name, version string) (zoo.Manifest, bool) {
+	if c.ttl <= 0 {
+		return zoo.Manifest{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[[2]string{name, version}]
+	if !ok || time.Now().After(r.expires) {
+		return zoo.Manifest{}, false
+	}
+	return r.m, true
+}
+
+func (c *resolveCache) put(name, version string, m zoo.Manifest) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 4096 {
+		c.m = map[[2]string]resolved{} // bounded: names come from requests
+	}
+	c.m[[2]string{name, version}] = resolved{m: m, expires: time.Now().Add(c.ttl)}
+}
+
+func (c *resolveCache) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if k[0] == name {
+			delete(c.m, k)
+		}
+	}
 }

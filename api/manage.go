@@ -117,6 +117,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.resolved.forget(m.Name)
 	s.log.Info("model uploaded", "model", m.Name, "version", m.Version, "dtype", m.DType)
 	w.Header().Set("Location", "/v1/models/"+url.PathEscape(m.Name)+"?version="+url.QueryEscape(m.Version))
 	writeJSON(w, http.StatusCreated, versionOf(m))
@@ -153,6 +154,7 @@ func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
 	if err := s.be.remove(r.Context(), name, version); err != nil {
 		return err
 	}
+	s.resolved.forget(name)
 	s.cache.evict(name, version)
 	s.log.Info("model version deleted", "model", name, "version", version)
 	w.WriteHeader(http.StatusNoContent)

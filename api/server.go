@@ -58,6 +58,10 @@ type Config struct {
 	QueueSize int
 	// RequestTimeout bounds every request except uploads (30 s).
 	RequestTimeout time.Duration
+	// ResolveTTL is how long the server trusts what NAME (the latest
+	// version) and NAME:VERSION resolved to before asking the store again
+	// (1 s; negative: always ask).
+	ResolveTTL time.Duration
 	// UploadTimeout bounds model uploads and their conversion (10 min).
 	UploadTimeout time.Duration
 	Logger        *slog.Logger
@@ -105,6 +109,9 @@ func (c *Config) setDefaults() {
 		c.BatchWait = 2 * time.Millisecond
 	}
 	defDur(&c.RequestTimeout, 30*time.Second)
+	if c.ResolveTTL == 0 {
+		c.ResolveTTL = time.Second
+	}
 	defDur(&c.UploadTimeout, 10*time.Minute)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -123,6 +130,7 @@ type Server struct {
 	pulls    singleflight.Group
 	draining atomic.Bool
 	decoding chan struct{} // DecodeParallel slots
+	resolved resolveCache
 }
 
 // New checks cfg and builds the server; models load on first use.
@@ -142,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(), decoding: make(chan struct{}, cfg.DecodeParallel)}
 	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
+	s.resolved.ttl = cfg.ResolveTTL
 	s.router = s.routes()
 	return s, nil
 }
