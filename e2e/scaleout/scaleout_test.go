@@ -286,24 +286,28 @@ func loadThroughRestarts(t *testing.T, lb *nginxProxy, a, b *replica, ckpt strin
 		})
 	}
 
-	// A restart: SIGTERM (the replica drains and exits 0), then the same
-	// command on the same port, as an orchestrator would.
+	// A restart: SIGTERM (the replica drains and exits 0), a pause with
+	// the replica gone, as while an orchestrator reschedules it, then the
+	// same command on the same port.
+	const downFor = 2 * time.Second
 	type window struct {
-		r          *replica
-		down, back time.Time
+		r                *replica
+		term, gone, back time.Time
 	}
 	var windows []window
 	restart := func(r *replica, at time.Duration) {
 		time.Sleep(time.Until(began.Add(at)))
-		w := window{r: r, down: time.Now()}
+		w := window{r: r, term: time.Now()}
 		if code := r.stop(syscall.SIGTERM); code != 0 {
 			t.Errorf("replica %s exited %d after SIGTERM; want 0", r.name, code)
 		}
-		stopped := time.Since(w.down)
+		w.gone = time.Now()
+		time.Sleep(downFor)
 		r.start(t)
 		w.back = time.Now()
 		windows = append(windows, w)
-		t.Logf("replica %s: stopped in %v, ready again %v after SIGTERM", r.name, stopped.Round(time.Millisecond), w.back.Sub(w.down).Round(time.Millisecond))
+		t.Logf("replica %s: exited %v after SIGTERM, gone for %v, ready again %v after SIGTERM", r.name,
+			w.gone.Sub(w.term).Round(time.Millisecond), downFor, w.back.Sub(w.term).Round(time.Millisecond))
 	}
 	restart(a, 8*time.Second)
 	restart(b, 19*time.Second)
@@ -355,16 +359,16 @@ func loadThroughRestarts(t *testing.T, lb *nginxProxy, a, b *replica, ckpt strin
 	for _, w := range windows {
 		during, after := 0, 0
 		for _, s := range samples {
-			if s.err == nil && s.at.After(w.down) && s.at.Add(s.latency).Before(w.back) {
+			if s.err == nil && s.at.After(w.gone) && s.at.Add(s.latency).Before(w.back) {
 				during++
 			}
 			if s.err == nil && s.at.After(w.back) && strings.HasSuffix(s.upstream, w.r.addr) {
 				after++
 			}
 		}
-		t.Logf("while %s was restarting: %d requests answered; after: %d answered by %s", w.r.name, during, after, w.r.name)
+		t.Logf("while %s was gone: %d requests answered; after its restart: %d answered by %s", w.r.name, during, after, w.r.name)
 		if during == 0 {
-			t.Errorf("no request completed while %s was restarting; the restart was not under load", w.r.name)
+			t.Errorf("no request was answered while %s was gone; the restart was not under load", w.r.name)
 		}
 		if after == 0 {
 			t.Errorf("%s answered nothing after its restart", w.r.name)
