@@ -87,6 +87,9 @@ func (b *batcher) infer(ctx context.Context, x []float32, n, h, w int) (*output,
 		case r := <-j.done:
 			return r.out, r.err
 		default:
+			// Never taken: the loop waits for running batches before
+			// it closes done.
+			b.met.queueDepth.Sub(float64(n))
 			return nil, &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s was unloaded", b.label), retryAfter: time.Second, err: errShuttingDown}
 		}
 	case <-ctx.Done():
