@@ -547,6 +547,8 @@ type fakePuller struct {
 	n     int
 	fail  error
 	delay time.Duration
+	// as, when set, is the catalog's spelling the model is imported under.
+	as string
 }
 
 func (p *fakePuller) Pull(ctx context.Context, name string, progress func(done, total int64)) (zoo.Manifest, error) {
@@ -556,6 +558,9 @@ func (p *fakePuller) Pull(ctx context.Context, name string, progress func(done, 
 	time.Sleep(p.delay)
 	if p.fail != nil {
 		return zoo.Manifest{}, p.fail
+	}
+	if p.as != "" {
+		name = p.as
 	}
 	return p.f.add(name), nil
 }
@@ -582,6 +587,18 @@ func TestPullOnDemand(t *testing.T) {
 		}
 		if m := decode[Model](t, do(t, "GET", ts.URL+"/v1/models/PPLCNet_x0_25", "", nil)); m.Pull == nil || m.Pull.Total != 10 {
 			t.Errorf("progress not reported: %+v", m)
+		}
+	})
+	t.Run("served under the catalog's spelling", func(t *testing.T) {
+		f := newFake()
+		p := &fakePuller{f: f, as: "PPLCNet_x0_25"}
+		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
+		r := do(t, "POST", ts.URL+"/v1/models/pplcnet_x0_25/classify", "image/png", bytes.NewReader(png))
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if c := decode[ClassifyResponse](t, r); c.Model != "PPLCNet_x0_25" {
+			t.Errorf("answered as %q, want the imported name PPLCNet_x0_25", c.Model)
 		}
 	})
 	t.Run("failure is 503", func(t *testing.T) {

@@ -55,6 +55,11 @@ func (s *Server) resolveUncached(ctx context.Context, name, version string) (zoo
 			return zoo.Manifest{}, &httpError{status: http.StatusServiceUnavailable,
 				detail: fmt.Sprintf("model %q is not in the zoo and pulling it failed: %v", name, res.Err), retryAfter: 30 * time.Second, err: res.Err}
 		}
+		// The catalog matches names loosely (case, "PP-" prefix): look the
+		// model up under the name it was imported as, not as it was asked.
+		if pulled, ok := res.Val.(zoo.Manifest); ok && pulled.Name != "" {
+			name = pulled.Name
+		}
 	case <-ctx.Done():
 		return zoo.Manifest{}, &httpError{status: http.StatusServiceUnavailable,
 			detail: fmt.Sprintf("model %q is still downloading; see GET /v1/models/%s for progress", name, name), retryAfter: 10 * time.Second, err: ctx.Err()}
