@@ -11,14 +11,17 @@ RACE_PKGS := ./api/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./
 ## test: install the test tools, vet, then run every test (fixtures, curl,
 ## Chromium and ONNX Runtime included) and the concurrent packages under -race.
 test: deps vet
-	go test -count=1 -timeout 30m ./...
+	export LCNET_WEED="$$(e2e/s3/start-weed.sh build)" && \
+	go test -count=1 -timeout 30m ./... && \
 	go test -count=1 -race -short -timeout 30m $(RACE_PKGS)
 
 ## deps: the tools the tests need besides Go: swag (to check the committed
-## OpenAPI document is fresh) and onnxruntime-node (for the ONNX checks).
+## OpenAPI document is fresh), onnxruntime-node (for the ONNX checks) and
+## SeaweedFS' weed, built once from the Go module proxy (for the S3 store).
 deps:
 	go install github.com/swaggo/swag/cmd/swag@$(SWAG_VERSION)
 	cd e2e/bench && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	e2e/s3/start-weed.sh build >/dev/null
 
 vet:
 	go vet ./...
