@@ -248,17 +248,16 @@ func childEnv() []string {
 	return env
 }
 
-// refreshFlag looks in `lcnet serve --help` for a flag that sets how
-// often a replica re-reads the store. lcnet currently reads the store on
-// every resolve (no interval); if a polling cache with a flag is added,
-// the test sets it short and uses it as the bound.
+// refreshFlag looks in `lcnet serve --help` for a flag that sets how long
+// a replica trusts what it read from the store (api.Config.ResolveTTL has
+// no flag yet).
 func refreshFlag(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command(lcnet(t), "serve", "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("lcnet serve --help: %v\n%s", err, out)
 	}
-	for _, f := range []string{"refresh-interval", "refresh", "poll-interval", "watch-interval"} {
+	for _, f := range []string{"resolve-ttl", "refresh-interval", "refresh", "poll-interval", "watch-interval"} {
 		if regexp.MustCompile(`(?m)^\s+--` + f + `\s`).Match(out) {
 			return f
 		}
@@ -273,9 +272,14 @@ type nginxProxy struct {
 	dir string
 }
 
-// nginxConf is the load balancer configuration the tests exercise, and
-// the one the README recommends.
-var nginxConf = template.Must(template.New("nginx.conf").Parse(`
+// shippedNginxConf is the configuration deploy/ recommends; the test runs
+// it as is, with only the replica addresses and the listen address
+// replaced, plus a header naming the replica that answered.
+const shippedNginxConf = "../../deploy/nginx/lcnet.conf"
+
+// nginxMain is the rest of a complete nginx configuration: everything in
+// the test's temp dir, so nginx needs nothing of the machine's own setup.
+var nginxMain = template.Must(template.New("nginx.conf").Parse(`
 {{if .Root}}user root;{{end}}
 worker_processes 1;
 pid {{.Dir}}/nginx.pid;
@@ -289,41 +293,33 @@ http {
 	fastcgi_temp_path {{.Dir}}/fastcgi;
 	uwsgi_temp_path {{.Dir}}/uwsgi;
 	scgi_temp_path {{.Dir}}/scgi;
-	# lcnet caps upload bodies itself (--max-upload, 1 GiB).
-	client_max_body_size 1g;
-
-	upstream lcnet {
-{{range .Upstreams}}		server {{.}} max_fails=1 fail_timeout=2s;
-{{end}}		keepalive 16;
-	}
-
-	server {
-		listen {{.Listen}};
-		proxy_http_version 1.1;
-		proxy_set_header Connection "";
-		proxy_set_header Host $host;
-		proxy_connect_timeout 2s;
-		# lcnet bounds requests at 30 s; uploads may take longer.
-		proxy_read_timeout 300s;
-		add_header X-Lcnet-Upstream $upstream_addr always;
-
-		# Classifying, extracting features and inferring are pure
-		# functions of the request, so a POST that met a replica going
-		# away (refused, reset, or a 503 while draining) is safe to send
-		# to the next one: non_idempotent allows it.
-		location ~ ^/(classify|features|v1/models/[^/]+/(classify|features)|v2/models/.+/infer)$ {
-			proxy_pass http://lcnet;
-			proxy_next_upstream error timeout http_503 non_idempotent;
-		}
-		# Uploads and deletes are not retried once sent: a retry could
-		# create a second version.
-		location / {
-			proxy_pass http://lcnet;
-			proxy_next_upstream error timeout http_503;
-		}
-	}
+	include {{.Dir}}/lcnet.conf;
 }
 `))
+
+// adaptNginxConf points the shipped configuration at this test's
+// replicas and port.
+func adaptNginxConf(t *testing.T, listen string, upstreams []string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(shippedNginxConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	replace := func(old, new string) {
+		if n := strings.Count(conf, old); n != 1 {
+			t.Fatalf("%s: %q occurs %d times; the test replaces it once", shippedNginxConf, old, n)
+		}
+		conf = strings.Replace(conf, old, new, 1)
+	}
+	if len(upstreams) != 2 {
+		t.Fatalf("the shipped configuration lists two replicas, not %d", len(upstreams))
+	}
+	replace("server 127.0.0.1:8081 ", "server "+upstreams[0]+" ")
+	replace("server 127.0.0.1:8082 ", "server "+upstreams[1]+" ")
+	replace("\tlisten 80;", "\tlisten "+listen+";\n\tadd_header X-Lcnet-Upstream $upstream_addr always;")
+	return []byte(conf)
+}
 
 func startNginx(t *testing.T, upstreams ...string) *nginxProxy {
 	t.Helper()
@@ -331,12 +327,15 @@ func startNginx(t *testing.T, upstreams ...string) *nginxProxy {
 	dir := t.TempDir()
 	listen := freeAddr(t)
 	var conf bytes.Buffer
-	err := nginxConf.Execute(&conf, map[string]any{
+	err := nginxMain.Execute(&conf, map[string]any{
 		// As root, nginx would run its worker as nobody, which cannot
 		// use the temp dirs under the test's private TempDir.
-		"Root": os.Geteuid() == 0, "Dir": dir, "Listen": listen, "Upstreams": upstreams,
+		"Root": os.Geteuid() == 0, "Dir": dir,
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lcnet.conf"), adaptNginxConf(t, listen, upstreams), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	confPath := filepath.Join(dir, "nginx.conf")

@@ -44,15 +44,16 @@ func TestScaleOut(t *testing.T) {
 	// One inference thread each: two replicas, nginx, SeaweedFS and the
 	// load generator share the machine.
 	extra := []string{"--threads", "1"}
-	// lcnet reads the store on every resolve, so another replica's change
-	// is visible at once; the bound allows for a loaded machine. A polling
-	// cache with an interval flag would set the bound instead.
-	bound := 3 * time.Second
+	// A replica trusts what it resolved NAME to for api.Config.ResolveTTL
+	// (1 s, not a flag yet); another replica's change must show within
+	// that, plus slack for a loaded machine. If serve gains a flag for the
+	// interval, the test sets it to 1 s.
+	interval := time.Second
 	if f := refreshFlag(t); f != "" {
-		extra = append(extra, "--"+f, "1s")
-		bound = time.Second + 2*time.Second
-		t.Logf("replicas refresh every 1s (--%s)", f)
+		extra = append(extra, "--"+f, interval.String())
+		t.Logf("replicas refresh every %v (--%s)", interval, f)
 	}
+	bound := interval + 2*time.Second
 	a := startReplica(t, "A", spec, extra...)
 	b := startReplica(t, "B", spec, extra...)
 	lb := startNginx(t, a.addr, b.addr)
@@ -86,13 +87,13 @@ func TestScaleOut(t *testing.T) {
 		for _, r := range []*replica{a, b} {
 			took := waitFor(t, bound, func() (bool, string) {
 				code, mi, err := getModel(r.URL, "shared")
-				return err == nil && code == http.StatusOK && mi.Latest == newest, fmt.Sprintf("%d latest=%q %v", code, mi.Latest, err)
+				if err != nil || code != http.StatusOK || mi.Latest != newest {
+					return false, fmt.Sprintf("GET /v1/models/shared on %s: %d latest=%q %v", r.name, code, mi.Latest, err)
+				}
+				_, cr, _, err := classify(ctx, client, r.URL, "shared", "", img)
+				return err == nil && cr.Version == newest, fmt.Sprintf("classify on %s: version %q %v", r.name, cr.Version, err)
 			})
-			t.Logf("replica %s: latest is %s after %v", r.name, newest, took)
-			_, cr, _, err := classify(ctx, client, r.URL, "shared", "", img)
-			if err != nil || cr.Version != newest {
-				t.Errorf("replica %s classifies with version %q (%v); want the latest, %s", r.name, cr.Version, err, newest)
-			}
+			t.Logf("replica %s lists and classifies with the new latest, %s, after %v", r.name, newest, took)
 		}
 	})
 
