@@ -222,10 +222,10 @@ func TestDownloadDir(t *testing.T) {
 // TestServeEnv: serve's flags default from the environment.
 func TestServeEnv(t *testing.T) {
 	a := &app{getenv: func(k string) string {
-		return map[string]string{"LCNET_ADDR": "0.0.0.0:9", "LCNET_PULL": "1", "LCNET_THREADS": "3", "LCNET_API_KEY": "k", "LCNET_STORE": "/s"}[k]
+		return map[string]string{"LCNET_ADDR": "0.0.0.0:9", "LCNET_PULL": "1", "LCNET_THREADS": "3", "LCNET_API_KEY": "k", "LCNET_STORE": "/s", "LCNET_REFRESH_INTERVAL": "250ms"}[k]
 	}, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
 	f := a.serveCmd().Flags()
-	for flag, want := range map[string]string{"addr": "0.0.0.0:9", "pull": "true", "threads": "3", "api-key": "k", "store": "/s"} {
+	for flag, want := range map[string]string{"addr": "0.0.0.0:9", "pull": "true", "threads": "3", "api-key": "k", "store": "/s", "refresh-interval": "250ms"} {
 		if got := f.Lookup(flag).DefValue; got != want {
 			t.Errorf("--%s defaults to %q, want %q from the environment", flag, got, want)
 		}

@@ -19,7 +19,7 @@ func (a *app) serveCmd() *cobra.Command {
 		threads, maxBatch, queue                             int
 		pullOnDemand                                         bool
 		maxBody, maxUpload                                   int64
-		batchWait, requestTimeout                            time.Duration
+		batchWait, requestTimeout, refresh                   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,7 +39,7 @@ finish, and exits 0. Logs are structured (slog) on stderr.
 
 Every flag has an environment variable: LCNET_ADDR, LCNET_STORE,
 LCNET_API_KEY, LCNET_DEFAULT_MODEL, LCNET_PULL=1, LCNET_MIRROR, LCNET_THREADS,
-LCNET_LOG_FORMAT.`,
+LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 		Example: `  lcnet serve
   LCNET_API_KEY="$(cat key.txt)" lcnet serve --addr 0.0.0.0:8080 --store /var/lib/lcnet
   LCNET_PULL=1 lcnet serve --default-model PPLCNet_x1_0
@@ -74,6 +74,7 @@ LCNET_LOG_FORMAT.`,
 				BatchWait:      batchWait,
 				QueueSize:      queue,
 				RequestTimeout: requestTimeout,
+				ResolveTTL:     refresh,
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
@@ -112,6 +113,7 @@ LCNET_LOG_FORMAT.`,
 	f.DurationVar(&batchWait, "batch-wait", 0, "how long a request waits for others to batch with (default 2ms)")
 	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
 	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
+	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it (default 1s; env LCNET_REFRESH_INTERVAL)")
 	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
 	a.storeFlag(cmd, &store)
 	return cmd
@@ -145,4 +147,19 @@ func (a *app) envInt(key string) int {
 		return 0
 	}
 	return n
+}
+
+// envDuration reads a duration variable such as "2s"; a malformed one is
+// reported and ignored, like envInt.
+func (a *app) envDuration(key string) time.Duration {
+	v := a.getenv(key)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "lcnet: ignoring %s=%q: not a duration such as 2s\n", key, v)
+		return 0
+	}
+	return d
 }
