@@ -127,22 +127,19 @@ func (s *S3) mapErr(op, key string, err error) error {
 	return fmt.Errorf("%s %s in s3://%s/%s: %w", op, key, s.bucket, s.prefix, err)
 }
 
-// Get implements Store. The first request is made here, not at the first
-// Read, so a missing object is reported as ErrNotExist right away.
+// Get implements Store with one GET whose body is the object as it was
+// when the request was answered; a Put racing the read cannot tear it.
+// (minio.Object would re-request ranges with If-Match and fail instead.)
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	obj, err := s.object(key)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.client.GetObject(ctx, s.bucket, obj, minio.GetObjectOptions{})
+	body, _, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, obj, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s.mapErr("get", key, err)
 	}
-	if _, err := o.Stat(); err != nil {
-		o.Close()
-		return nil, s.mapErr("get", key, err)
-	}
-	return o, nil
+	return body, nil
 }
 
 // Stat implements Store.
