@@ -162,10 +162,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("EmptyAndLarge", func(t *testing.T) {
 		s := newStore(t)
 		large := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
+		// Past 16 MiB, so backends that switch to multipart uploads do.
+		huge := bytes.Repeat([]byte("fedcba9876543210"), 17<<16)
 		for _, tc := range []struct {
 			key  string
 			data []byte
-		}{{"empty", nil}, {"big/blob", large}} {
+		}{{"empty", nil}, {"big/blob", large}, {"big/huge", huge}} {
 			if err := s.Put(ctx, tc.key, bytes.NewReader(tc.data)); err != nil {
 				t.Fatalf("Put %s: %v", tc.key, err)
 			}
