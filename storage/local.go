@@ -146,13 +146,25 @@ func (l *Local) mkdirAll(dir string) error {
 	if dir == l.root || !strings.HasPrefix(dir, l.root+string(filepath.Separator)) {
 		return os.MkdirAll(dir, 0o755)
 	}
-	if err := l.mkdirAll(filepath.Dir(dir)); err != nil {
-		return err
+	// A concurrent Delete may prune the parent between its creation and
+	// ours; create it again a few times before giving up.
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = l.mkdirAll(filepath.Dir(dir)); err != nil {
+			return err
+		}
+		err = os.Mkdir(dir, 0o755)
+		if err == nil || errors.Is(err, fs.ErrExist) {
+			if err := syncDir(filepath.Dir(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return syncDir(filepath.Dir(dir))
+	return err
 }
 
 // Put implements Store.
