@@ -92,10 +92,17 @@ ENV
 }
 
 stop() {
-	if [[ -f $DIR/weed.pid ]]; then
-		kill -- -"$(cat "$DIR/weed.pid")" 2>/dev/null || kill "$(cat "$DIR/weed.pid")" 2>/dev/null || true
-		rm -f "$DIR/weed.pid"
-	fi
+	[[ -f $DIR/weed.pid ]] || return 0
+	local pid
+	pid=$(cat "$DIR/weed.pid")
+	kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+	# weed can ignore SIGTERM for a long while; give it 10 s.
+	for _ in $(seq 1 20); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -KILL -- -"$pid" 2>/dev/null || true
+	rm -f "$DIR/weed.pid"
 }
 
 case ${1:-start} in
