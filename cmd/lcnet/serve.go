@@ -79,6 +79,14 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
 			}
+			// Weights that crashed uploads left behind without a manifest
+			// are invisible but take space; an hour is far longer than any
+			// create still running in another replica.
+			if cleaned, err := z.Clean(ctx, time.Hour); err != nil {
+				log.Warn("cleaning the zoo of crashed creates", "err", err)
+			} else if len(cleaned) > 0 {
+				log.Info("removed the weights of versions whose create never finished", "versions", cleaned)
+			}
 			models, err := z.Models(ctx)
 			if err != nil {
 				return err
