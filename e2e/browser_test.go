@@ -32,6 +32,13 @@ func artifactsDir(t *testing.T) string {
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	bin := requireTool(t, "chromium", "chromium-browser", "google-chrome")
+	// Not t.TempDir: Chromium's helper processes may still write into the
+	// profile for a moment after the browser is cancelled, which would fail
+	// the test in TempDir's cleanup. It is removed after the browser stops.
+	profile, err := os.MkdirTemp("", "lcnet-e2e-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Headless,
@@ -39,7 +46,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
@@ -54,6 +61,9 @@ func browser(t *testing.T) context.Context {
 		cancelTimeout()
 		cancelTab()
 		cancelAlloc()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 	// The first Run starts the browser and ties it to ctx; later runs may
 	// use shorter-lived child contexts for single steps.
