@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lcnet/lcnet/internal/testbin"
+
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -39,24 +41,7 @@ import (
 // kept by hand.
 var lcnetBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lcnet-deploy-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "deploy:", err)
-		os.Exit(1)
-	}
-	lcnetBin = filepath.Join(dir, "lcnet")
-	build := exec.Command("go", "build", "-o", lcnetBin, "../cmd/lcnet")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "deploy: building cmd/lcnet:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &lcnetBin) }
 
 // cli is what `lcnet serve --help` documents: flag names (global ones
 // included) and the LCNET_* variables it reads.

@@ -19,29 +19,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lcnet/lcnet/internal/testbin"
 )
 
 // lcnetBin is the binary built once by TestMain.
 var lcnetBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lcnet-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(1)
-	}
-	lcnetBin = filepath.Join(dir, "lcnet")
-	build := exec.Command("go", "build", "-o", lcnetBin, "../cmd/lcnet")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building cmd/lcnet:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &lcnetBin) }
 
 // inCI reports whether missing tools must fail the test instead of skipping.
 func inCI() bool { return os.Getenv("CI") != "" }

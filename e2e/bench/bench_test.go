@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lcnet/lcnet/internal/testbin"
+
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
 )
@@ -24,27 +26,7 @@ import (
 // lcnetBin is $LCNET, or the binary TestMain builds from ../../cmd/lcnet.
 var lcnetBin string
 
-func TestMain(m *testing.M) {
-	if lcnetBin = os.Getenv("LCNET"); lcnetBin != "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "lcnet-bench-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e/bench:", err)
-		os.Exit(1)
-	}
-	lcnetBin = filepath.Join(dir, "lcnet")
-	build := exec.Command("go", "build", "-o", lcnetBin, "../../cmd/lcnet")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e/bench: building cmd/lcnet:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &lcnetBin) }
 
 // requireORT skips (fails in CI) when node or onnxruntime-node is missing.
 func requireORT(t *testing.T) {
