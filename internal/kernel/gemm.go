@@ -8,8 +8,9 @@ import "fmt"
 // not allocate. A Workspace must not be used by two calls at once.
 type Workspace struct {
 	panel []float32 // 8 x K widened fp16 panel
-	edge  []float32 // K x 8 zero-padded last columns of B
-	tile  []float32 // 8 x nr partial output
+	tile  []float32 // 8 x edge partial outputs, one per panel
+	part  []float32 // 8 x wide partial outputs of a short last panel
+	bpack []float32 // the zero-padded last columns of a block of B
 	col   []float32 // Conv: K x colBlock im2col block
 }
 
@@ -26,6 +27,10 @@ func grow(s []float32, n int) []float32 {
 // l2Budget is how many bytes of B one column block may span, so that the
 // block stays in L2 while every weight panel streams over it.
 const l2Budget = 512 << 10
+
+// kcMax bounds a K chunk so that a kcMax x 32 tile of B (32 KiB) and an
+// 8 x kcMax weight panel fit the 48 KiB L1 together.
+const kcMax = 256
 
 // serialFlops is the multiply-add count below which a layer is not worth
 // splitting: the SE block's 1-column GEMMs and the like.
@@ -118,61 +123,93 @@ func gemmBlock(im *impl, ws *Workspace, a *Packed, p0, p1 int, b []float32, ldb,
 		}
 		return
 	}
-	nc := max(im.nr, l2Budget/(4*k)/im.nr*im.nr)
+	// Blocking (GotoBLAS order): a column block of B and C sized for L2,
+	// then K chunks of at most kcMax so one kc x nr tile of B stays in L1
+	// while every weight panel of the chunk streams past it from L2.
+	nc := max(im.nr, min(l2Budget/(4*k), l2Budget/(4*(p1-p0)*mr))/im.nr*im.nr)
+	chunks := (k + kcMax - 1) / kcMax
+	kc := (k + chunks - 1) / chunks
 	if a.f16 != nil {
-		ws.panel = grow(ws.panel, mr*k)
+		ws.panel = grow(ws.panel, (p1-p0)*mr*kc)
 	}
 	for j0 := 0; j0 < n; j0 += nc {
 		jn := min(nc, n-j0)
 		wide := jn / im.nr * im.nr
-		narrow := wide + (jn-wide)/8*8
-		if narrow < jn { // pack the last <8 columns once for all panels
-			ws.edge = grow(ws.edge, k*8)
-			e := ws.edge
+		// The last jn-wide columns go through one zero-padded tile: 8 wide
+		// when they fit, else a full wide tile, which on AVX-512 beats
+		// several 8-column ymm tiles even with up to half of it padding.
+		edge := 8
+		if jn-wide > 8 {
+			edge = im.nr
+		}
+		if wide < jn {
+			ws.bpack = grow(ws.bpack, k*edge)
 			for kk := 0; kk < k; kk++ {
-				src := b[kk*ldb+j0+narrow : kk*ldb+j0+jn]
-				dst := e[kk*8 : kk*8+8]
-				copy(dst, src)
-				clear(dst[len(src):])
+				d := ws.bpack[kk*edge : (kk+1)*edge]
+				m := copy(d, b[kk*ldb+j0+wide:kk*ldb+j0+jn])
+				clear(d[m:])
+			}
+			ws.tile = grow(ws.tile, (p1-p0)*mr*edge)
+		}
+		if a.m%mr != 0 && p1*mr > a.m {
+			ws.part = grow(ws.part, mr*wide)
+		}
+		for k0 := 0; k0 < k; k0 += kc {
+			kn := min(kc, k-k0)
+			acc := k0 > 0
+			if a.f16 != nil {
+				for p := p0; p < p1; p++ {
+					im.widen(ws.panel[(p-p0)*mr*kn:(p-p0+1)*mr*kn], a.f16[p*mr*k+k0*mr:p*mr*k+(k0+kn)*mr])
+				}
+			}
+			panel := func(p int) []float32 {
+				if a.f16 != nil {
+					return ws.panel[(p-p0)*mr*kn : (p-p0+1)*mr*kn]
+				}
+				return a.f32[p*mr*k+k0*mr : p*mr*k+(k0+kn)*mr]
+			}
+			// Full tiles read B in place: packing it cost more than the
+			// strided reads save at PP-LCNet's sizes (measured).
+			for j := 0; j < wide; j += im.nr {
+				bt := b[k0*ldb+j0+j:]
+				for p := p0; p < p1; p++ {
+					cp := c[p*mr*ldc+j0+j:]
+					if rows := a.m - p*mr; rows >= mr {
+						im.kern(kn, panel(p), bt, ldb, cp, ldc, acc)
+						continue
+					}
+					// A partial last panel: compute into a tile that holds
+					// its sum over the K chunks, copy out after the last.
+					t := ws.part[j*mr : j*mr+mr*im.nr]
+					im.kern(kn, panel(p), bt, ldb, t, im.nr, acc)
+					if k0+kn == k {
+						copyTile(cp, ldc, t, im.nr, a.m-p*mr, im.nr)
+					}
+				}
+			}
+			if wide < jn {
+				for p := p0; p < p1; p++ {
+					t := ws.tile[(p-p0)*mr*edge : (p-p0+1)*mr*edge]
+					if edge == 8 {
+						im.kern8(kn, panel(p), ws.bpack[k0*edge:], edge, t, edge, acc)
+					} else {
+						im.kern(kn, panel(p), ws.bpack[k0*edge:], edge, t, edge, acc)
+					}
+					if k0+kn == k {
+						copyTile(c[p*mr*ldc+j0+wide:], ldc, t, edge, min(mr, a.m-p*mr), jn-wide)
+					}
+				}
 			}
 		}
-		for p := p0; p < p1; p++ {
-			var panel []float32
-			if a.f16 != nil {
-				im.widen(ws.panel, a.f16[p*mr*k:(p+1)*mr*k])
-				panel = ws.panel
-			} else {
-				panel = a.f32[p*mr*k : (p+1)*mr*k]
-			}
-			rows := min(mr, a.m-p*mr)
-			cp := c[p*mr*ldc+j0:]
-			for j := 0; j < wide; j += im.nr {
-				if rows == mr {
-					im.kern(k, panel, b[j0+j:], ldb, cp[j:], ldc)
-				} else {
-					im.kern(k, panel, b[j0+j:], ldb, ws.tile, im.nr)
-					copyTile(cp[j:], ldc, ws.tile, im.nr, rows, im.nr)
-				}
-			}
-			for j := wide; j < narrow; j += 8 {
-				if rows == mr {
-					im.kern8(k, panel, b[j0+j:], ldb, cp[j:], ldc)
-				} else {
-					im.kern8(k, panel, b[j0+j:], ldb, ws.tile, 8)
-					copyTile(cp[j:], ldc, ws.tile, 8, rows, 8)
-				}
-			}
-			if narrow < jn {
-				im.kern8(k, panel, ws.edge, 8, ws.tile, 8)
-				copyTile(cp[narrow:], ldc, ws.tile, 8, rows, jn-narrow)
-			}
-			if bias != nil || act != ActNone {
-				for r := 0; r < rows; r++ {
+		if bias != nil || act != ActNone {
+			for p := p0; p < p1; p++ {
+				for r := 0; r < min(mr, a.m-p*mr); r++ {
 					bv := float32(0)
 					if bias != nil {
 						bv = bias[p*mr+r]
 					}
-					im.epilogue(cp[r*ldc:r*ldc+jn], bv, act)
+					row := c[(p*mr+r)*ldc+j0:]
+					im.epilogue(row[:jn], bv, act)
 				}
 			}
 		}

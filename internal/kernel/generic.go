@@ -17,7 +17,7 @@ func genericImpl() *impl {
 // kernGeneric is the pure-Go 8 x 8 micro-kernel. Eight named accumulators
 // per row keep the inner loop in registers, which the compiler does not do
 // for an array.
-func kernGeneric(k int, a, b []float32, ldb int, c []float32, ldc int) {
+func kernGeneric(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
 	a = a[:k*mr]
 	for r := 0; r < mr; r++ {
 		var c0, c1, c2, c3, c4, c5, c6, c7 float32
@@ -36,6 +36,10 @@ func kernGeneric(k int, a, b []float32, ldb int, c []float32, ldc int) {
 			off += ldb
 		}
 		cc := c[r*ldc : r*ldc+8 : r*ldc+8]
+		if acc {
+			c0, c1, c2, c3 = c0+cc[0], c1+cc[1], c2+cc[2], c3+cc[3]
+			c4, c5, c6, c7 = c4+cc[4], c5+cc[5], c6+cc[6], c7+cc[7]
+		}
 		cc[0], cc[1], cc[2], cc[3], cc[4], cc[5], cc[6], cc[7] = c0, c1, c2, c3, c4, c5, c6, c7
 	}
 }

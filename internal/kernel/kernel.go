@@ -52,11 +52,12 @@ type impl struct {
 	name string
 	// nr is the column width of the widest GEMM micro-kernel.
 	nr int
-	// kern computes c[8][nr] = a · b for an 8 x k panel a (k-major, 8
-	// values per k) and b of k rows with leading dimension ldb.
-	kern func(k int, a, b []float32, ldb int, c []float32, ldc int)
+	// kern computes c[8][nr] = a · b (or, with acc, adds it to c) for an
+	// 8 x k panel a (k-major, 8 values per k) and b of k rows with leading
+	// dimension ldb.
+	kern func(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool)
 	// kern8 is the same with 8 columns, for the edge left over by kern.
-	kern8 func(k int, a, b []float32, ldb int, c []float32, ldc int)
+	kern8 func(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool)
 	// gemv computes out[0:8] = a · b[:, 0] (column stride ldb), for n < 8.
 	gemv func(k int, a, b []float32, ldb int, out []float32)
 	// gemv16 is gemv with an fp16 panel widened on the fly: the small-n

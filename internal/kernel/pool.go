@@ -104,7 +104,9 @@ func (p *Pool) parallel(t task) {
 
 func (p *Pool) work(tid int, w *poolWorker) {
 	defer p.done.Done()
-	seen := p.gen.Load()
+	// Generation 0 is NewPool's; reading gen here instead could skip a
+	// loop published before this goroutine first ran, deadlocking it.
+	seen := uint64(0)
 	for {
 		for spins := 0; p.gen.Load() == seen; spins++ {
 			if spins < spinRounds {

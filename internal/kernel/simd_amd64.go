@@ -13,10 +13,10 @@ import (
 // instead of reading or writing out of bounds.
 
 //go:noescape
-func kern8x8AVX2(k int, a *float32, b *float32, ldb int, c *float32, ldc int)
+func kern8x8AVX2(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern8x32AVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int)
+func kern8x32AVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
 func gemvAVX2(k int, a *float32, b *float32, ldb int, out *float32)
@@ -68,14 +68,14 @@ func checkKern(k int, a, b []float32, ldb int, c []float32, ldc, nr int) {
 	}
 }
 
-func kernAVX2(k int, a, b []float32, ldb int, c []float32, ldc int) {
+func kernAVX2(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
 	checkKern(k, a, b, ldb, c, ldc, 8)
-	kern8x8AVX2(k, &a[0], &b[0], ldb, &c[0], ldc)
+	kern8x8AVX2(k, &a[0], &b[0], ldb, &c[0], ldc, b2i(acc))
 }
 
-func kernAVX512(k int, a, b []float32, ldb int, c []float32, ldc int) {
+func kernAVX512(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
 	checkKern(k, a, b, ldb, c, ldc, 32)
-	kern8x32AVX512(k, &a[0], &b[0], ldb, &c[0], ldc)
+	kern8x32AVX512(k, &a[0], &b[0], ldb, &c[0], ldc, b2i(acc))
 }
 
 func gemvSIMD(k int, a, b []float32, ldb int, out []float32) {
@@ -116,4 +116,11 @@ func axpySIMD(y, x []float32, a float32) {
 		axpyAVX2(a, &y[0], &x[0], n)
 	}
 	axpyGeneric(y[n:], x[n:], a)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,10 +2,10 @@
 
 #include "textflag.h"
 
-// func kern8x8AVX2(k int, a *float32, b *float32, ldb int, c *float32, ldc int)
+// func kern8x8AVX2(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc int)
 // c[r][0:8] = sum_k a[k*8+r] * b[k*ldb+0:8], r < 8. Eight ymm accumulators
 // cover the FMA latency (4 cycles x 2 ports).
-TEXT ·kern8x8AVX2(SB), NOSPLIT, $0-48
+TEXT ·kern8x8AVX2(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -49,6 +49,36 @@ k8loop:
 	JNZ          k8loop
 
 k8store:
+	MOVQ acc+48(FP), AX
+	TESTQ AX, AX
+	JZ k8plain
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y1, Y1
+	VMOVUPS Y1, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y2, Y2
+	VMOVUPS Y2, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y3, Y3
+	VMOVUPS Y3, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y4, Y4
+	VMOVUPS Y4, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y5, Y5
+	VMOVUPS Y5, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y6, Y6
+	VMOVUPS Y6, (DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y7, Y7
+	VMOVUPS Y7, (DX)
+	VZEROUPPER
+	RET
+
+k8plain:
 	VMOVUPS Y0, (DX)
 	ADDQ    R9, DX
 	VMOVUPS Y1, (DX)
@@ -67,10 +97,10 @@ k8store:
 	VZEROUPPER
 	RET
 
-// func kern8x32AVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int)
+// func kern8x32AVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc int)
 // The same for 32 columns: 16 zmm accumulators, two B loads and eight
 // broadcasts per k for 16 FMAs.
-TEXT ·kern8x32AVX512(SB), NOSPLIT, $0-48
+TEXT ·kern8x32AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -131,6 +161,52 @@ k32loop:
 	JNZ          k32loop
 
 k32store:
+	MOVQ acc+48(FP), AX
+	TESTQ AX, AX
+	JZ k32plain
+	VADDPS (DX), Z0, Z0
+	VADDPS 64(DX), Z1, Z1
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z2, Z2
+	VADDPS 64(DX), Z3, Z3
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z4, Z4
+	VADDPS 64(DX), Z5, Z5
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z6, Z6
+	VADDPS 64(DX), Z7, Z7
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z8, Z8
+	VADDPS 64(DX), Z9, Z9
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z10, Z10
+	VADDPS 64(DX), Z11, Z11
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z12, Z12
+	VADDPS 64(DX), Z13, Z13
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Z14, Z14
+	VADDPS 64(DX), Z15, Z15
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	VZEROUPPER
+	RET
+
+k32plain:
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	ADDQ    R9, DX
