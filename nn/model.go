@@ -22,15 +22,11 @@ const (
 )
 
 // useKernelPool turns on intra-op parallelism for calls with fewer images
-// than threads. It is off because kernel.Pool (at 3b2b1cb/d9539e6) has a
-// start-up race: each worker goroutine reads the loop generation when it
-// first runs, so a loop published before that (Load then an immediate
-// Infer) is never picked up and the caller spins forever; it hangs this
-// package's tests reliably under -race. The fix belongs in NewPool: read
-// the generation before starting the goroutines and pass it to work. With
-// the pool off, a batch-1 call runs on one thread; batches and concurrent
-// callers still use every worker.
-const useKernelPool = false
+// than threads: each layer of a batch-1 call is split over kernel.Pool's
+// threads. It was off while the Pool had a start-up race (fixed in
+// e335b70: workers now start from generation 0, so a loop published
+// before a worker first runs is still picked up).
+const useKernelPool = true
 
 // ErrClosed is returned by Infer after Close.
 var ErrClosed = errors.New("nn: model is closed")
