@@ -190,20 +190,7 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version 
 		}
 		topK = k
 	}
-	in, err := s.readImages(r)
-	if err != nil {
-		return err
-	}
-	if pick {
-		if name, version, err = s.pickModel(r, in); err != nil {
-			return err
-		}
-	}
-	e, x, h, wd, err := s.prepare(r.Context(), name, version, in.images)
-	if err != nil {
-		return err
-	}
-	out, err := s.run(r.Context(), e, x, len(in.images), h, wd)
+	e, out, err := s.inferImages(r, name, version, pick)
 	if err != nil {
 		return err
 	}
@@ -213,6 +200,30 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version 
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// inferImages is the common body of classify and features: read the
+// request's images, choose the model (when the route names none), load it,
+// preprocess and run the batch.
+func (s *Server) inferImages(r *http.Request, name, version string, pick bool) (*cacheEntry, *output, error) {
+	in, err := s.readImages(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pick {
+		if name, version, err = s.pickModel(r, in); err != nil {
+			return nil, nil, err
+		}
+	}
+	e, x, h, w, err := s.prepare(r.Context(), name, version, in.images)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := s.run(r.Context(), e, x, len(in.images), h, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, out, nil
 }
 
 // pickModel chooses the model of a /classify or /features request.
@@ -337,20 +348,7 @@ func (s *Server) features(w http.ResponseWriter, r *http.Request, name, version 
 		}
 		normalize = b
 	}
-	in, err := s.readImages(r)
-	if err != nil {
-		return err
-	}
-	if pick {
-		if name, version, err = s.pickModel(r, in); err != nil {
-			return err
-		}
-	}
-	e, x, h, wd, err := s.prepare(r.Context(), name, version, in.images)
-	if err != nil {
-		return err
-	}
-	out, err := s.run(r.Context(), e, x, len(in.images), h, wd)
+	e, out, err := s.inferImages(r, name, version, pick)
 	if err != nil {
 		return err
 	}
