@@ -809,7 +809,7 @@ func TestDeploymentCommandRuns(t *testing.T) {
 type served struct {
 	url  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testbin.Output
 	done chan struct{}
 }
 
@@ -835,7 +835,7 @@ func startServe(t *testing.T, args []string, env map[string]string) *served {
 	}
 	cmd := exec.Command(lcnetBin, args...)
 	cmd.Env = cleanEnv(env)
-	s := &served{url: "http://" + addr, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &served{url: "http://" + addr, cmd: cmd, logs: &testbin.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -906,21 +906,4 @@ func cleanEnv(extra map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -82,7 +81,7 @@ type server struct {
 	cmd   *exec.Cmd
 	URL   string
 	Store string
-	logs  *syncBuffer
+	logs  *testbin.Output
 	done  chan struct{}
 	state *os.ProcessState
 }
@@ -104,7 +103,7 @@ func startServer(t *testing.T, store string, extra ...string) *server {
 	addr := freeAddr(t)
 	args := append([]string{"serve", "--addr", addr, "--store", store}, extra...)
 	cmd := exec.Command(lcnetBin, args...)
-	logs := &syncBuffer{}
+	logs := &testbin.Output{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -159,24 +158,6 @@ func (s *server) stop(sig os.Signal) int {
 		return -1
 	}
 	return s.state.ExitCode()
-}
-
-// syncBuffer collects a process's output safely from two goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // curlResult is what the real curl binary saw.

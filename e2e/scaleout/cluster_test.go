@@ -22,6 +22,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/lcnet/lcnet/internal/testbin"
 )
 
 // binDir holds the lcnet binary, built on first use so that a run without
@@ -156,7 +158,7 @@ type replica struct {
 	URL   string
 	store string
 	extra []string
-	logs  *syncBuffer
+	logs  *testbin.Output
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -166,7 +168,7 @@ type replica struct {
 func startReplica(t *testing.T, name, store string, extra ...string) *replica {
 	t.Helper()
 	addr := freeAddr(t)
-	r := &replica{t: t, name: name, addr: addr, URL: "http://" + addr, store: store, extra: extra, logs: &syncBuffer{}}
+	r := &replica{t: t, name: name, addr: addr, URL: "http://" + addr, store: store, extra: extra, logs: &testbin.Output{}}
 	r.start(t)
 	t.Cleanup(func() {
 		r.stop(syscall.SIGKILL)
@@ -346,7 +348,7 @@ func startNginx(t *testing.T, upstreams ...string) *nginxProxy {
 	// /var/log/nginx may not be writable); daemon off: a child the test
 	// can wait for and stop.
 	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
-	var out syncBuffer
+	var out testbin.Output
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group: the master and its worker are stopped
 	// together, and nothing else.
@@ -537,21 +539,4 @@ func testPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
