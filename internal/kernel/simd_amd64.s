@@ -375,22 +375,22 @@ TEXT ·epilogueAVX2(SB), NOSPLIT, $0-32
 	JZ           edone
 	VXORPS       Y14, Y14, Y14
 	MOVL         $0x40400000, R8  // 3
-	MOVQ         R8, X13
+	VMOVD        R8, X13
 	VBROADCASTSS X13, Y13
 	MOVL         $0x40c00000, R8  // 6
-	MOVQ         R8, X12
+	VMOVD        R8, X12
 	VBROADCASTSS X12, Y12
 	MOVL         $0x3e2aaaab, R8  // float32(1.0/6)
-	MOVQ         R8, X11
+	VMOVD        R8, X11
 	VBROADCASTSS X11, Y11
 	MOVL         $0x3e2aaaad, R8  // float32(0.1666667), Paddle's hard-sigmoid slope
-	MOVQ         R8, X10
+	VMOVD        R8, X10
 	VBROADCASTSS X10, Y10
 	MOVL         $0x3f000000, R8  // 0.5
-	MOVQ         R8, X9
+	VMOVD        R8, X9
 	VBROADCASTSS X9, Y9
 	MOVL         $0x3f800000, R8  // 1
-	MOVQ         R8, X8
+	VMOVD        R8, X8
 	VBROADCASTSS X8, Y8
 	CMPQ         AX, $1
 	JEQ          erelu
