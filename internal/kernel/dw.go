@@ -3,101 +3,138 @@ package kernel
 import "fmt"
 
 // Depthwise computes a per-channel k x k convolution (k odd) with zero
-// padding (k-1)/2 and stride (sh, sw), fused with bias and act: in is
-// c x h x w, weights c x k x k, out c x oh x ow. With a pool the channels
-// are split over its threads.
-func Depthwise(pool *Pool, in []float32, c, h, w int, weights []float32, k, sh, sw int, bias []float32, act Act, out []float32) {
-	dwWith(active, pool, in, c, h, w, weights, k, sh, sw, bias, act, out)
+// padding (k-1)/2 and stride (sh, sw), fused with bias and act. in is
+// h x w x cs (NHWC, cs a multiple of 16), wt is PackTaps(filters, c, k*k)
+// (k*k x cs), bias has cs values, out is oh x ow x cs. With a pool the
+// output rows are split over min(pool.Threads(), len(ws)) threads.
+func Depthwise(pool *Pool, ws []*Workspace, in []float32, h, w, cs int, wt []float32, k, sh, sw int, bias []float32, act Act, out []float32) {
+	dwWith(active, pool, ws, in, h, w, cs, wt, k, sh, sw, bias, act, out)
 }
 
-// outSize is the output extent of a padded (k-1)/2 convolution.
-func outSize(n, k, s int) int { return (n+k-1-k)/s + 1 }
-
-func dwWith(im *impl, pool *Pool, in []float32, c, h, w int, weights []float32, k, sh, sw int, bias []float32, act Act, out []float32) {
-	if k < 1 || k%2 == 0 || sh < 1 || sw < 1 || c < 1 || h < 1 || w < 1 {
-		panic(fmt.Sprintf("kernel.Depthwise: c=%d h=%d w=%d k=%d stride=(%d,%d)", c, h, w, k, sh, sw))
-	}
+func dwWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int, wt []float32, k, sh, sw int, bias []float32, act Act, out []float32) {
 	oh, ow := outSize(h, k, sh), outSize(w, k, sw)
-	if len(in) < c*h*w || len(weights) < c*k*k || len(out) < c*oh*ow || (bias != nil && len(bias) < c) {
-		panic(fmt.Sprintf("kernel.Depthwise: c=%d h=%d w=%d k=%d: len(in)=%d len(weights)=%d len(out)=%d len(bias)=%d",
-			c, h, w, k, len(in), len(weights), len(out), len(bias)))
+	if k < 1 || k%2 == 0 || sh < 1 || sw < 1 || h < 1 || w < 1 || cs < lanes || cs%lanes != 0 || len(ws) == 0 ||
+		len(in) < h*w*cs || len(wt) < k*k*cs || len(bias) < cs || len(out) < oh*ow*cs {
+		panic(fmt.Sprintf("kernel.Depthwise: %dx%dx%d k=%d stride=(%d,%d) with len(in)=%d len(wt)=%d len(bias)=%d len(out)=%d and %d workspaces",
+			h, w, cs, k, sh, sw, len(in), len(wt), len(bias), len(out), len(ws)))
 	}
-	t := dwTask{im: im, in: in, c: c, h: h, w: w, weights: weights, k: k, sh: sh, sw: sw, bias: bias, act: act, out: out}
-	if pool.Threads() <= 1 || c*oh*ow*k*k < serialFlops {
-		t.run(0, 1)
-		return
-	}
-	pool.mu.Lock()
-	pool.dwT = t
-	pool.parallel(&pool.dwT)
-	pool.dwT = dwTask{}
-	pool.mu.Unlock()
+	t := rowTask{im: im, dense: false, ws: ws, in: in, planes: 1, h: h, w: w, cs: cs, wt: wt, k: k, sh: sh, sw: sw, bias: bias, act: act, out: out}
+	t.start(pool)
 }
 
-type dwTask struct {
+// Stem computes a dense k x k convolution of an NCHW input (cin planes of
+// h x w) with zero padding (k-1)/2 and stride (sh, sw), fused with bias and
+// act, into NHWC out (oh x ow x cs): wt is PackTaps(filters, cout,
+// cin*k*k) with each filter in (ci, ky, kx) order, cs = Stride(cout), bias
+// has cs values. PP-LCNet's first layer.
+func Stem(pool *Pool, ws []*Workspace, in []float32, cin, h, w int, wt []float32, cs, k, sh, sw int, bias []float32, act Act, out []float32) {
+	stemWith(active, pool, ws, in, cin, h, w, wt, cs, k, sh, sw, bias, act, out)
+}
+
+func stemWith(im *impl, pool *Pool, ws []*Workspace, in []float32, cin, h, w int, wt []float32, cs, k, sh, sw int, bias []float32, act Act, out []float32) {
+	oh, ow := outSize(h, k, sh), outSize(w, k, sw)
+	if k < 1 || k%2 == 0 || sh < 1 || sw < 1 || cin < 1 || h < 1 || w < 1 || cs < lanes || cs%lanes != 0 || len(ws) == 0 ||
+		len(in) < cin*h*w || len(wt) < cin*k*k*cs || len(bias) < cs || len(out) < oh*ow*cs {
+		panic(fmt.Sprintf("kernel.Stem: cin=%d %dx%d k=%d stride=(%d,%d) cs=%d with len(in)=%d len(wt)=%d len(bias)=%d len(out)=%d and %d workspaces",
+			cin, h, w, k, sh, sw, cs, len(in), len(wt), len(bias), len(out), len(ws)))
+	}
+	t := rowTask{im: im, dense: true, ws: ws, in: in, planes: cin, h: h, w: w, cs: cs, wt: wt, k: k, sh: sh, sw: sw, bias: bias, act: act, out: out}
+	t.start(pool)
+}
+
+func outSize(in, k, stride int) int { return (in+2*((k-1)/2)-k)/stride + 1 }
+
+// rowTask is a Depthwise or Stem call: both walk output rows and hand runs
+// of pixels with the same in-bounds horizontal taps to a row kernel.
+type rowTask struct {
 	im        *impl
+	dense     bool // Stem: NCHW input, scalar taps
+	ws        []*Workspace
 	in        []float32
-	c, h, w   int
-	weights   []float32
+	planes    int // input planes read per tap row: cin for Stem, 1 for Depthwise
+	h, w, cs  int
+	wt        []float32
 	k, sh, sw int
 	bias      []float32
 	act       Act
 	out       []float32
 }
 
-func (t *dwTask) run(tid, threads int) {
+func (t *rowTask) start(pool *Pool) {
 	oh, ow := outSize(t.h, t.k, t.sh), outSize(t.w, t.k, t.sw)
-	hw, kk := t.h*t.w, t.k*t.k
-	for ch := t.c * tid / threads; ch < t.c*(tid+1)/threads; ch++ {
-		bv := float32(0)
-		if t.bias != nil {
-			bv = t.bias[ch]
-		}
-		dwPlane(t.im, t.in[ch*hw:(ch+1)*hw], t.h, t.w, t.weights[ch*kk:(ch+1)*kk], t.k, t.sh, t.sw,
-			bv, t.act, t.out[ch*oh*ow:(ch+1)*oh*ow])
+	if pool.Threads() <= 1 || len(t.ws) == 1 || oh < 2 || oh*ow*t.cs*t.k*t.k*t.planes < serialFlops {
+		t.run(0, 1)
+		return
+	}
+	pool.mu.Lock()
+	pool.rowT = *t
+	pool.parallel(&pool.rowT)
+	pool.rowT = rowTask{}
+	pool.mu.Unlock()
+}
+
+func (t *rowTask) run(tid, threads int) {
+	threads = min(threads, len(t.ws))
+	if tid >= threads {
+		return
+	}
+	oh := outSize(t.h, t.k, t.sh)
+	for oy := oh * tid / threads; oy < oh*(tid+1)/threads; oy++ {
+		t.row(t.ws[tid], oy)
 	}
 }
 
-// dwPlane convolves one channel, a row at a time: each output row gets
-// k*k shifted rows of the input added into it while it sits in L1, and
-// for stride 1 each of those is a vector axpy.
-func dwPlane(im *impl, in []float32, h, w int, wts []float32, k, sh, sw int, bias float32, act Act, out []float32) {
-	p := (k - 1) / 2
-	oh, ow := outSize(h, k, sh), outSize(w, k, sw)
-	for oy := 0; oy < oh; oy++ {
-		orow := out[oy*ow : (oy+1)*ow]
-		clear(orow)
+// row computes output row oy: it lists the tap rows inside the input,
+// then splits the row into runs of pixels whose horizontal taps are
+// clipped alike (the left border, the interior, the right border).
+func (t *rowTask) row(ws *Workspace, oy int) {
+	k, p, cs := t.k, (t.k-1)/2, t.cs
+	ow := outSize(t.w, k, t.sw)
+	ws.base, ws.woff = ws.base[:0], ws.woff[:0]
+	for c := 0; c < t.planes; c++ {
 		for ky := 0; ky < k; ky++ {
-			iy := oy*sh - p + ky
-			if iy < 0 || iy >= h {
+			iy := oy*t.sh - p + ky
+			if iy < 0 || iy >= t.h {
 				continue
 			}
-			irow := in[iy*w : (iy+1)*w]
-			for kx := 0; kx < k; kx++ {
-				// Output columns whose input column ox*sw-p+kx lies in [0, w).
-				if w-1+p-kx < 0 {
-					continue
-				}
-				lo := 0
-				if p > kx {
-					lo = (p - kx + sw - 1) / sw
-				}
-				hi := min(ow, (w-1+p-kx)/sw+1)
-				if lo >= hi {
-					continue
-				}
-				wv := wts[ky*k+kx]
-				ix := lo*sw - p + kx
-				if sw == 1 {
-					im.axpy(orow[lo:hi], irow[ix:ix+hi-lo], wv)
-					continue
-				}
-				o := orow[lo:hi]
-				for i := range o {
-					o[i] += wv * irow[ix+i*sw]
-				}
+			if t.dense {
+				ws.base = append(ws.base, (c*t.h+iy)*t.w-p)
+				ws.woff = append(ws.woff, (c*k+ky)*k*cs)
+			} else {
+				ws.base = append(ws.base, (iy*t.w-p)*cs)
+				ws.woff = append(ws.woff, ky*k*cs)
 			}
 		}
-		im.epilogue(orow, bias, act)
 	}
+	ws.roff = grow(ws.roff, len(ws.base))
+	px := cs // input elements per pixel
+	if t.dense {
+		px = 1
+	}
+	span := func(ox int) (int, int) {
+		return max(0, p-ox*t.sw), min(k, t.w+p-ox*t.sw)
+	}
+	a := &ws.args
+	for ox := 0; ox < ow; {
+		kx0, kx1 := span(ox)
+		end := ox + 1
+		for end < ow {
+			if l, h := span(end); l != kx0 || h != kx1 {
+				break
+			}
+			end++
+		}
+		for i, b := range ws.base {
+			ws.roff[i] = b + ox*t.sw*px
+		}
+		*a = rowArgs{in: t.in, roff: ws.roff, woff: ws.woff, kx0: kx0, kx1: kx1, step: t.sw * px, n: end - ox,
+			cs: cs, w: t.wt, bias: t.bias, act: t.act, out: t.out[(oy*ow+ox)*cs : (oy*ow+end)*cs]}
+		if t.dense {
+			t.im.stemRow(a)
+		} else {
+			t.im.dwRow(a)
+		}
+		ox = end
+	}
+	*a = rowArgs{}
 }

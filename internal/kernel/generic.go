@@ -1,73 +1,91 @@
 package kernel
 
+// The pure-Go micro-kernels. They are the fallback on CPUs without
+// AVX2/FMA and the reference the SIMD kernels are tested against, so each
+// states the contract its SIMD versions implement.
+
 func genericImpl() *impl {
 	return &impl{
-		name:     "generic",
-		nr:       8,
-		kern:     kernGeneric,
-		kern8:    kernGeneric,
-		gemv:     gemvGeneric,
-		gemv16:   gemv16Generic,
-		widen:    widenGeneric,
-		epilogue: epilogueGeneric,
-		axpy:     axpyGeneric,
+		name:    "generic",
+		mr:      4,
+		tile16:  tileGeneric(1),
+		gemv:    gemvGeneric,
+		gemv16:  gemv16Generic,
+		widen:   widenGeneric,
+		dwRow:   dwRowGeneric,
+		stemRow: stemRowGeneric,
+		add:     addGeneric,
+		mul:     mulGeneric,
 	}
 }
 
-// kernGeneric is the pure-Go 8 x 8 micro-kernel. Eight named accumulators
-// per row keep the inner loop in registers, which the compiler does not do
-// for an array.
-func kernGeneric(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	a = a[:k*mr]
-	for r := 0; r < mr; r++ {
-		var c0, c1, c2, c3, c4, c5, c6, c7 float32
-		off := 0
-		for kk := 0; kk < k; kk++ {
-			av := a[kk*mr+r]
-			bb := b[off : off+8 : off+8]
-			c0 += av * bb[0]
-			c1 += av * bb[1]
-			c2 += av * bb[2]
-			c3 += av * bb[3]
-			c4 += av * bb[4]
-			c5 += av * bb[5]
-			c6 += av * bb[6]
-			c7 += av * bb[7]
-			off += ldb
+// tileGeneric returns the mr x (16*np) GEMM tile for np consecutive
+// panels p (each k x 16, k-major), rows of a with stride lda:
+//
+//	c[r*ldc+j] = act(bias[j] + sum over kk < k of a[r*lda+kk] * p[(j/16)*k*16 + kk*16 + j%16])
+//
+// for r < mr (4 here) and j < 16*np. bias has 16*np values (never nil).
+func tileGeneric(np int) func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	const rows = 4
+	return func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+		for q := 0; q < np; q++ {
+			pp := p[q*k*lanes : (q+1)*k*lanes]
+			for r := 0; r < rows; r++ {
+				var acc [lanes]float32
+				ar := a[r*lda : r*lda+k]
+				for kk, av := range ar {
+					w := pp[kk*lanes : kk*lanes+lanes : kk*lanes+lanes]
+					for j := range acc {
+						acc[j] += av * w[j]
+					}
+				}
+				cr := c[r*ldc+q*lanes : r*ldc+q*lanes+lanes]
+				for j := range cr {
+					cr[j] = activate(acc[j]+bias[q*lanes+j], act)
+				}
+			}
 		}
-		cc := c[r*ldc : r*ldc+8 : r*ldc+8]
-		if acc {
-			c0, c1, c2, c3 = c0+cc[0], c1+cc[1], c2+cc[2], c3+cc[3]
-			c4, c5, c6, c7 = c4+cc[4], c5+cc[5], c6+cc[6], c7+cc[7]
-		}
-		cc[0], cc[1], cc[2], cc[3], cc[4], cc[5], cc[6], cc[7] = c0, c1, c2, c3, c4, c5, c6, c7
 	}
 }
 
-func gemvGeneric(k int, a, b []float32, ldb int, out []float32) {
-	var acc [mr]float32
-	a = a[:k*mr]
-	for kk := 0; kk < k; kk++ {
-		bv := b[kk*ldb]
-		p := a[kk*mr : kk*mr+mr : kk*mr+mr]
-		for r := range acc {
-			acc[r] += p[r] * bv
+// gemvGeneric is the one-row GEMM over np panels:
+//
+//	c[j] = act(bias[j] + sum over kk < k of a[kk] * p[(j/16)*k*16 + kk*16 + j%16])
+//
+// for j < 16*np.
+func gemvGeneric(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32) {
+	a = a[:k]
+	for q := 0; q < np; q++ {
+		var acc [lanes]float32
+		pp := p[q*k*lanes : (q+1)*k*lanes]
+		for kk, av := range a {
+			w := pp[kk*lanes : kk*lanes+lanes : kk*lanes+lanes]
+			for j := range acc {
+				acc[j] += av * w[j]
+			}
+		}
+		for j := range acc {
+			c[q*lanes+j] = activate(acc[j]+bias[q*lanes+j], act)
 		}
 	}
-	copy(out[:mr], acc[:])
 }
 
-func gemv16Generic(k int, a []uint16, b []float32, ldb int, out []float32) {
-	var acc [mr]float32
-	a = a[:k*mr]
-	for kk := 0; kk < k; kk++ {
-		bv := b[kk*ldb]
-		p := a[kk*mr : kk*mr+mr : kk*mr+mr]
-		for r := range acc {
-			acc[r] += fromHalf(p[r]) * bv
+// gemv16Generic is gemvGeneric with fp16 panels.
+func gemv16Generic(k int, a []float32, p []uint16, np int, bias []float32, act Act, c []float32) {
+	a = a[:k]
+	for q := 0; q < np; q++ {
+		var acc [lanes]float32
+		pp := p[q*k*lanes : (q+1)*k*lanes]
+		for kk, av := range a {
+			w := pp[kk*lanes : kk*lanes+lanes : kk*lanes+lanes]
+			for j := range acc {
+				acc[j] += av * fromHalf(w[j])
+			}
+		}
+		for j := range acc {
+			c[q*lanes+j] = activate(acc[j]+bias[q*lanes+j], act)
 		}
 	}
-	copy(out[:mr], acc[:])
 }
 
 func widenGeneric(dst []float32, src []uint16) {
@@ -77,33 +95,99 @@ func widenGeneric(dst []float32, src []uint16) {
 	}
 }
 
-func epilogueGeneric(x []float32, bias float32, act Act) {
-	switch act {
-	case ActNone:
-		if bias != 0 {
-			for i := range x {
-				x[i] += bias
+// rowArgs describe a run of n output pixels of one output row of a
+// depthwise (dwRow) or stem (stemRow) convolution over which the
+// horizontal taps kx in [kx0, kx1) all fall inside the input. Tap rows in
+// the vertical padding are left out of roff and woff.
+type rowArgs struct {
+	in []float32 // dwRow: NHWC with cs channels; stemRow: NCHW planes
+	// roff[t] is the offset in in of horizontal tap kx = 0 of pixel 0 on
+	// tap row t. It may be negative: only taps kx >= kx0 are read.
+	roff []int
+	// woff[t] is the offset in w of horizontal tap kx = 0 on tap row t.
+	woff     []int
+	kx0, kx1 int
+	step     int // input elements between consecutive output pixels
+	n        int // output pixels
+	cs       int // output channels, a multiple of 16
+	w        []float32
+	bias     []float32 // cs values
+	act      Act
+	out      []float32 // n*cs values
+}
+
+// dwRowGeneric is the depthwise row: for i < n, c < cs,
+//
+//	out[i*cs+c] = act(bias[c] + sum over t < len(roff), kx0 <= kx < kx1 of
+//	                  w[woff[t]+kx*cs+c] * in[roff[t] + i*step + kx*cs + c])
+func dwRowGeneric(r *rowArgs) {
+	cs := r.cs
+	for i := 0; i < r.n; i++ {
+		o := r.out[i*cs : (i+1)*cs]
+		copy(o, r.bias[:cs])
+		for t, ro := range r.roff {
+			for kx := r.kx0; kx < r.kx1; kx++ {
+				x := r.in[ro+i*r.step+kx*cs : ro+i*r.step+kx*cs+cs]
+				w := r.w[r.woff[t]+kx*cs : r.woff[t]+kx*cs+cs]
+				for c := range o {
+					o[c] += w[c] * x[c]
+				}
 			}
 		}
-	case ActReLU:
-		for i, v := range x {
-			x[i] = max(v+bias, 0)
-		}
-	case ActHardSwish:
-		for i, v := range x {
-			v += bias
-			x[i] = v * min(max(v+3, 0), 6) * (1.0 / 6)
-		}
-	case ActHardSigmoid:
-		for i, v := range x {
-			x[i] = min(max((v+bias)*hardSigmoidSlope+0.5, 0), 1)
+		for c, v := range o {
+			o[c] = activate(v, r.act)
 		}
 	}
 }
 
-func axpyGeneric(y, x []float32, a float32) {
+// stemRowGeneric is the dense (stem) row: for i < n, c < cs,
+//
+//	out[i*cs+c] = act(bias[c] + sum over t < len(roff), kx0 <= kx < kx1 of
+//	                  w[woff[t]+kx*cs+c] * in[roff[t] + i*step + kx])
+//
+// Each input value is one scalar broadcast over the output channels.
+func stemRowGeneric(r *rowArgs) {
+	cs := r.cs
+	for i := 0; i < r.n; i++ {
+		o := r.out[i*cs : (i+1)*cs]
+		copy(o, r.bias[:cs])
+		for t, ro := range r.roff {
+			for kx := r.kx0; kx < r.kx1; kx++ {
+				x := r.in[ro+i*r.step+kx]
+				w := r.w[r.woff[t]+kx*cs : r.woff[t]+kx*cs+cs]
+				for c := range o {
+					o[c] += w[c] * x
+				}
+			}
+		}
+		for c, v := range o {
+			o[c] = activate(v, r.act)
+		}
+	}
+}
+
+func addGeneric(y, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
-		y[i] += a * x[i]
+		y[i] += x[i]
 	}
+}
+
+func mulGeneric(y, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] *= x[i]
+	}
+}
+
+func activate(v float32, act Act) float32 {
+	switch act {
+	case ActReLU:
+		return max(v, 0)
+	case ActHardSwish:
+		return v * min(max(v+3, 0), 6) * (1.0 / 6)
+	case ActHardSigmoid:
+		return min(max(v*hardSigmoidSlope+0.5, 0), 1)
+	}
+	return v
 }

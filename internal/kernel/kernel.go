@@ -1,21 +1,23 @@
 // Package kernel holds the CPU compute kernels behind lcnet's PP-LCNet
-// inference: a packed-weight GEMM (1x1 convolutions, the last conv and the
-// FC layer), depthwise k x k convolutions, a dense convolution for the stem,
-// and the small per-channel ops of the SE block, plus a low-overhead Pool
-// that splits one layer over a fixed set of goroutines.
+// inference: a packed-weight GEMM for the 1x1 convolutions, the SE block,
+// the last conv and the FC layer; depthwise k x k convolutions; the dense
+// stem convolution; and the small per-channel ops of the SE block and the
+// global pool, plus a low-overhead Pool that splits one layer over a fixed
+// set of goroutines.
 //
-// Layout contracts (all float32, row-major, no hidden padding):
+// Layout contracts (all float32, no hidden state):
 //
-//   - Activations are per-image CHW planes: channel c, row y, column x is
-//     at in[(c*h+y)*w+x].
-//   - Weight matrices are M (output channels) x K (input channels, or
-//     cin*k*k for Conv in (ci, ky, kx) order) row-major, as Paddle and ONNX
-//     store a conv weight [M][K][1][1] or [M][cin][k][k]. Pack turns one
-//     into a Packed once at load time.
-//   - Gemm's b is K x n and c is M x n, both with leading dimension n: the
-//     CHW plane of a 1x1 convolution's input and output, with n = H*W. For
-//     the FC layer on a batch, n is the batch size and b is K x batch.
-//   - Depthwise weights are c x k x k; bias is one value per output channel.
+//   - Activations are per-image NHWC with the channel count padded to a
+//     multiple of 16 (Stride(c)): pixel p = y*w+x, channel c is at
+//     x[p*cs+c]. Padding channels hold zeros; every kernel keeps them zero
+//     because packed weights and biases are zero there. Channels-last lets
+//     every kernel vectorise over channels, which is what makes depthwise
+//     convolutions with any stride as fast as the rest.
+//   - The network's input is NCHW (3 planes), read directly by Stem.
+//   - Weight matrices come in M (output channels) x K (inputs) row-major,
+//     as Paddle and ONNX store a conv weight [M][K][1][1]; Pack turns one
+//     into 16-column panels once at load time. Depthwise and stem filters
+//     come as [M][taps] and are laid out tap-major by PackTaps.
 //   - Padding is always (k-1)/2 zeros on each side (PP-LCNet's "same"
 //     convolutions); outputs are oh = (h+2p-k)/sh+1 by ow = (w+2p-k)/sw+1.
 //
@@ -25,8 +27,8 @@
 // With pool == nil a call runs serially on the calling goroutine.
 //
 // The implementation (AVX-512, AVX2+FMA+F16C, or pure Go) is chosen once at
-// start-up from the CPU's features; LCNET_KERNEL=generic or the build tag
-// purego forces the pure-Go fallback. Impl reports the choice.
+// start-up from the CPU's features; LCNET_KERNEL=generic (or avx2) or the
+// build tag purego forces another. Impl reports the choice.
 package kernel
 
 import "os"
@@ -45,30 +47,39 @@ const (
 // outputs match Paddle and its ONNX export bit for bit in the slope.
 const hardSigmoidSlope = float32(0.1666667)
 
-// impl is one set of micro-kernels. Everything above the micro-kernels
-// (blocking, packing, edges, threading) is shared, so the pure-Go path and
-// the SIMD paths differ only here and the tests can run each of them.
+// lanes is the width of a packed weight panel and the unit of channel
+// padding: one AVX-512 vector, two AVX2 vectors.
+const lanes = 16
+
+// Stride is the padded channel count activations with c channels are
+// stored with.
+func Stride(c int) int { return (c + lanes - 1) &^ (lanes - 1) }
+
+// impl is one set of micro-kernels. Everything above them (tiling, edges,
+// threading, border handling) is shared Go, so the pure-Go path and the
+// SIMD paths differ only here and the tests can run each of them. The
+// exact contract of each is in generic.go, whose pure-Go versions are the
+// reference the SIMD ones are tested against.
 type impl struct {
 	name string
-	// nr is the column width of the widest GEMM micro-kernel.
-	nr int
-	// kern computes c[8][nr] = a · b (or, with acc, adds it to c) for an
-	// 8 x k panel a (k-major, 8 values per k) and b of k rows with leading
-	// dimension ldb.
-	kern func(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool)
-	// kern8 is the same with 8 columns, for the edge left over by kern.
-	kern8 func(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool)
-	// gemv computes out[0:8] = a · b[:, 0] (column stride ldb), for n < 8.
-	gemv func(k int, a, b []float32, ldb int, out []float32)
-	// gemv16 is gemv with an fp16 panel widened on the fly: the small-n
-	// layers are memory-bound, so they read half the bytes.
-	gemv16 func(k int, a []uint16, b []float32, ldb int, out []float32)
+	// mr is the number of rows (pixels) a GEMM tile computes.
+	mr int
+	// tile16 computes an mr x 16 GEMM tile from one panel, tile32 an
+	// mr x 32 tile from two consecutive panels (nil when the impl has
+	// no wider kernel).
+	tile16, tile32 func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int)
+	// gemv is a one-row GEMM over np panels, gemv16 the same reading fp16
+	// panels directly (these layers are memory-bound: half the bytes).
+	gemv   func(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32)
+	gemv16 func(k int, a []float32, p []uint16, np int, bias []float32, act Act, c []float32)
 	// widen converts fp16 to fp32 (len(dst) == len(src)).
 	widen func(dst []float32, src []uint16)
-	// epilogue does x[i] = act(x[i] + bias) in place.
-	epilogue func(x []float32, bias float32, act Act)
-	// axpy does y[i] += a*x[i] (len(x) == len(y)), the depthwise inner loop.
-	axpy func(y, x []float32, a float32)
+	// dwRow and stemRow compute a run of output pixels of one output row
+	// of a depthwise or stem convolution (see dwRowGeneric, stemRowGeneric).
+	dwRow   func(r *rowArgs)
+	stemRow func(r *rowArgs)
+	// add does y[i] += x[i], mul y[i] *= x[i] (len(x) >= len(y)).
+	add, mul func(y, x []float32)
 }
 
 // active is chosen once at start-up and never changed.

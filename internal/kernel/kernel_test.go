@@ -19,6 +19,14 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
+func nanSlice(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(math.NaN())
+	}
+	return s
+}
+
 func refAct(v float64, act Act) float64 {
 	switch act {
 	case ActReLU:
@@ -31,16 +39,22 @@ func refAct(v float64, act Act) float64 {
 	return v
 }
 
-// refConv is a naive float64 grouped convolution (groups == cin == cout for
-// depthwise, 1 for dense), padding (k-1)/2. It returns the outputs and, per
-// output, the sum of |w*x| terms to scale the tolerance.
+// refConv is a naive float64 grouped convolution on an NCHW input
+// (groups == cin == cout for depthwise, 1 for dense), padding (k-1)/2,
+// with the output in NHWC with cs = Stride(cout) channels: the padding
+// channels are expected to be act(0). It also returns, per output, the
+// sum of |w*x| terms to scale the tolerance.
 func refConv(in []float32, cin, h, w int, wt []float32, cout, k, sh, sw int, groups int, bias []float32, act Act) (out, mag []float64) {
 	p := (k - 1) / 2
 	oh, ow := (h+2*p-k)/sh+1, (w+2*p-k)/sw+1
 	cpg := cin / groups
 	opg := cout / groups
-	out = make([]float64, cout*oh*ow)
-	mag = make([]float64, cout*oh*ow)
+	cs := Stride(cout)
+	out = make([]float64, oh*ow*cs)
+	mag = make([]float64, oh*ow*cs)
+	for i := range out {
+		out[i] = refAct(0, act)
+	}
 	for co := 0; co < cout; co++ {
 		g := co / opg
 		for oy := 0; oy < oh; oy++ {
@@ -62,12 +76,23 @@ func refConv(in []float32, cin, h, w int, wt []float32, cout, k, sh, sw int, gro
 						}
 					}
 				}
-				out[(co*oh+oy)*ow+ox] = refAct(s, act)
-				mag[(co*oh+oy)*ow+ox] = m
+				out[(oy*ow+ox)*cs+co] = refAct(s, act)
+				mag[(oy*ow+ox)*cs+co] = m
 			}
 		}
 	}
 	return out, mag
+}
+
+// toNHWC lays out an NCHW plane set as NHWC with cs channels (zero padding).
+func toNHWC(in []float32, c, h, w, cs int) []float32 {
+	out := make([]float32, h*w*cs)
+	for ch := 0; ch < c; ch++ {
+		for p := 0; p < h*w; p++ {
+			out[p*cs+ch] = in[ch*h*w+p]
+		}
+	}
+	return out
 }
 
 func check(t *testing.T, got []float32, want, mag []float64) {
@@ -108,11 +133,14 @@ func workspaces(n int) []*Workspace {
 var acts = []Act{ActNone, ActReLU, ActHardSwish, ActHardSigmoid}
 
 func TestGemm(t *testing.T) {
-	shapes := []struct{ m, k, n int }{
-		{1, 1, 1}, {8, 8, 8}, {3, 5, 7}, {13, 17, 1}, {16, 16, 3}, {24, 9, 19},
-		{64, 64, 56 * 56}, {128, 64, 28 * 28}, {40, 33, 65}, {17, 200, 31},
-		{256, 256, 49}, {1280, 512, 1}, {1280, 512, 8}, {96, 48, 100}, {8, 3000, 9},
-		{37, 1, 77}, {9, 40, 33}, {16, 24, 2000}, {13, 600, 100}, {1000, 1280, 8}, {21, 300, 70}, {40, 520, 9},
+	// rows (pixels), k (inputs), m (outputs); extra lda/ldc padding.
+	shapes := []struct{ rows, k, m, xa, xc int }{
+		{1, 1, 1, 0, 0}, {8, 8, 8, 0, 0}, {3, 5, 7, 2, 0}, {1, 17, 13, 0, 0}, {3, 16, 16, 0, 16},
+		{19, 9, 24, 0, 0}, {56 * 56, 64, 64, 0, 0}, {28 * 28, 64, 128, 0, 0}, {65, 33, 40, 3, 16},
+		{31, 200, 17, 0, 0}, {49, 256, 256, 0, 0}, {1, 512, 1280, 0, 0}, {8, 512, 1280, 0, 0},
+		{100, 48, 96, 0, 0}, {9, 3000, 8, 0, 0}, {77, 1, 37, 0, 0}, {33, 40, 9, 0, 0},
+		{2000, 24, 16, 8, 0}, {100, 600, 13, 0, 0}, {1, 1280, 1000, 0, 0}, {70, 300, 21, 0, 0},
+		{9, 520, 40, 0, 0}, {12, 16, 48, 0, 0}, {13, 16, 80, 0, 0}, {112 * 112, 16, 32, 0, 0},
 	}
 	pool := NewPool(3)
 	defer pool.Close()
@@ -121,26 +149,40 @@ func TestGemm(t *testing.T) {
 		for si, s := range shapes {
 			for _, half := range []bool{false, true} {
 				act := acts[si%len(acts)]
-				name := fmt.Sprintf("%s/M%dK%dN%d/half=%v/act%d", im.name, s.m, s.k, s.n, half, act)
+				name := fmt.Sprintf("%s/rows%dK%dM%d/half=%v/act%d", im.name, s.rows, s.k, s.m, half, act)
 				t.Run(name, func(t *testing.T) {
 					w := randSlice(r, s.m*s.k)
-					b := randSlice(r, s.k*s.n)
+					lda, n := s.k+s.xa, Stride(s.m)
+					ldc := n + s.xc
+					a := randSlice(r, (s.rows-1)*lda+s.k)
 					var bias []float32
 					if si%3 != 0 {
 						bias = randSlice(r, s.m)
 					}
-					a := Pack(w, s.m, s.k, half)
+					pk := Pack(w, s.m, s.k, half)
 					if half {
 						w = halfRound(w)
 					}
-					want, mag := refConv(b, s.k, 1, s.n, w, s.m, 1, 1, 1, 1, bias, act)
-					for _, p := range []*Pool{nil, pool} {
-						c := make([]float32, s.m*s.n)
-						for i := range c {
-							c[i] = float32(math.NaN()) // every output must be written
+					// The reference sees a as a 1 x rows image of k channels.
+					planes := make([]float32, s.k*s.rows)
+					for p := 0; p < s.rows; p++ {
+						for kk := 0; kk < s.k; kk++ {
+							planes[kk*s.rows+p] = a[p*lda+kk]
 						}
-						gemmWith(im, p, workspaces(3), a, b, s.n, bias, act, c)
-						check(t, c, want, mag)
+					}
+					want, mag := refConv(planes, s.k, 1, s.rows, w, s.m, 1, 1, 1, 1, bias, act)
+					var pb []float32
+					if bias != nil {
+						pb = PadBias(bias)
+					}
+					for _, p := range []*Pool{nil, pool} {
+						c := nanSlice((s.rows-1)*ldc + n)
+						gemmWith(im, p, workspaces(3), a, s.rows, lda, pk, pb, act, c, ldc)
+						got := make([]float32, s.rows*n)
+						for row := 0; row < s.rows; row++ {
+							copy(got[row*n:(row+1)*n], c[row*ldc:row*ldc+n])
+						}
+						check(t, got, want, mag)
 					}
 				})
 			}
@@ -153,7 +195,7 @@ func TestDepthwise(t *testing.T) {
 		{1, 1, 1, 3, 1, 1}, {3, 5, 7, 3, 1, 1}, {4, 8, 8, 3, 2, 2}, {5, 9, 11, 5, 2, 2},
 		{2, 7, 7, 5, 1, 1}, {3, 6, 9, 3, 2, 1}, {3, 9, 10, 5, 2, 1}, {16, 112, 112, 3, 1, 1},
 		{32, 56, 56, 3, 2, 2}, {7, 2, 3, 5, 1, 1}, {2, 1, 17, 3, 1, 2}, {64, 14, 14, 5, 1, 1},
-		{8, 3, 40, 5, 2, 1}, {2, 33, 3, 3, 1, 1},
+		{8, 3, 40, 5, 2, 1}, {2, 33, 3, 3, 1, 1}, {88, 7, 7, 5, 1, 1}, {40, 13, 15, 5, 2, 2},
 	}
 	pool := NewPool(2)
 	defer pool.Close()
@@ -164,17 +206,13 @@ func TestDepthwise(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/c%dh%dw%dk%ds%dx%d/act%d", im.name, s.c, s.h, s.w, s.k, s.sh, s.sw, act), func(t *testing.T) {
 				in := randSlice(r, s.c*s.h*s.w)
 				wt := randSlice(r, s.c*s.k*s.k)
-				var bias []float32
-				if si%2 == 0 {
-					bias = randSlice(r, s.c)
-				}
+				bias := randSlice(r, s.c)
 				want, mag := refConv(in, s.c, s.h, s.w, wt, s.c, s.k, s.sh, s.sw, s.c, bias, act)
+				cs := Stride(s.c)
+				x := toNHWC(in, s.c, s.h, s.w, cs)
 				for _, p := range []*Pool{nil, pool} {
-					out := make([]float32, len(want))
-					for i := range out {
-						out[i] = float32(math.NaN())
-					}
-					dwWith(im, p, in, s.c, s.h, s.w, wt, s.k, s.sh, s.sw, bias, act, out)
+					out := nanSlice(len(want))
+					dwWith(im, p, workspaces(2), x, s.h, s.w, cs, PackTaps(wt, s.c, s.k*s.k), s.k, s.sh, s.sw, PadBias(bias), act, out)
 					check(t, out, want, mag)
 				}
 			})
@@ -182,60 +220,63 @@ func TestDepthwise(t *testing.T) {
 	}
 }
 
-func TestConv(t *testing.T) {
+func TestStem(t *testing.T) {
 	shapes := []struct{ cin, cout, h, w, k, sh, sw int }{
 		{3, 16, 224, 224, 3, 2, 2}, {3, 8, 9, 7, 3, 2, 2}, {2, 5, 6, 6, 5, 1, 1},
-		{3, 24, 17, 33, 3, 2, 1}, {1, 1, 1, 1, 3, 1, 1}, {4, 12, 20, 3, 3, 1, 1},
+		{3, 24, 17, 33, 3, 2, 1}, {1, 1, 1, 1, 3, 1, 1}, {4, 12, 20, 3, 3, 1, 1}, {3, 40, 32, 32, 3, 2, 2},
 	}
 	pool := NewPool(2)
 	defer pool.Close()
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, im := range impls() {
 		for si, s := range shapes {
-			for _, half := range []bool{false, true} {
-				act := acts[(si+1)%len(acts)]
-				t.Run(fmt.Sprintf("%s/%dto%d/%dx%d/k%ds%dx%d/half=%v", im.name, s.cin, s.cout, s.h, s.w, s.k, s.sh, s.sw, half), func(t *testing.T) {
-					in := randSlice(r, s.cin*s.h*s.w)
-					wt := randSlice(r, s.cout*s.cin*s.k*s.k)
-					bias := randSlice(r, s.cout)
-					a := Pack(wt, s.cout, s.cin*s.k*s.k, half)
-					if half {
-						wt = halfRound(wt)
-					}
-					want, mag := refConv(in, s.cin, s.h, s.w, wt, s.cout, s.k, s.sh, s.sw, 1, bias, act)
-					for _, p := range []*Pool{nil, pool} {
-						out := make([]float32, len(want))
-						for i := range out {
-							out[i] = float32(math.NaN())
-						}
-						convWith(im, p, workspaces(2), in, s.cin, s.h, s.w, a, s.k, s.sh, s.sw, bias, act, out)
-						check(t, out, want, mag)
-					}
-				})
-			}
+			act := acts[(si+1)%len(acts)]
+			t.Run(fmt.Sprintf("%s/%dto%d/%dx%d/k%ds%dx%d", im.name, s.cin, s.cout, s.h, s.w, s.k, s.sh, s.sw), func(t *testing.T) {
+				in := randSlice(r, s.cin*s.h*s.w)
+				wt := randSlice(r, s.cout*s.cin*s.k*s.k)
+				bias := randSlice(r, s.cout)
+				want, mag := refConv(in, s.cin, s.h, s.w, wt, s.cout, s.k, s.sh, s.sw, 1, bias, act)
+				for _, p := range []*Pool{nil, pool} {
+					out := nanSlice(len(want))
+					stemWith(im, p, workspaces(2), in, s.cin, s.h, s.w, PackTaps(wt, s.cout, s.cin*s.k*s.k), Stride(s.cout), s.k, s.sh, s.sw, PadBias(bias), act, out)
+					check(t, out, want, mag)
+				}
+			})
 		}
 	}
 }
 
 func TestPoolSE(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	c, hw := 5, 13
-	x := randSlice(r, c*hw)
-	got := make([]float32, c)
-	GlobalAvgPool(x, c, hw, got)
-	s := randSlice(r, c)
+	cs, hw := 32, 13
+	x := randSlice(r, cs*hw)
+	got := make([]float32, cs)
+	GlobalAvgPool(x, hw, cs, got)
+	s := randSlice(r, cs)
 	y := append([]float32(nil), x...)
-	ScaleChannels(y, c, hw, s)
-	for ch := 0; ch < c; ch++ {
+	ScaleChannels(y, hw, cs, s)
+	for ch := 0; ch < cs; ch++ {
 		sum := 0.0
 		for i := 0; i < hw; i++ {
-			sum += float64(x[ch*hw+i])
-			if want := float64(x[ch*hw+i]) * float64(s[ch]); math.Abs(float64(y[ch*hw+i])-want) > 1e-6*math.Abs(want) {
-				t.Errorf("scaled[%d][%d] = %g, want %g", ch, i, y[ch*hw+i], want)
+			v := float64(x[i*cs+ch])
+			sum += v
+			if want := v * float64(s[ch]); math.Abs(float64(y[i*cs+ch])-want) > 1e-6*math.Abs(want) {
+				t.Errorf("scaled[%d][%d] = %g, want %g", i, ch, y[i*cs+ch], want)
 			}
 		}
 		if want := sum / float64(hw); math.Abs(float64(got[ch])-want) > 1e-5 {
 			t.Errorf("mean[%d] = %g, want %g", ch, got[ch], want)
+		}
+	}
+	for _, im := range impls() {
+		a, b := randSlice(r, 37), randSlice(r, 37)
+		sum, prod := append([]float32(nil), a...), append([]float32(nil), a...)
+		im.add(sum, b)
+		im.mul(prod, b)
+		for i := range a {
+			if sum[i] != a[i]+b[i] || prod[i] != a[i]*b[i] {
+				t.Errorf("%s: add/mul[%d] = %g, %g; want %g, %g", im.name, i, sum[i], prod[i], a[i]+b[i], a[i]*b[i])
+			}
 		}
 	}
 }
@@ -286,14 +327,15 @@ func TestNoAllocs(t *testing.T) {
 	c := make([]float32, 64*3136)
 	bias := randSlice(r, 64)
 	in := randSlice(r, 3*32*32)
-	stem := Pack(randSlice(r, 8*27), 8, 27, false)
-	out := make([]float32, 8*16*16)
+	stem := PackTaps(randSlice(r, 8*27), 8, 27)
+	out := make([]float32, 16*16*16)
 	dww := randSlice(r, 64*9)
 	run := func() {
-		Gemm(pool, ws, a, b, 3136, bias, ActHardSwish, c)
-		Gemm(nil, ws, a, b, 1, bias, ActReLU, c)
-		Depthwise(pool, b, 64, 56, 56, dww, 3, 2, 2, bias, ActHardSwish, c)
-		Conv(pool, ws, in, 3, 32, 32, stem, 3, 2, 2, nil, ActNone, out)
+		Gemm(pool, ws, b, 3136, 64, a, bias, ActHardSwish, c, 64)
+		Gemm(nil, ws, b, 1, 64, a, bias, ActReLU, c, 64)
+		Gemm(pool, ws, b, 29, 64, a, nil, ActNone, c, 64)
+		Depthwise(pool, ws, b, 56, 56, 64, dww, 3, 2, 2, bias, ActHardSwish, c)
+		Stem(pool, ws, in, 3, 32, 32, stem, 16, 3, 2, 2, bias, ActNone, out)
 	}
 	run()
 	if n := testing.AllocsPerRun(10, run); n != 0 {

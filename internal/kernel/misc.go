@@ -1,36 +1,24 @@
 package kernel
 
-// GlobalAvgPool sets out[c] to the mean of plane c (hw values each).
-func GlobalAvgPool(in []float32, c, hw int, out []float32) {
-	in, out = in[:c*hw], out[:c]
+// GlobalAvgPool sets out[c] (c < cs) to the mean of channel c over the hw
+// pixels of an NHWC activation in.
+func GlobalAvgPool(in []float32, hw, cs int, out []float32) {
+	in, out = in[:hw*cs], out[:cs]
+	clear(out)
+	for p := 0; p < hw; p++ {
+		active.add(out, in[p*cs:(p+1)*cs])
+	}
 	inv := 1 / float32(hw)
-	for ch := range out {
-		plane := in[ch*hw : (ch+1)*hw]
-		// Four partial sums: shorter dependency chains, and less rounding
-		// drift than one running sum over a 112x112 plane.
-		var s0, s1, s2, s3 float32
-		i := 0
-		for ; i+4 <= len(plane); i += 4 {
-			s0 += plane[i]
-			s1 += plane[i+1]
-			s2 += plane[i+2]
-			s3 += plane[i+3]
-		}
-		for ; i < len(plane); i++ {
-			s0 += plane[i]
-		}
-		out[ch] = (s0 + s1 + s2 + s3) * inv
+	for c := range out {
+		out[c] *= inv
 	}
 }
 
-// ScaleChannels multiplies every value of plane c by s[c] (the SE block's
-// channel attention).
-func ScaleChannels(x []float32, c, hw int, s []float32) {
-	x, s = x[:c*hw], s[:c]
-	for ch, sv := range s {
-		plane := x[ch*hw : (ch+1)*hw]
-		for i := range plane {
-			plane[i] *= sv
-		}
+// ScaleChannels multiplies channel c of every pixel of the NHWC activation
+// x by s[c] (the SE block's channel attention).
+func ScaleChannels(x []float32, hw, cs int, s []float32) {
+	x, s = x[:hw*cs], s[:cs]
+	for p := 0; p < hw; p++ {
+		active.mul(x[p*cs:(p+1)*cs], s)
 	}
 }

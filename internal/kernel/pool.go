@@ -30,8 +30,7 @@ type Pool struct {
 
 	// Reused task values, so dispatching a layer allocates nothing.
 	gemmT gemmTask
-	dwT   dwTask
-	convT convTask
+	rowT  rowTask
 }
 
 type poolWorker struct {

@@ -8,30 +8,23 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Hand-written micro-kernels in simd_amd64.s. They take raw pointers; the
-// wrappers below check every slice bound first, so a blocking bug panics
-// instead of reading or writing out of bounds.
-
-//go:noescape
-func kern8x8AVX2(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc int)
-
-//go:noescape
-func kern8x32AVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc int)
-
-//go:noescape
-func gemvAVX2(k int, a *float32, b *float32, ldb int, out *float32)
-
-//go:noescape
-func gemv16AVX2(k int, a *uint16, b *float32, ldb int, out *float32)
+// The SIMD micro-kernels are hand-written assembly: the GEMM tiles and
+// GEMV in gemm_amd64.s (wrapped in gemm_amd64.go), the depthwise and stem
+// rows in dw_amd64.s (dw_amd64.go), and the vector helpers below in
+// simd_amd64.s. They take raw pointers; the Go wrappers check every slice
+// bound first, so a tiling bug panics instead of reading or writing out of
+// bounds. Every function ends with VZEROUPPER, and none uses a legacy-SSE
+// instruction: on this family of CPUs an SSE instruction with dirty upper
+// vector state cost about a microsecond per call.
 
 //go:noescape
 func widenF16C(dst *float32, src *uint16, n int)
 
 //go:noescape
-func epilogueAVX2(x *float32, n int, bias float32, act int)
+func addAVX2(y, x *float32, n int)
 
 //go:noescape
-func axpyAVX2(a float32, y *float32, x *float32, n int)
+func mulAVX2(y, x *float32, n int)
 
 // simdImpls lists the SIMD implementations this CPU supports, best first.
 func simdImpls() []*impl {
@@ -41,55 +34,30 @@ func simdImpls() []*impl {
 	// F16C has no flag in x/sys/cpu; every AVX2+FMA CPU (Haswell, Zen and
 	// later) has it.
 	avx2 := &impl{
-		name:     "avx2",
-		nr:       8,
-		kern:     kernAVX2,
-		kern8:    kernAVX2,
-		gemv:     gemvSIMD,
-		gemv16:   gemv16SIMD,
-		widen:    widenSIMD,
-		epilogue: epilogueSIMD,
-		axpy:     axpySIMD,
+		name:    "avx2",
+		mr:      mrAVX2,
+		tile16:  tile16AVX2,
+		gemv:    gemvAVX2,
+		gemv16:  gemv16AVX2,
+		widen:   widenSIMD,
+		dwRow:   dwRowAVX2,
+		stemRow: stemRowAVX2,
+		add:     addSIMD,
+		mul:     mulSIMD,
 	}
 	if !cpu.X86.HasAVX512F {
 		return []*impl{avx2}
 	}
 	avx512 := *avx2
 	avx512.name = "avx512"
-	avx512.nr = 32
-	avx512.kern = kernAVX512
+	avx512.mr = mrAVX512
+	avx512.tile16 = tile16AVX512
+	avx512.tile32 = tile32AVX512
+	avx512.gemv = gemvAVX512
+	avx512.gemv16 = gemv16AVX512
+	avx512.dwRow = dwRowAVX512
+	avx512.stemRow = stemRowAVX512
 	return []*impl{&avx512, avx2}
-}
-
-func checkKern(k int, a, b []float32, ldb int, c []float32, ldc, nr int) {
-	if k < 1 || len(a) < k*mr || len(b) < (k-1)*ldb+nr || len(c) < (mr-1)*ldc+nr {
-		panic(fmt.Sprintf("kernel: micro-kernel 8x%d with k=%d ldb=%d ldc=%d on len(a)=%d len(b)=%d len(c)=%d",
-			nr, k, ldb, ldc, len(a), len(b), len(c)))
-	}
-}
-
-func kernAVX2(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	checkKern(k, a, b, ldb, c, ldc, 8)
-	kern8x8AVX2(k, &a[0], &b[0], ldb, &c[0], ldc, b2i(acc))
-}
-
-func kernAVX512(k int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	checkKern(k, a, b, ldb, c, ldc, 32)
-	kern8x32AVX512(k, &a[0], &b[0], ldb, &c[0], ldc, b2i(acc))
-}
-
-func gemvSIMD(k int, a, b []float32, ldb int, out []float32) {
-	if k < 1 || len(a) < k*mr || len(b) < (k-1)*ldb+1 || len(out) < mr {
-		panic(fmt.Sprintf("kernel: gemv k=%d ldb=%d on len(a)=%d len(b)=%d", k, ldb, len(a), len(b)))
-	}
-	gemvAVX2(k, &a[0], &b[0], ldb, &out[0])
-}
-
-func gemv16SIMD(k int, a []uint16, b []float32, ldb int, out []float32) {
-	if k < 1 || len(a) < k*mr || len(b) < (k-1)*ldb+1 || len(out) < mr {
-		panic(fmt.Sprintf("kernel: gemv16 k=%d ldb=%d on len(a)=%d len(b)=%d", k, ldb, len(a), len(b)))
-	}
-	gemv16AVX2(k, &a[0], &b[0], ldb, &out[0])
 }
 
 func widenSIMD(dst []float32, src []uint16) {
@@ -101,26 +69,62 @@ func widenSIMD(dst []float32, src []uint16) {
 	widenGeneric(dst[n:], src[n:])
 }
 
-func epilogueSIMD(x []float32, bias float32, act Act) {
-	n := len(x) &^ 7
-	if n > 0 {
-		epilogueAVX2(&x[0], n, bias, int(act))
-	}
-	epilogueGeneric(x[n:], bias, act)
-}
-
-func axpySIMD(y, x []float32, a float32) {
+func addSIMD(y, x []float32) {
 	x = x[:len(y)]
 	n := len(y) &^ 7
 	if n > 0 {
-		axpyAVX2(a, &y[0], &x[0], n)
+		addAVX2(&y[0], &x[0], n)
 	}
-	axpyGeneric(y[n:], x[n:], a)
+	addGeneric(y[n:], x[n:])
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
+func mulSIMD(y, x []float32) {
+	x = x[:len(y)]
+	n := len(y) &^ 7
+	if n > 0 {
+		mulAVX2(&y[0], &x[0], n)
 	}
-	return 0
+	mulGeneric(y[n:], x[n:])
+}
+
+// checkTile panics unless a tile of mr rows by 16*np columns fits.
+func checkTile(name string, mr, np, k int, a []float32, lda int, p, bias, c []float32, ldc int) {
+	if k < 1 || lda < k || ldc < np*lanes || len(a) < (mr-1)*lda+k || len(p) < np*k*lanes || len(bias) < np*lanes || len(c) < (mr-1)*ldc+np*lanes {
+		panic(fmt.Sprintf("kernel: %s %dx%d tile with k=%d lda=%d ldc=%d on len(a)=%d len(p)=%d len(bias)=%d len(c)=%d",
+			name, mr, np*lanes, k, lda, ldc, len(a), len(p), len(bias), len(c)))
+	}
+}
+
+// checkGemv panics unless a one-row GEMM over np panels (of plen values
+// in all) fits.
+func checkGemv(name string, k int, a []float32, plen, np int, bias, c []float32) {
+	if k < 1 || np < 1 || len(a) < k || plen < np*k*lanes || len(bias) < np*lanes || len(c) < np*lanes {
+		panic(fmt.Sprintf("kernel: %s with k=%d over %d panels on len(a)=%d len(p)=%d len(bias)=%d len(c)=%d",
+			name, k, np, len(a), plen, len(bias), len(c)))
+	}
+}
+
+// checkRow panics unless every read and write of a dwRow (scalar ==
+// false) or stemRow (scalar == true) call stays inside its slices.
+func checkRow(name string, r *rowArgs, scalar bool) {
+	px := r.cs // elements per input pixel
+	if scalar {
+		px = 1
+	}
+	ok := r.n >= 1 && r.cs >= lanes && r.cs%lanes == 0 && r.kx0 >= 0 && r.kx0 < r.kx1 && r.step >= 0 &&
+		len(r.roff) >= 1 && len(r.woff) == len(r.roff) && len(r.bias) >= r.cs && len(r.out) >= r.n*r.cs
+	for t := 0; ok && t < len(r.roff); t++ {
+		lo := r.roff[t] + r.kx0*px
+		hi := r.roff[t] + (r.n-1)*r.step + (r.kx1-1)*px
+		if scalar {
+			hi++
+		} else {
+			hi += r.cs
+		}
+		ok = lo >= 0 && hi <= len(r.in) && r.woff[t]+r.kx0*r.cs >= 0 && r.woff[t]+r.kx1*r.cs <= len(r.w)
+	}
+	if !ok {
+		panic(fmt.Sprintf("kernel: %s out of bounds: n=%d cs=%d kx=[%d,%d) step=%d roff=%v woff=%v len(in)=%d len(w)=%d len(bias)=%d len(out)=%d",
+			name, r.n, r.cs, r.kx0, r.kx1, r.step, r.roff, r.woff, len(r.in), len(r.w), len(r.bias), len(r.out)))
+	}
 }
