@@ -14,12 +14,14 @@ const bnEpsilon = 1e-5
 
 // How spago parameters relate to the weights the kernels read:
 //
-//   - Every layer is a spago module. Tensors the kernels read in their
-//     natural layout (biases, the depthwise filters) are *spago.Param over a
-//     mat.Dense[float32] built WithBacking over the folded values, so the
-//     Param's data IS the single copy the kernels read.
-//   - Weight matrices (stem, pointwise, SE, last_conv, fc) are read by the
-//     GEMM in internal/kernel's packed panel layout, fp32 or fp16. The
+//   - Every layer is a spago module. Tensors the kernels read as they are
+//     (biases, the depthwise and stem filters) are *spago.Param over a
+//     mat.Dense[float32] built WithBacking over the folded values in the
+//     kernels' layout (tap-major, channels padded to 16, see
+//     kernel.PackTaps), so the Param's data IS the single copy the kernels
+//     read.
+//   - Weight matrices (pointwise, SE, last_conv, fc) are read by the GEMM
+//     in internal/kernel's packed panel layout, fp32 or fp16. The
 //     kernel.Packed is their single resident copy: the layer keeps no
 //     row-major float32 Param next to it (W is nil), since that would
 //     double fp32 memory and defeat fp16. Folding builds a temporary
@@ -33,12 +35,12 @@ const bnEpsilon = 1e-5
 // either a packed matrix (w) or, for depthwise, filters in DW.
 type convLayer struct {
 	spago.Module
-	DW *spago.Param // depthwise filters C x k*k, nil for matrix layers
-	B  *spago.Param // folded bias, nil when the layer has none
+	DW *spago.Param // depthwise or stem filters, taps x Stride(C); nil for matrix layers
+	B  *spago.Param // folded bias padded to Stride(C), nil when the layer has none
 
-	w    *kernel.Packed // nil for depthwise
-	dw   []float32
-	bias []float32
+	w    *kernel.Packed // nil for depthwise and the stem
+	dw   []float32      // depthwise or stem filters (DW's data)
+	bias []float32      // B's data
 }
 
 func param(data []float32, shape ...int) *spago.Param {
@@ -49,15 +51,20 @@ func param(data []float32, shape ...int) *spago.Param {
 
 // newConvLayer packs the folded weights w (m x k) and wraps bias.
 func newConvLayer(w []float32, m, k int, bias []float32, half bool) *convLayer {
-	l := &convLayer{w: kernel.Pack(w, m, k, half), bias: bias}
+	l := &convLayer{w: kernel.Pack(w, m, k, half)}
 	if bias != nil {
-		l.B = param(bias, len(bias))
+		l.bias = kernel.PadBias(bias)
+		l.B = param(l.bias, len(l.bias))
 	}
 	return l
 }
 
-func newDepthwiseLayer(w []float32, c, k int, bias []float32) *convLayer {
-	return &convLayer{DW: param(w, c, k*k), B: param(bias, c), dw: w, bias: bias}
+// newTapLayer lays out c filters of taps weights each (a depthwise or
+// stem conv) for the row kernels.
+func newTapLayer(w []float32, c, taps int, bias []float32) *convLayer {
+	dw := kernel.PackTaps(w, c, taps)
+	b := kernel.PadBias(bias)
+	return &convLayer{DW: param(dw, taps, kernel.Stride(c)), B: param(b, len(b)), dw: dw, bias: b}
 }
 
 func (l *convLayer) sizeBytes() int {
@@ -107,7 +114,18 @@ func loadDepthwiseBN(t map[string]Tensor, prefix string) *convLayer {
 	fw, fb := foldBN(w.Data, c,
 		t[prefix+".bn.weight"].Data, t[prefix+".bn.bias"].Data,
 		t[prefix+".bn._mean"].Data, t[prefix+".bn._variance"].Data)
-	return newDepthwiseLayer(fw, c, k, fb)
+	return newTapLayer(fw, c, k*k, fb)
+}
+
+// loadStemBN builds the folded stem conv: a dense 3x3 conv read by
+// kernel.Stem, fp32 in both modes (a few hundred weights).
+func loadStemBN(t map[string]Tensor, prefix string) *convLayer {
+	w := t[prefix+".conv.weight"]
+	cout := w.Shape[0]
+	fw, fb := foldBN(w.Data, cout,
+		t[prefix+".bn.weight"].Data, t[prefix+".bn.bias"].Data,
+		t[prefix+".bn._mean"].Data, t[prefix+".bn._variance"].Data)
+	return newTapLayer(fw, cout, len(fw)/cout, fb)
 }
 
 // loadConv builds a plain conv (SE, last_conv) from weight [m, k, 1, 1] and
@@ -124,7 +142,7 @@ func loadConv(t map[string]Tensor, prefix string, withBias, half bool) *convLaye
 // block is one DepthwiseSeparable block.
 type block struct {
 	spago.Module
-	DW  *convLayer // depthwise C x k*k, always fp32 (small)
+	DW  *convLayer // depthwise k*k taps x Stride(C), always fp32 (small)
 	SE1 *convLayer // squeeze C -> C/4, nil without SE
 	SE2 *convLayer // excite C/4 -> C
 	PW  *convLayer // pointwise Out x In
@@ -135,7 +153,7 @@ type block struct {
 // network is PP-LCNet as spago modules, weights folded and ready.
 type network struct {
 	spago.Module
-	Stem     *convLayer // 3x3, StemOut x 27, always fp32 (small)
+	Stem     *convLayer // 3x3, 27 taps x Stride(StemOut), always fp32 (small)
 	Blocks   []*block
 	LastConv *convLayer // nil without use_last_conv
 	// FC is the Linear layer transposed to classes x in, with the dropout
@@ -144,7 +162,7 @@ type network struct {
 }
 
 func buildNetwork(a Arch, t map[string]Tensor, half bool) *network {
-	n := &network{Stem: loadConvBN(t, "conv1", false)}
+	n := &network{Stem: loadStemBN(t, "conv1")}
 	for _, b := range a.Blocks {
 		p := b.Name()
 		bl := &block{spec: b, DW: loadDepthwiseBN(t, p+".dw_conv")}

@@ -257,11 +257,15 @@ func grow(s []float32, n int) []float32 {
 	return make([]float32, n)
 }
 
-// worker is one worker's scratch: activations ping-pong between a and b.
+// worker is one worker's scratch: activations (NHWC, channels padded to
+// kernel.Stride) ping-pong between a and b.
 type worker struct {
 	a, b []float32
-	vec  []float32 // SE pooled vector and excitation
+	vec  []float32 // SE pooled vector, then the global pool
 	mid  []float32 // SE squeeze
+	exc  []float32 // SE excitation
+	feat []float32 // last_conv output
+	logi []float32 // fc output, padded
 	// kws are the kernel workspaces, one per pool thread: the pool may
 	// be shared, but each worker's calls use only its own workspaces.
 	kws []*kernel.Workspace
@@ -305,23 +309,28 @@ func (m *Model) run(ws *worker, j job) {
 
 // ensure sizes the worker's buffers for an h x w input.
 func (ws *worker) ensure(a *Arch, h, w int) {
+	st := kernel.Stride
 	ss := a.StemStride()
 	h, w = outSize(h, 3, ss.H), outSize(w, 3, ss.W)
-	maxAct, maxC := a.StemOut*h*w, a.StemOut
+	maxAct, maxC := st(a.StemOut)*h*w, st(a.StemOut)
 	for _, b := range a.Blocks {
 		h, w = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
-		maxAct = max(maxAct, b.In*h*w, b.Out*h*w)
-		maxC = max(maxC, b.In, b.Out)
+		maxAct = max(maxAct, st(b.In)*h*w, st(b.Out)*h*w)
+		maxC = max(maxC, st(b.In), st(b.Out))
 	}
 	ws.a = grow(ws.a, maxAct)
 	ws.b = grow(ws.b, maxAct)
 	ws.vec = grow(ws.vec, maxC)
 	ws.mid = grow(ws.mid, maxC)
+	ws.exc = grow(ws.exc, maxC)
+	ws.feat = grow(ws.feat, st(a.FeatureDim()))
+	ws.logi = grow(ws.logi, st(a.ClassNum))
 }
 
-// forward runs one image (3 x h x w) through the network. pool is nil
-// (serial) or the model's pool.
+// forward runs one image (3 x h x w, NCHW) through the network. pool is
+// nil (serial) or the model's pool.
 func (m *Model) forward(ctx context.Context, ws *worker, pool *kernel.Pool, x []float32, h, w int, logits, probs, feats, pooled []float32) error {
+	st := kernel.Stride
 	a := &m.arch
 	n := m.net
 	k := ws.kws
@@ -329,34 +338,38 @@ func (m *Model) forward(ctx context.Context, ws *worker, pool *kernel.Pool, x []
 	ss := a.StemStride()
 	oh, ow := outSize(h, 3, ss.H), outSize(w, 3, ss.W)
 	cur, tmp := ws.a, ws.b
-	kernel.Conv(pool, k, x, 3, h, w, n.Stem.w, 3, ss.H, ss.W, n.Stem.bias, kernel.ActHardSwish, cur)
+	kernel.Stem(pool, k, x, 3, h, w, n.Stem.dw, st(a.StemOut), 3, ss.H, ss.W, n.Stem.bias, kernel.ActHardSwish, cur)
 	h, w = oh, ow
 	for _, bl := range n.Blocks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		b := bl.spec
+		cin := st(b.In)
 		oh, ow = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
 		hw := oh * ow
-		kernel.Depthwise(pool, cur, b.In, h, w, bl.DW.dw, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, kernel.ActHardSwish, tmp)
+		kernel.Depthwise(pool, k, cur, h, w, cin, bl.DW.dw, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, kernel.ActHardSwish, tmp)
 		if bl.SE1 != nil {
-			v := ws.vec[:b.In]
-			mid := ws.mid[:bl.SE1.w.M()]
-			kernel.GlobalAvgPool(tmp, b.In, hw, v)
-			kernel.Gemm(nil, k, bl.SE1.w, v, 1, bl.SE1.bias, kernel.ActReLU, mid)
-			kernel.Gemm(nil, k, bl.SE2.w, mid, 1, bl.SE2.bias, kernel.ActHardSigmoid, v)
-			kernel.ScaleChannels(tmp, b.In, hw, v)
+			mid := bl.SE1.w.M()
+			kernel.GlobalAvgPool(tmp, hw, cin, ws.vec[:cin])
+			kernel.Gemm(nil, k, ws.vec, 1, cin, bl.SE1.w, bl.SE1.bias, kernel.ActReLU, ws.mid, st(mid))
+			kernel.Gemm(nil, k, ws.mid, 1, st(mid), bl.SE2.w, bl.SE2.bias, kernel.ActHardSigmoid, ws.exc, cin)
+			kernel.ScaleChannels(tmp, hw, cin, ws.exc)
 		}
-		kernel.Gemm(pool, k, bl.PW.w, tmp, hw, bl.PW.bias, kernel.ActHardSwish, cur)
+		kernel.Gemm(pool, k, tmp, hw, cin, bl.PW.w, bl.PW.bias, kernel.ActHardSwish, cur, st(b.Out))
 		h, w = oh, ow
 	}
-	kernel.GlobalAvgPool(cur, a.LastChannels(), h*w, pooled)
+	last := st(a.LastChannels())
+	kernel.GlobalAvgPool(cur, h*w, last, ws.vec[:last])
+	copy(pooled, ws.vec)
+	src := ws.vec
 	if n.LastConv != nil {
-		kernel.Gemm(pool, k, n.LastConv.w, pooled, 1, nil, kernel.ActHardSwish, feats)
-	} else {
-		copy(feats, pooled)
+		kernel.Gemm(pool, k, ws.vec, 1, last, n.LastConv.w, nil, kernel.ActHardSwish, ws.feat, len(ws.feat))
+		src = ws.feat
 	}
-	kernel.Gemm(pool, k, n.FC.w, feats, 1, n.FC.bias, kernel.ActNone, logits)
+	copy(feats, src)
+	kernel.Gemm(pool, k, src, 1, len(src), n.FC.w, n.FC.bias, kernel.ActNone, ws.logi, len(ws.logi))
+	copy(logits, ws.logi)
 	softmax(logits, probs)
 	return nil
 }

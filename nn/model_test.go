@@ -148,9 +148,11 @@ func TestFP16HalvesWeightBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m16.Close()
-	// fp32 holds one float32 per learned value (BN folded away).
-	if want := 4 * (ParamCount(tensors) - bnChannels(a)); m32.WeightBytes() != want {
-		t.Errorf("fp32 WeightBytes = %d, want %d", m32.WeightBytes(), want)
+	// fp32 holds one float32 per learned value (BN folded away), plus the
+	// zero padding of output channels to a multiple of 16 (fc's 1000
+	// classes become 1008, for one).
+	if learned := 4 * (ParamCount(tensors) - bnChannels(a)); m32.WeightBytes() < learned || float64(m32.WeightBytes()) > 1.01*float64(learned) {
+		t.Errorf("fp32 WeightBytes = %d, want %d plus at most 1%% padding", m32.WeightBytes(), learned)
 	}
 	ratio := float64(m16.WeightBytes()) / float64(m32.WeightBytes())
 	if ratio > 0.52 {
