@@ -84,8 +84,8 @@ type gemmTask struct {
 	ldc    int
 }
 
-// run splits layers with many pixels over row tiles and the rest (the
-// late 7x7 layers, the last conv and FC with one row) over panels.
+// run splits a layer over row tiles or column groups, and a one-row layer
+// (SE, the last conv and FC at batch 1) over panels.
 func (t *gemmTask) run(tid, threads int) {
 	threads = min(threads, len(t.ws))
 	if tid >= threads {
@@ -107,7 +107,9 @@ func (t *gemmTask) run(tid, threads int) {
 		gw = 2
 	}
 	groups := (np + gw - 1) / gw
-	if tiles >= 2*threads || groups < threads {
+	// Split whichever way leaves the busiest thread the fewest tiles:
+	// 5 row tiles of a 7x7 layer split 3/2, its 16 column groups 8/8.
+	if ceilDiv(tiles, threads)*groups <= ceilDiv(groups, threads)*tiles {
 		t.tiles(ws, tiles*tid/threads, tiles*(tid+1)/threads, 0, np)
 		return
 	}
@@ -202,3 +204,5 @@ func (t *gemmTask) tile(ws *Workspace, ti, q, nq int, p []float32) {
 	}
 	kern(k, t.a[r0*t.lda:], t.lda, p, bias, t.act, t.c[r0*t.ldc+q*lanes:], t.ldc)
 }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
