@@ -50,11 +50,11 @@ func simdImpls() []*impl {
 	}
 	avx512 := *avx2
 	avx512.name = "avx512"
-	avx512.mr = mrAVX512
-	avx512.tile16 = tile16AVX512
-	avx512.tile32 = tile32AVX512
-	avx512.gemv = gemvAVX512
-	avx512.gemv16 = gemv16AVX512
+	avx512.mr = 12
+	avx512.tile16 = hTile16
+	avx512.tile32 = hTile32
+	avx512.gemv = hGemv
+	avx512.gemv16 = hGemv16
 	avx512.dwRow = dwRowAVX512
 	avx512.stemRow = stemRowAVX512
 	return []*impl{&avx512, avx2}
