@@ -55,8 +55,8 @@ func simdImpls() []*impl {
 	avx512.tile32 = hTile32
 	avx512.gemv = hGemv
 	avx512.gemv16 = hGemv16
-	avx512.dwRow = dwRowAVX512
-	avx512.stemRow = stemRowAVX512
+	avx512.dwRow = hDwRow
+	avx512.stemRow = hStemRow
 	return []*impl{&avx512, avx2}
 }
 
