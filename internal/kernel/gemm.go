@@ -185,7 +185,10 @@ func (t *gemmTask) tile(ws *Workspace, ti, q, nq int, p []float32) {
 	}
 	r0 := ti * mr
 	bias := t.bias[q*lanes : (q+nq)*lanes]
-	if rows := t.m - r0; rows < mr {
+	if rows := t.m - r0; rows < mr && im.part != nil {
+		im.part(rows, nq, k, t.a[r0*t.lda:], t.lda, p, bias, t.act, t.c[r0*t.ldc+q*lanes:], t.ldc)
+		return
+	} else if rows < mr {
 		ws.atile = grow(ws.atile, mr*k)
 		for r := 0; r < mr; r++ {
 			d := ws.atile[r*k : (r+1)*k]

@@ -2,20 +2,22 @@
 
 package kernel
 
-//go:noescape
-func hTile32AVX512(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
-
-//go:noescape
-func hTile16AVX512(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
-
-func hTile32(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
-	checkTile("tile32AVX512", 12, 2, k, a, lda, p, bias, c, ldc)
-	hTile32AVX512(k, &a[0], lda, &p[0], &bias[0], &c[0], ldc, int(act))
+// tileAVX512 computes rows (1..mr512) rows of a 16*np-column tile.
+func tileAVX512(rows, np, k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	checkTile("tileAVX512", rows, np, k, a, lda, p, bias, c, ldc)
+	tab := tiles16AVX512
+	if np == 2 {
+		tab = tiles32AVX512
+	}
+	tab[rows](k, &a[0], lda, &p[0], &bias[0], &c[0], ldc, int(act))
 }
 
 func hTile16(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
-	checkTile("tile16AVX512", 12, 1, k, a, lda, p, bias, c, ldc)
-	hTile16AVX512(k, &a[0], lda, &p[0], &bias[0], &c[0], ldc, int(act))
+	tileAVX512(mr512, 1, k, a, lda, p, bias, act, c, ldc)
+}
+
+func hTile32(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	tileAVX512(mr512, 2, k, a, lda, p, bias, act, c, ldc)
 }
 
 //go:noescape

@@ -68,6 +68,10 @@ type impl struct {
 	// mr x 32 tile from two consecutive panels (nil when the impl has
 	// no wider kernel).
 	tile16, tile32 func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int)
+	// part computes a partial tile of rows < mr rows and np (1 or 2)
+	// panels in place; nil makes the driver copy the rows into a zeroed
+	// full tile and the outputs back.
+	part func(rows, np, k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int)
 	// gemv is a one-row GEMM over np panels, gemv16 the same reading fp16
 	// panels directly (these layers are memory-bound: half the bytes).
 	gemv   func(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32)

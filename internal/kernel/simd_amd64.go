@@ -50,9 +50,10 @@ func simdImpls() []*impl {
 	}
 	avx512 := *avx2
 	avx512.name = "avx512"
-	avx512.mr = 12
+	avx512.mr = mr512
 	avx512.tile16 = hTile16
 	avx512.tile32 = hTile32
+	avx512.part = tileAVX512
 	avx512.gemv = hGemv
 	avx512.gemv16 = hGemv16
 	avx512.dwRow = hDwRow
