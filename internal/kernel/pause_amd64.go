@@ -1,0 +1,6 @@
+//go:build amd64
+
+package kernel
+
+//go:noescape
+func spinPause()
