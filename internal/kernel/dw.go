@@ -111,30 +111,37 @@ func (t *rowTask) row(ws *Workspace, oy int) {
 	if t.dense {
 		px = 1
 	}
-	span := func(ox int) (int, int) {
-		return max(0, p-ox*t.sw), min(k, t.w+p-ox*t.sw)
+	// Pixels [lo, hi) read all k horizontal taps; the at most p pixels on
+	// either side are clipped, each its own way.
+	lo := min(ow, (p+t.sw-1)/t.sw)
+	hi := lo
+	if t.w-k+p >= 0 {
+		hi = max(lo, min(ow, (t.w-k+p)/t.sw+1))
 	}
 	a := &ws.args
-	for ox := 0; ox < ow; {
-		kx0, kx1 := span(ox)
-		end := ox + 1
-		for end < ow {
-			if l, h := span(end); l != kx0 || h != kx1 {
-				break
-			}
-			end++
-		}
+	run := func(ox, end, kx0, kx1 int) {
 		for i, b := range ws.base {
 			ws.roff[i] = b + ox*t.sw*px
 		}
-		*a = rowArgs{in: t.in, roff: ws.roff, woff: ws.woff, kx0: kx0, kx1: kx1, step: t.sw * px, n: end - ox,
+		*a = rowArgs{in: t.in, roff: ws.roff, woff: ws.woff, k: k, kx0: kx0, kx1: kx1, step: t.sw * px, n: end - ox,
 			cs: cs, w: t.wt, bias: t.bias, act: t.act, out: t.out[(oy*ow+ox)*cs : (oy*ow+end)*cs]}
 		if t.dense {
 			t.im.stemRow(a)
 		} else {
 			t.im.dwRow(a)
 		}
-		ox = end
+	}
+	clipped := func(ox int) {
+		run(ox, ox+1, max(0, p-ox*t.sw), min(k, t.w+p-ox*t.sw))
+	}
+	for ox := 0; ox < lo; ox++ {
+		clipped(ox)
+	}
+	if lo < hi {
+		run(lo, hi, 0, k)
+	}
+	for ox := hi; ox < ow; ox++ {
+		clipped(ox)
 	}
 	*a = rowArgs{}
 }

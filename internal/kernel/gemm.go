@@ -8,6 +8,10 @@ import "fmt"
 // steady-state calls do not allocate. A Workspace must not be used by two
 // calls at once.
 type Workspace struct {
+	// The pads keep another thread's data off this Workspace's cache
+	// lines: the row kernels rewrite args and roff on every call, and
+	// sharing a line with the other thread's halved depthwise speed.
+	_          [64]byte
 	panel      []float32 // widened fp16 panels
 	atile      []float32 // mr x k: the rows of a partial tile, zero-padded
 	ctile      []float32 // mr x 32: a partial tile's outputs
@@ -15,10 +19,17 @@ type Workspace struct {
 	base, roff []int     // Depthwise/Stem: tap-row offsets for pixel 0, and for a run
 	woff       []int
 	args       rowArgs
+	_          [64]byte
 }
 
+// minTaps is the smallest capacity of the tap offset slices: 16 ints fill
+// two cache lines, so no other object shares them.
+const minTaps = 16
+
 // NewWorkspace returns an empty Workspace.
-func NewWorkspace() *Workspace { return &Workspace{} }
+func NewWorkspace() *Workspace {
+	return &Workspace{base: make([]int, 0, minTaps), roff: make([]int, 0, minTaps), woff: make([]int, 0, minTaps)}
+}
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {

@@ -106,6 +106,7 @@ type rowArgs struct {
 	roff []int
 	// woff[t] is the offset in w of horizontal tap kx = 0 on tap row t.
 	woff     []int
+	k        int // the kernel's width: [kx0, kx1) = [0, k) is an interior run
 	kx0, kx1 int
 	step     int // input elements between consecutive output pixels
 	n        int // output pixels
