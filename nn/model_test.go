@@ -262,10 +262,18 @@ func TestInferValidatesAndCancels(t *testing.T) {
 		t.Errorf("cancelled context: error %v", err)
 	}
 	// Cancelled while a long batch runs: the call stops early.
-	x := randomInput(16, 160, 160, 1)
-	cctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+	// The batch is sized from one image's time so that it runs for about
+	// 100x the deadline on any machine.
+	one := time.Now()
+	if _, err := m.Infer(ctx, randomInput(1, 96, 96, 1), 1, 96, 96); err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 5 * time.Millisecond
+	n := min(300, max(16, int(100*deadline/max(time.Since(one), time.Microsecond))))
+	x := randomInput(n, 96, 96, 1)
+	cctx, cancel = context.WithTimeout(ctx, deadline)
 	start := time.Now()
-	_, err = m.Infer(cctx, x, 16, 160, 160)
+	_, err = m.Infer(cctx, x, n, 96, 96)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("deadline during a batch: error %v", err)
