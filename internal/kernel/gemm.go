@@ -118,9 +118,12 @@ func (t *gemmTask) run(tid, threads int) {
 		gw = 2
 	}
 	groups := (np + gw - 1) / gw
-	// Split whichever way leaves the busiest thread the fewest tiles:
-	// 5 row tiles of a 7x7 layer split 3/2, its 16 column groups 8/8.
-	if ceilDiv(tiles, threads)*groups <= ceilDiv(groups, threads)*tiles {
+	// Split whichever way leaves the busiest thread the fewest tiles (4
+	// row tiles of a 7x7 layer split 2/2, its 40 column groups 20/20); on
+	// a tie, split the larger operand, so that each thread streams only
+	// its half of it (the late layers' weights are megabytes, from L3).
+	byTiles, byGroups := ceilDiv(tiles, threads)*groups, ceilDiv(groups, threads)*tiles
+	if byTiles < byGroups || byTiles == byGroups && t.m >= np*lanes {
 		t.tiles(ws, tiles*tid/threads, tiles*(tid+1)/threads, 0, np)
 		return
 	}
