@@ -35,13 +35,14 @@ func simdImpls() []*impl {
 	// later) has it.
 	avx2 := &impl{
 		name:    "avx2",
-		mr:      mrAVX2,
-		tile16:  tile16AVX2,
-		gemv:    gemvAVX2,
-		gemv16:  gemv16AVX2,
+		mr:      mr256,
+		tile16:  tile16Y,
+		part:    tileAVX2,
+		gemv:    gemvY,
+		gemv16:  gemv16Y,
 		widen:   widenSIMD,
-		dwRow:   dwRowAVX2,
-		stemRow: stemRowAVX2,
+		dwRow:   dwRowY,
+		stemRow: stemRowY,
 		add:     addSIMD,
 		mul:     mulSIMD,
 	}
