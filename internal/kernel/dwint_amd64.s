@@ -18,7 +18,9 @@ DATA ione<>+0(SB)/4, $0x3f800000
 GLOBL ione<>(SB), RODATA|NOPTR, $4
 
 // func dwInt3AVX512(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
-// The interior run of a depthwise row with k = 3: every horizontal tap inside (kx0 = 0, kx1 = 3), tap loops unrolled.
+// The interior run of a depthwise row with k = 3 (every horizontal tap inside: kx0 = 0, kx1 = 3, so
+// kx1's argument slot is free to count chunks). Groups of 8, 4 and 1 pixels; for each group all 16-channel
+// chunks, so a group reads its pixels' channels in order.
 TEXT ·dwInt3AVX512(SB), NOSPLIT, $0-112
 	MOVQ roff+8(FP), R9
 	MOVQ nt+24(FP), DX
@@ -35,16 +37,20 @@ TEXT ·dwInt3AVX512(SB), NOSPLIT, $0-112
 	VPXORD Z28, Z28, Z28
 	VBROADCASTSS ihalf<>(SB), Z29
 	VBROADCASTSS ione<>(SB), Z30
-dwInt3AVX512_chunk:
-	MOVQ in+0(FP), R8
 	MOVQ out+88(FP), R14
-	MOVQ bias+80(FP), AX
-	VMOVUPS (AX), Z31
 	XORQ R13, R13
 	MOVQ n+56(FP), R15
 dwInt3AVX512_oct:
 	CMPQ R15, $8
 	JLT dwInt3AVX512_quad
+	MOVQ in+0(FP), R8
+	MOVQ nq+104(FP), AX
+	MOVQ AX, kx1+40(FP)
+dwInt3AVX512_o_chunk:
+	MOVQ R8, AX
+	SUBQ in+0(FP), AX
+	ADDQ bias+80(FP), AX
+	VMOVUPS (AX), Z31
 	VMOVAPS Z31, Z0
 	VMOVAPS Z31, Z1
 	VMOVAPS Z31, Z2
@@ -56,10 +62,12 @@ dwInt3AVX512_oct:
 	MOVQ 0(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 0(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 0(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -98,10 +106,12 @@ dwInt3AVX512_oct:
 	MOVQ 8(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 8(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 8(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -140,10 +150,12 @@ dwInt3AVX512_oct:
 	MOVQ 16(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 16(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 16(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -276,18 +288,31 @@ dwInt3AVX512_o_a_store:
 	VMOVUPS Z1, (R14)(R12*1)
 	VMOVUPS Z2, (R14)(R12*2)
 	VMOVUPS Z3, (R14)(R10*1)
+	LEAQ (R14)(R12*4), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, (AX)(R12*1)
+	VMOVUPS Z6, (AX)(R12*2)
+	VMOVUPS Z7, (AX)(R10*1)
+	ADDQ $64, R8
+	ADDQ $64, R14
+	DECQ kx1+40(FP)
+	JNZ dwInt3AVX512_o_chunk
 	LEAQ (R14)(R12*4), R14
-	VMOVUPS Z4, (R14)
-	VMOVUPS Z5, (R14)(R12*1)
-	VMOVUPS Z6, (R14)(R12*2)
-	VMOVUPS Z7, (R14)(R10*1)
-	LEAQ (R14)(R12*4), R14
+	ADDQ R10, R14
 	LEAQ (R13)(BX*8), R13
 	SUBQ $8, R15
 	JMP dwInt3AVX512_oct
 dwInt3AVX512_quad:
 	CMPQ R15, $4
 	JLT dwInt3AVX512_one
+	MOVQ in+0(FP), R8
+	MOVQ nq+104(FP), AX
+	MOVQ AX, kx1+40(FP)
+dwInt3AVX512_q_chunk:
+	MOVQ R8, AX
+	SUBQ in+0(FP), AX
+	ADDQ bias+80(FP), AX
+	VMOVUPS (AX), Z31
 	VMOVAPS Z31, Z0
 	VMOVAPS Z31, Z1
 	VMOVAPS Z31, Z2
@@ -295,10 +320,12 @@ dwInt3AVX512_quad:
 	MOVQ 0(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 0(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 0(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -322,10 +349,12 @@ dwInt3AVX512_quad:
 	MOVQ 8(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 8(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 8(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -349,10 +378,12 @@ dwInt3AVX512_quad:
 	MOVQ 16(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 16(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 16(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -430,20 +461,34 @@ dwInt3AVX512_q_a_store:
 	VMOVUPS Z1, (R14)(R12*1)
 	VMOVUPS Z2, (R14)(R12*2)
 	VMOVUPS Z3, (R14)(R10*1)
-	LEAQ (R14)(R12*4), R14
+	ADDQ $64, R8
+	ADDQ $64, R14
+	DECQ kx1+40(FP)
+	JNZ dwInt3AVX512_q_chunk
+	ADDQ R10, R14
 	LEAQ (R13)(BX*4), R13
 	SUBQ $4, R15
 dwInt3AVX512_one:
 	TESTQ R15, R15
-	JZ dwInt3AVX512_next
+	JZ dwInt3AVX512_done
+	MOVQ in+0(FP), R8
+	MOVQ nq+104(FP), AX
+	MOVQ AX, kx1+40(FP)
+dwInt3AVX512_s_chunk:
+	MOVQ R8, AX
+	SUBQ in+0(FP), AX
+	ADDQ bias+80(FP), AX
+	VMOVUPS (AX), Z31
 	VMOVAPS Z31, Z0
 	MOVQ 0(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 0(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 0(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -458,10 +503,12 @@ dwInt3AVX512_one:
 	MOVQ 8(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 8(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 8(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -476,10 +523,12 @@ dwInt3AVX512_one:
 	MOVQ 16(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 16(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 16(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -515,22 +564,21 @@ dwInt3AVX512_s_a_hsig:
 	VMINPS Z30, Z0, Z0
 dwInt3AVX512_s_a_store:
 	VMOVUPS Z0, (R14)
-	ADDQ R12, R14
+	ADDQ $64, R8
+	ADDQ $64, R14
+	DECQ kx1+40(FP)
+	JNZ dwInt3AVX512_s_chunk
 	ADDQ BX, R13
 	DECQ R15
 	JMP dwInt3AVX512_one
-dwInt3AVX512_next:
-	ADDQ $64, in+0(FP)
-	ADDQ $64, w+72(FP)
-	ADDQ $64, bias+80(FP)
-	ADDQ $64, out+88(FP)
-	DECQ nq+104(FP)
-	JNZ dwInt3AVX512_chunk
+dwInt3AVX512_done:
 	VZEROUPPER
 	RET
 
 // func dwInt5AVX512(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
-// The interior run of a depthwise row with k = 5: every horizontal tap inside (kx0 = 0, kx1 = 5), tap loops unrolled.
+// The interior run of a depthwise row with k = 5 (every horizontal tap inside: kx0 = 0, kx1 = 5, so
+// kx1's argument slot is free to count chunks). Groups of 8, 4 and 1 pixels; for each group all 16-channel
+// chunks, so a group reads its pixels' channels in order.
 TEXT ·dwInt5AVX512(SB), NOSPLIT, $0-112
 	MOVQ roff+8(FP), R9
 	MOVQ nt+24(FP), DX
@@ -547,16 +595,20 @@ TEXT ·dwInt5AVX512(SB), NOSPLIT, $0-112
 	VPXORD Z28, Z28, Z28
 	VBROADCASTSS ihalf<>(SB), Z29
 	VBROADCASTSS ione<>(SB), Z30
-dwInt5AVX512_chunk:
-	MOVQ in+0(FP), R8
 	MOVQ out+88(FP), R14
-	MOVQ bias+80(FP), AX
-	VMOVUPS (AX), Z31
 	XORQ R13, R13
 	MOVQ n+56(FP), R15
 dwInt5AVX512_oct:
 	CMPQ R15, $8
 	JLT dwInt5AVX512_quad
+	MOVQ in+0(FP), R8
+	MOVQ nq+104(FP), AX
+	MOVQ AX, kx1+40(FP)
+dwInt5AVX512_o_chunk:
+	MOVQ R8, AX
+	SUBQ in+0(FP), AX
+	ADDQ bias+80(FP), AX
+	VMOVUPS (AX), Z31
 	VMOVAPS Z31, Z0
 	VMOVAPS Z31, Z1
 	VMOVAPS Z31, Z2
@@ -568,10 +620,12 @@ dwInt5AVX512_oct:
 	MOVQ 0(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 0(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 0(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -632,10 +686,12 @@ dwInt5AVX512_oct:
 	MOVQ 8(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 8(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 8(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -696,10 +752,12 @@ dwInt5AVX512_oct:
 	MOVQ 16(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 16(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 16(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -760,10 +818,12 @@ dwInt5AVX512_oct:
 	MOVQ 24(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 24(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 24(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -824,10 +884,12 @@ dwInt5AVX512_oct:
 	MOVQ 32(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 32(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 32(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	LEAQ (AX)(BX*4), CX
@@ -982,18 +1044,31 @@ dwInt5AVX512_o_a_store:
 	VMOVUPS Z1, (R14)(R12*1)
 	VMOVUPS Z2, (R14)(R12*2)
 	VMOVUPS Z3, (R14)(R10*1)
+	LEAQ (R14)(R12*4), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, (AX)(R12*1)
+	VMOVUPS Z6, (AX)(R12*2)
+	VMOVUPS Z7, (AX)(R10*1)
+	ADDQ $64, R8
+	ADDQ $64, R14
+	DECQ kx1+40(FP)
+	JNZ dwInt5AVX512_o_chunk
 	LEAQ (R14)(R12*4), R14
-	VMOVUPS Z4, (R14)
-	VMOVUPS Z5, (R14)(R12*1)
-	VMOVUPS Z6, (R14)(R12*2)
-	VMOVUPS Z7, (R14)(R10*1)
-	LEAQ (R14)(R12*4), R14
+	ADDQ R10, R14
 	LEAQ (R13)(BX*8), R13
 	SUBQ $8, R15
 	JMP dwInt5AVX512_oct
 dwInt5AVX512_quad:
 	CMPQ R15, $4
 	JLT dwInt5AVX512_one
+	MOVQ in+0(FP), R8
+	MOVQ nq+104(FP), AX
+	MOVQ AX, kx1+40(FP)
+dwInt5AVX512_q_chunk:
+	MOVQ R8, AX
+	SUBQ in+0(FP), AX
+	ADDQ bias+80(FP), AX
+	VMOVUPS (AX), Z31
 	VMOVAPS Z31, Z0
 	VMOVAPS Z31, Z1
 	VMOVAPS Z31, Z2
@@ -1001,10 +1076,12 @@ dwInt5AVX512_quad:
 	MOVQ 0(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 0(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 0(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1040,10 +1117,12 @@ dwInt5AVX512_quad:
 	MOVQ 8(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 8(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 8(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1079,10 +1158,12 @@ dwInt5AVX512_quad:
 	MOVQ 16(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 16(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 16(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1118,10 +1199,12 @@ dwInt5AVX512_quad:
 	MOVQ 24(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 24(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 24(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1157,10 +1240,12 @@ dwInt5AVX512_quad:
 	MOVQ 32(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 32(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 32(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1250,20 +1335,34 @@ dwInt5AVX512_q_a_store:
 	VMOVUPS Z1, (R14)(R12*1)
 	VMOVUPS Z2, (R14)(R12*2)
 	VMOVUPS Z3, (R14)(R10*1)
-	LEAQ (R14)(R12*4), R14
+	ADDQ $64, R8
+	ADDQ $64, R14
+	DECQ kx1+40(FP)
+	JNZ dwInt5AVX512_q_chunk
+	ADDQ R10, R14
 	LEAQ (R13)(BX*4), R13
 	SUBQ $4, R15
 dwInt5AVX512_one:
 	TESTQ R15, R15
-	JZ dwInt5AVX512_next
+	JZ dwInt5AVX512_done
+	MOVQ in+0(FP), R8
+	MOVQ nq+104(FP), AX
+	MOVQ AX, kx1+40(FP)
+dwInt5AVX512_s_chunk:
+	MOVQ R8, AX
+	SUBQ in+0(FP), AX
+	ADDQ bias+80(FP), AX
+	VMOVUPS (AX), Z31
 	VMOVAPS Z31, Z0
 	MOVQ 0(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 0(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 0(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1284,10 +1383,12 @@ dwInt5AVX512_one:
 	MOVQ 8(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 8(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 8(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1308,10 +1409,12 @@ dwInt5AVX512_one:
 	MOVQ 16(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 16(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 16(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1332,10 +1435,12 @@ dwInt5AVX512_one:
 	MOVQ 24(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 24(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 24(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1356,10 +1461,12 @@ dwInt5AVX512_one:
 	MOVQ 32(R9), SI
 	LEAQ (R8)(SI*4), SI
 	ADDQ R13, SI
-	MOVQ woff+16(FP), DI
-	MOVQ 32(DI), DI
-	SHLQ $2, DI
+	MOVQ R8, DI
+	SUBQ in+0(FP), DI
 	ADDQ w+72(FP), DI
+	MOVQ woff+16(FP), AX
+	MOVQ 32(AX), AX
+	LEAQ (DI)(AX*4), DI
 	VMOVUPS (DI), Z8
 	LEAQ (SI), AX
 	VFMADD231PS (AX), Z8, Z0
@@ -1401,16 +1508,13 @@ dwInt5AVX512_s_a_hsig:
 	VMINPS Z30, Z0, Z0
 dwInt5AVX512_s_a_store:
 	VMOVUPS Z0, (R14)
-	ADDQ R12, R14
+	ADDQ $64, R8
+	ADDQ $64, R14
+	DECQ kx1+40(FP)
+	JNZ dwInt5AVX512_s_chunk
 	ADDQ BX, R13
 	DECQ R15
 	JMP dwInt5AVX512_one
-dwInt5AVX512_next:
-	ADDQ $64, in+0(FP)
-	ADDQ $64, w+72(FP)
-	ADDQ $64, bias+80(FP)
-	ADDQ $64, out+88(FP)
-	DECQ nq+104(FP)
-	JNZ dwInt5AVX512_chunk
+dwInt5AVX512_done:
 	VZEROUPPER
 	RET
