@@ -33,6 +33,8 @@ package kernel
 
 import "os"
 
+//go:generate python3 gen/asm.py
+
 // Act is an activation fused into a kernel's output.
 type Act uint8
 

@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""Generates lcnet's x86-64 micro-kernels as Go assembly.
+
+    python3 internal/kernel/gen/asm.py   # or: go generate ./internal/kernel
+
+writes avx512_amd64.{s,go} and avx2_amd64.{s,go} in internal/kernel. Each
+kernel's contract is the pure-Go reference of the same role in generic.go;
+the tests run every kernel against float64 references. Hard rules of the
+generated code: every function ends with VZEROUPPER and no legacy-SSE
+instruction is emitted (on this CPU one SSE instruction with dirty upper
+vector state cost about a microsecond).
+
+Kernels:
+  tile{r}x{16,32}Z  AVX-512 GEMM tile, r = 1..14 rows of 16 or 32 columns,
+                    bias + activation fused (28 zmm accumulators at 14x32).
+  gemvF{32,16}Z     AVX-512 one-row GEMM over panels, 4 FMA chains; fp16
+                    panels widened in-register by VCVTPH2PS.
+  dwRowZ, stemRowZ  AVX-512 depthwise/stem row runs of pixels with clipped
+                    horizontal taps, 8/4/1 pixels a pass.
+  dwInt{3,5}Z       AVX-512 depthwise interior runs (all k taps), unrolled.
+  tile{r}x16Y, gemvF{32,16}Y, dwRowY, stemRowY: the same on AVX2 + FMA.
+"""
+
+def rowaddr(r, bases):
+    b=bases[r//4]; i=r%4
+    return {0:f'({b})',1:f'({b})(BX*1)',2:f'({b})(BX*2)',3:f'({b})(R10*1)'}[i]
+def caddr(r, bases):
+    b=bases[r//4]; i=r%4
+    return {0:f'({b})',1:f'({b})(R12*1)',2:f'({b})(R12*2)',3:f'({b})(R13*1)'}[i]
+ABASE=('SI','R8','R9','R11')
+def tile(name, np, rows):
+    acc=lambda r,q: f'Z{r*np+q}'
+    nacc=rows*np
+    W=[f'Z{nacc}', f'Z{nacc+1}'][:np]   # weights
+    B=f'Z{nacc+np}'                    # broadcast
+    # epilogue regs: after the loop W and B are free
+    bias=[f'Z{nacc+q}' for q in range(np)]  # reuse W regs for bias
+    T=f'Z{nacc+np}'                    # temp (reuse B)
+    assert nacc+np < 32
+    nb=(rows+3)//4
+    o=[]
+    o.append(f'// func {name}(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)')
+    o.append(f'TEXT ·{name}(SB), NOSPLIT, $0-64')
+    o += ['\tMOVQ k+0(FP), CX','\tMOVQ a+8(FP), SI','\tMOVQ lda+16(FP), BX','\tMOVQ p+24(FP), DX','\tSHLQ $2, BX','\tLEAQ (BX)(BX*2), R10']
+    for i in range(1,nb):
+        o.append(f'\tLEAQ ({ABASE[i-1]})(BX*4), {ABASE[i]}')
+    if np==2:
+        o += ['\tMOVQ CX, R13','\tSHLQ $6, R13','\tADDQ DX, R13']
+    for r in range(rows):
+        for q in range(np):
+            o.append(f'\tVPXORD {acc(r,q)}, {acc(r,q)}, {acc(r,q)}')
+    o.append(f'{name}_loop:')
+    o.append(f'\tVMOVUPS (DX), {W[0]}')
+    if np==2: o.append(f'\tVMOVUPS (R13), {W[1]}')
+    for r in range(rows):
+        o.append(f'\tVBROADCASTSS {rowaddr(r, ABASE)}, {B}')
+        for q in range(np):
+            o.append(f'\tVFMADD231PS {W[q]}, {B}, {acc(r,q)}')
+    for i in range(nb):
+        o.append(f'\tADDQ $4, {ABASE[i]}')
+    o.append('\tADDQ $64, DX')
+    if np==2: o.append('\tADDQ $64, R13')
+    o += ['\tDECQ CX', f'\tJNZ {name}_loop']
+    o.append('\tMOVQ bias+32(FP), AX')
+    o.append(f'\tVMOVUPS (AX), {bias[0]}')
+    if np==2: o.append(f'\tVMOVUPS 64(AX), {bias[1]}')
+    for r in range(rows):
+        for q in range(np):
+            o.append(f'\tVADDPS {bias[q]}, {acc(r,q)}, {acc(r,q)}')
+    o += ['\tMOVQ act+56(FP), AX','\tCMPQ AX, $1',f'\tJEQ {name}_relu','\tCMPQ AX, $2',f'\tJEQ {name}_hswish','\tCMPQ AX, $3',f'\tJEQ {name}_hsig',f'\tJMP {name}_store']
+    o.append(f'{name}_relu:')
+    for r in range(rows):
+        for q in range(np):
+            o.append(f'\tVMAXPS.BCST kzero<>(SB), {acc(r,q)}, {acc(r,q)}')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hswish:')
+    for r in range(rows):
+        for q in range(np):
+            z=acc(r,q)
+            o += [f'\tVADDPS.BCST kthree<>(SB), {z}, {T}', f'\tVMAXPS.BCST kzero<>(SB), {T}, {T}', f'\tVMINPS.BCST ksix<>(SB), {T}, {T}',
+                  f'\tVMULPS {T}, {z}, {T}', f'\tVMULPS.BCST ksixth<>(SB), {T}, {z}']
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hsig:')
+    for r in range(rows):
+        for q in range(np):
+            z=acc(r,q)
+            o += [f'\tVMULPS.BCST kslope<>(SB), {z}, {z}', f'\tVADDPS.BCST khalf<>(SB), {z}, {z}', f'\tVMAXPS.BCST kzero<>(SB), {z}, {z}', f'\tVMINPS.BCST kone<>(SB), {z}, {z}']
+    o.append(f'{name}_store:')
+    o += ['\tMOVQ c+40(FP), DI','\tMOVQ ldc+48(FP), R12','\tSHLQ $2, R12','\tLEAQ (R12)(R12*2), R13']
+    CB=('DI','SI','R8','R9')
+    for i in range(1,nb):
+        o.append(f'\tLEAQ ({CB[i-1]})(R12*4), {CB[i]}')
+    for r in range(rows):
+        for q in range(np):
+            off='' if q==0 else '64'
+            o.append(f'\tVMOVUPS {acc(r,q)}, {off}{caddr(r, CB)}')
+    o += ['\tVZEROUPPER','\tRET']
+    return '\n'.join(o)+'\n'
+
+
+def gemvZ(name, half):
+    es = 32 if half else 64   # bytes per k row of a panel
+    ld = (lambda off, z: f'\tVCVTPH2PS {off}(DX), {z}') if half else (lambda off, z: f'\tVMOVUPS {off}(DX), {z}')
+    o=[]
+    o.append(f'// func {name}(k int, a *float32, p *{"uint16" if half else "float32"}, np int, bias *float32, c *float32, act int)')
+    o.append(f'TEXT ·{name}(SB), NOSPLIT, $0-56')
+    o.append('\tMOVQ p+16(FP), DX')
+    o.append('\tMOVQ np+24(FP), R9')
+    o.append('\tMOVQ bias+32(FP), R10')
+    o.append('\tMOVQ c+40(FP), DI')
+    o.append('\tMOVQ act+48(FP), R11')
+    o.append('\tVPXORD Z28, Z28, Z28')
+    o.append(f'{name}_panel:')
+    o.append('\tMOVQ k+0(FP), CX')
+    o.append('\tMOVQ a+8(FP), SI')
+    for z in range(4): o.append(f'\tVPXORD Z{z}, Z{z}, Z{z}')
+    o.append('\tCMPQ CX, $4')
+    o.append(f'\tJLT {name}_tail')
+    o.append(f'{name}_k4:')
+    for u in range(4):
+        o.append(ld(u*es, f'Z{4+u}'))
+    for u in range(4):
+        o.append(f'\tVFMADD231PS.BCST {u*4}(SI), Z{4+u}, Z{u}')
+    o.append('\tADDQ $16, SI')
+    o.append(f'\tADDQ ${4*es}, DX')
+    o.append('\tSUBQ $4, CX')
+    o.append('\tCMPQ CX, $4')
+    o.append(f'\tJGE {name}_k4')
+    o.append(f'{name}_tail:')
+    o.append('\tTESTQ CX, CX')
+    o.append(f'\tJZ {name}_sum')
+    o.append(f'{name}_k1:')
+    o.append(ld(0, 'Z4'))
+    o.append('\tVFMADD231PS.BCST (SI), Z4, Z0')
+    o.append('\tADDQ $4, SI')
+    o.append(f'\tADDQ ${es}, DX')
+    o.append('\tDECQ CX')
+    o.append(f'\tJNZ {name}_k1')
+    o.append(f'{name}_sum:')
+    o.append('\tVADDPS Z1, Z0, Z0')
+    o.append('\tVADDPS Z3, Z2, Z2')
+    o.append('\tVADDPS Z2, Z0, Z0')
+    o.append('\tVADDPS (R10), Z0, Z0')
+    o.append('\tCMPQ R11, $1')
+    o.append(f'\tJEQ {name}_relu')
+    o.append('\tCMPQ R11, $2')
+    o.append(f'\tJEQ {name}_hswish')
+    o.append('\tCMPQ R11, $3')
+    o.append(f'\tJEQ {name}_hsig')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_relu:')
+    o.append('\tVMAXPS Z28, Z0, Z0')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hswish:')
+    o.append('\tVADDPS.BCST kthree<>(SB), Z0, Z1')
+    o.append('\tVMAXPS Z28, Z1, Z1')
+    o.append('\tVMINPS.BCST ksix<>(SB), Z1, Z1')
+    o.append('\tVMULPS Z1, Z0, Z1')
+    o.append('\tVMULPS.BCST ksixth<>(SB), Z1, Z0')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hsig:')
+    o.append('\tVMULPS.BCST kslope<>(SB), Z0, Z0')
+    o.append('\tVADDPS.BCST khalf<>(SB), Z0, Z0')
+    o.append('\tVMAXPS Z28, Z0, Z0')
+    o.append('\tVMINPS.BCST kone<>(SB), Z0, Z0')
+    o.append(f'{name}_store:')
+    o.append('\tVMOVUPS Z0, (DI)')
+    o.append('\tADDQ $64, DI')
+    o.append('\tADDQ $64, R10')
+    o.append('\tDECQ R9')
+    o.append(f'\tJNZ {name}_panel')
+    o.append('\tVZEROUPPER')
+    o.append('\tRET')
+    return '\n'.join(o)+'\n'
+
+def actZ(name, regs):
+    o=[]
+    o.append('\tMOVQ act+96(FP), AX')
+    o.append('\tCMPQ AX, $1'); o.append(f'\tJEQ {name}_relu')
+    o.append('\tCMPQ AX, $2'); o.append(f'\tJEQ {name}_hswish')
+    o.append('\tCMPQ AX, $3'); o.append(f'\tJEQ {name}_hsig')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_relu:')
+    for z in regs: o.append(f'\tVMAXPS Z28, {z}, {z}')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hswish:')
+    for z in regs:
+        o += [f'\tVADDPS Z24, {z}, Z9', '\tVMAXPS Z28, Z9, Z9', '\tVMINPS Z25, Z9, Z9', f'\tVMULPS Z9, {z}, Z9', f'\tVMULPS Z26, Z9, {z}']
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hsig:')
+    for z in regs:
+        o += [f'\tVMULPS Z27, {z}, {z}', f'\tVADDPS Z29, {z}, {z}', f'\tVMAXPS Z28, {z}, {z}', f'\tVMINPS Z30, {z}, {z}']
+    o.append(f'{name}_store:')
+    return o
+
+def rowZ(name, scalar):
+    o=[]
+    o.append(f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)')
+    o.append(f'TEXT ·{name}(SB), NOSPLIT, $0-112')
+    o += ['\tMOVQ roff+8(FP), R9', '\tMOVQ woff+16(FP), R10', '\tMOVQ step+48(FP), BX', '\tSHLQ $2, BX',
+          '\tLEAQ (BX)(BX*2), R11', '\tMOVQ cs+64(FP), R12', '\tSHLQ $2, R12',
+          '\tVBROADCASTSS kthree<>(SB), Z24', '\tVBROADCASTSS ksix<>(SB), Z25', '\tVBROADCASTSS ksixth<>(SB), Z26',
+          '\tVBROADCASTSS kslope<>(SB), Z27', '\tVPXORD Z28, Z28, Z28', '\tVBROADCASTSS khalf<>(SB), Z29', '\tVBROADCASTSS kone<>(SB), Z30']
+    o.append(f'{name}_chunk:')
+    o += ['\tMOVQ in+0(FP), R8', '\tMOVQ out+88(FP), R14', '\tMOVQ bias+80(FP), AX', '\tVMOVUPS (AX), Z31',
+          '\tXORQ R13, R13', '\tMOVQ n+56(FP), R15']
+    fma = 'VFMADD231PS.BCST' if scalar else 'VFMADD231PS'
+    def taps(label, nacc):
+        t=[]
+        t.append('\tXORQ DX, DX')
+        t.append(f'{label}_tap:')
+        t.append('\tMOVQ (R9)(DX*8), SI')
+        t.append('\tLEAQ (R8)(SI*4), SI')
+        t.append('\tADDQ R13, SI')
+        t.append('\tMOVQ kx0+32(FP), AX')
+        t.append('\tMOVQ (R10)(DX*8), DI')
+        t.append('\tSHLQ $2, DI')
+        t.append('\tADDQ w+72(FP), DI')
+        if scalar:
+            t.append('\tLEAQ (SI)(AX*4), SI')
+            t.append('\tIMULQ R12, AX')
+            t.append('\tADDQ AX, DI')
+        else:
+            t.append('\tIMULQ R12, AX')
+            t.append('\tADDQ AX, SI')
+            t.append('\tADDQ AX, DI')
+        t.append('\tMOVQ kx1+40(FP), CX')
+        t.append('\tSUBQ kx0+32(FP), CX')
+        t.append(f'{label}_kx:')
+        t.append('\tVMOVUPS (DI), Z8')
+        addrs=['(SI)','(SI)(BX*1)','(SI)(BX*2)','(SI)(R11*1)','(AX)','(AX)(BX*1)','(AX)(BX*2)','(AX)(R11*1)']
+        if nacc > 4:
+            t.append('\tLEAQ (SI)(BX*4), AX')
+        for a in range(nacc):
+            t.append(f'\t{fma} {addrs[a]}, Z8, Z{a}')
+        t.append('\tADDQ $4, SI' if scalar else '\tADDQ R12, SI')
+        t.append('\tADDQ R12, DI')
+        t.append('\tDECQ CX')
+        t.append(f'\tJNZ {label}_kx')
+        t.append('\tINCQ DX')
+        t.append('\tCMPQ DX, nt+24(FP)')
+        t.append(f'\tJLT {label}_tap')
+        return t
+    o.append(f'{name}_oct:')
+    o += ['\tCMPQ R15, $8', f'\tJLT {name}_quad']
+    o += [f'\tVMOVAPS Z31, Z{a}' for a in range(8)]
+    o += taps(f'{name}_o', 8)
+    o += actZ(f'{name}_oa', ['Z%d' % a for a in range(8)])
+    o += ['\tLEAQ (R12)(R12*2), AX', '\tVMOVUPS Z0, (R14)', '\tVMOVUPS Z1, (R14)(R12*1)', '\tVMOVUPS Z2, (R14)(R12*2)',
+          '\tVMOVUPS Z3, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14',
+          '\tVMOVUPS Z4, (R14)', '\tVMOVUPS Z5, (R14)(R12*1)', '\tVMOVUPS Z6, (R14)(R12*2)',
+          '\tVMOVUPS Z7, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14', '\tLEAQ (R13)(BX*8), R13',
+          '\tSUBQ $8, R15', f'\tJMP {name}_oct']
+    o.append(f'{name}_quad:')
+    o += ['\tCMPQ R15, $4', f'\tJLT {name}_single']
+    o += [f'\tVMOVAPS Z31, Z{a}' for a in range(4)]
+    o += taps(f'{name}_q', 4)
+    o += actZ(f'{name}_qa', ['Z0','Z1','Z2','Z3'])
+    o += ['\tVMOVUPS Z0, (R14)', '\tVMOVUPS Z1, (R14)(R12*1)', '\tVMOVUPS Z2, (R14)(R12*2)', '\tLEAQ (R12)(R12*2), AX',
+          '\tVMOVUPS Z3, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14', '\tLEAQ (R13)(BX*4), R13',
+          '\tSUBQ $4, R15']
+    o.append(f'{name}_single:')
+    o += ['\tTESTQ R15, R15', f'\tJZ {name}_next']
+    o.append(f'{name}_one:')
+    o.append('\tVMOVAPS Z31, Z0')
+    o += taps(f'{name}_s', 1)
+    o += actZ(f'{name}_sa', ['Z0'])
+    o += ['\tVMOVUPS Z0, (R14)', '\tADDQ R12, R14', '\tADDQ BX, R13', '\tDECQ R15', f'\tJNZ {name}_one']
+    o.append(f'{name}_next:')
+    if not scalar:
+        o.append('\tADDQ $64, in+0(FP)')
+    o += ['\tADDQ $64, w+72(FP)', '\tADDQ $64, bias+80(FP)', '\tADDQ $64, out+88(FP)', '\tDECQ nq+104(FP)', f'\tJNZ {name}_chunk',
+          '\tVZEROUPPER', '\tRET']
+    return '\n'.join(o)+'\n'
+
+def act_block(name, regs, T='Z9'):
+    o=['\tMOVQ act+96(FP), AX','\tCMPQ AX, $1',f'\tJEQ {name}_relu','\tCMPQ AX, $2',f'\tJEQ {name}_hswish','\tCMPQ AX, $3',f'\tJEQ {name}_hsig',f'\tJMP {name}_store']
+    o.append(f'{name}_relu:')
+    for z in regs: o.append(f'\tVMAXPS Z28, {z}, {z}')
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hswish:')
+    for z in regs:
+        o += [f'\tVADDPS Z24, {z}, {T}', f'\tVMAXPS Z28, {T}, {T}', f'\tVMINPS Z25, {T}, {T}', f'\tVMULPS {T}, {z}, {T}', f'\tVMULPS Z26, {T}, {z}']
+    o.append(f'\tJMP {name}_store')
+    o.append(f'{name}_hsig:')
+    for z in regs:
+        o += [f'\tVMULPS Z27, {z}, {z}', f'\tVADDPS Z29, {z}, {z}', f'\tVMAXPS Z28, {z}, {z}', f'\tVMINPS Z30, {z}, {z}']
+    o.append(f'{name}_store:')
+    return o
+
+
+def kxaddr(base, kx):
+    return {0:f'({base})',1:f'({base})(R12*1)',2:f'({base})(R12*2)',3:f'({base})(R10*1)',4:f'({base})(R12*4)'}[kx]
+
+def intGroup(name, k, npix):
+    o=['\tMOVQ in+0(FP), R8', '\tMOVQ nq+104(FP), AX', '\tMOVQ AX, kx1+40(FP)']  # kx1's slot counts chunks
+    o.append(f'{name}_chunk:')
+    o += ['\tMOVQ R8, AX', '\tSUBQ in+0(FP), AX', '\tADDQ bias+80(FP), AX', '\tVMOVUPS (AX), Z31']
+    o += [f'\tVMOVAPS Z31, Z{a}' for a in range(npix)]
+    paddr=['(AX)','(AX)(BX*1)','(AX)(BX*2)','(AX)(R11*1)','(CX)','(CX)(BX*1)','(CX)(BX*2)','(CX)(R11*1)']
+    for t in range(k):
+        if t>0:
+            o += [f'\tCMPQ DX, ${t}', f'\tJEQ {name}_act']
+        o += [f'\tMOVQ {8*t}(R9), SI', '\tLEAQ (R8)(SI*4), SI', '\tADDQ R13, SI',
+              '\tMOVQ R8, DI', '\tSUBQ in+0(FP), DI', '\tADDQ w+72(FP), DI', '\tMOVQ woff+16(FP), AX', f'\tMOVQ {8*t}(AX), AX', '\tLEAQ (DI)(AX*4), DI']
+        for kx in range(k):
+            o.append(f'\tVMOVUPS {kxaddr("DI", kx)}, Z8')
+            o.append(f'\tLEAQ {kxaddr("SI", kx)}, AX')
+            if npix>4: o.append('\tLEAQ (AX)(BX*4), CX')
+            for a in range(npix):
+                o.append(f'\tVFMADD231PS {paddr[a]}, Z8, Z{a}')
+    o.append(f'{name}_act:')
+    o += act_block(f'{name}_a', [f'Z{a}' for a in range(npix)])
+    o += ['\tVMOVUPS Z0, (R14)','\tVMOVUPS Z1, (R14)(R12*1)','\tVMOVUPS Z2, (R14)(R12*2)','\tVMOVUPS Z3, (R14)(R10*1)'][:min(npix,4)]
+    if npix>4:
+        o += ['\tLEAQ (R14)(R12*4), AX','\tVMOVUPS Z4, (AX)','\tVMOVUPS Z5, (AX)(R12*1)','\tVMOVUPS Z6, (AX)(R12*2)','\tVMOVUPS Z7, (AX)(R10*1)']
+    o += ['\tADDQ $64, R8', '\tADDQ $64, R14', '\tDECQ kx1+40(FP)', f'\tJNZ {name}_chunk']
+    # R14 moved on by cs4 over the chunks: on to the next group of npix pixels
+    if npix==8:
+        o += ['\tLEAQ (R14)(R12*4), R14', '\tADDQ R10, R14', '\tLEAQ (R13)(BX*8), R13']
+    elif npix==4:
+        o += ['\tADDQ R10, R14', '\tLEAQ (R13)(BX*4), R13']
+    else:
+        o += ['\tADDQ BX, R13']
+    return o
+
+def dwIntZ(name, k):
+    o=[f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)',
+       f'// The interior run of a depthwise row with k = {k} (every horizontal tap inside: kx0 = 0, kx1 = {k}, so',
+       '// kx1\'s argument slot is free to count chunks). Groups of 8, 4 and 1 pixels; for each group all 16-channel',
+       '// chunks, so a group reads its pixels\' channels in order.',
+       f'TEXT ·{name}(SB), NOSPLIT, $0-112']
+    o += ['\tMOVQ roff+8(FP), R9','\tMOVQ nt+24(FP), DX','\tMOVQ step+48(FP), BX','\tSHLQ $2, BX','\tLEAQ (BX)(BX*2), R11',
+          '\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12','\tLEAQ (R12)(R12*2), R10',
+          '\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
+          '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30',
+          '\tMOVQ out+88(FP), R14','\tXORQ R13, R13','\tMOVQ n+56(FP), R15']
+    o.append(f'{name}_oct:')
+    o += ['\tCMPQ R15, $8', f'\tJLT {name}_quad']
+    o += intGroup(f'{name}_o', k, 8)
+    o += ['\tSUBQ $8, R15', f'\tJMP {name}_oct']
+    o.append(f'{name}_quad:')
+    o += ['\tCMPQ R15, $4', f'\tJLT {name}_one']
+    o += intGroup(f'{name}_q', k, 4)
+    o += ['\tSUBQ $4, R15']
+    o.append(f'{name}_one:')
+    o += ['\tTESTQ R15, R15', f'\tJZ {name}_done']
+    o += intGroup(f'{name}_s', k, 1)
+    o += ['\tDECQ R15', f'\tJMP {name}_one']
+    o += [f'{name}_done:', '\tVZEROUPPER','\tRET']
+    return '\n'.join(o)+'\n'
+
+
+C={'three':'0x40400000','six':'0x40c00000','sixth':'0x3e2aaaab','slope':'0x3e2aaaad','half':'0x3f000000','one':'0x3f800000','zero':'0x00000000'}
+def constsY():
+    o=''
+    for k,v in C.items():
+        for i in range(8):
+            o+=f'DATA a{k}<>+{4*i}(SB)/4, ${v}\n'
+        o+=f'GLOBL a{k}<>(SB), RODATA|NOPTR, $32\n'
+    return o
+def actY(name, regs, T, actsrc):
+    o=[f'\tMOVQ {actsrc}, AX','\tCMPQ AX, $1',f'\tJEQ {name}_relu','\tCMPQ AX, $2',f'\tJEQ {name}_hswish','\tCMPQ AX, $3',f'\tJEQ {name}_hsig',f'\tJMP {name}_store',f'{name}_relu:']
+    o += [f'\tVMAXPS azero<>(SB), {z}, {z}' for z in regs]
+    o += [f'\tJMP {name}_store', f'{name}_hswish:']
+    for z in regs:
+        o += [f'\tVADDPS athree<>(SB), {z}, {T}', f'\tVMAXPS azero<>(SB), {T}, {T}', f'\tVMINPS asix<>(SB), {T}, {T}', f'\tVMULPS {T}, {z}, {T}', f'\tVMULPS asixth<>(SB), {T}, {z}']
+    o += [f'\tJMP {name}_store', f'{name}_hsig:']
+    for z in regs:
+        o += [f'\tVMULPS aslope<>(SB), {z}, {z}', f'\tVADDPS ahalf<>(SB), {z}, {z}', f'\tVMAXPS azero<>(SB), {z}, {z}', f'\tVMINPS aone<>(SB), {z}, {z}']
+    o.append(f'{name}_store:')
+    return o
+
+def rowaddrY(r):
+    b=('SI','R8')[r//4]; i=r%4
+    return {0:f'({b})',1:f'({b})(BX*1)',2:f'({b})(BX*2)',3:f'({b})(R10*1)'}[i]
+def caddrY(r):
+    b=('DI','SI')[r//4]; i=r%4
+    return {0:f'({b})',1:f'({b})(R12*1)',2:f'({b})(R12*2)',3:f'({b})(R13*1)'}[i]
+def tileY(name, rows):
+    acc=lambda r,h: f'Y{2*r+h}'
+    o=[f'// func {name}(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)', f'TEXT ·{name}(SB), NOSPLIT, $0-64']
+    o += ['\tMOVQ k+0(FP), CX','\tMOVQ a+8(FP), SI','\tMOVQ lda+16(FP), BX','\tMOVQ p+24(FP), DX','\tSHLQ $2, BX','\tLEAQ (BX)(BX*2), R10','\tLEAQ (SI)(BX*4), R8']
+    for r in range(rows):
+        for h in range(2): o.append(f'\tVXORPS {acc(r,h)}, {acc(r,h)}, {acc(r,h)}')
+    o += [f'{name}_loop:','\tVMOVUPS (DX), Y12','\tVMOVUPS 32(DX), Y13']
+    for r in range(rows):
+        o.append(f'\tVBROADCASTSS {rowaddrY(r)}, Y14')
+        o.append(f'\tVFMADD231PS Y12, Y14, {acc(r,0)}')
+        o.append(f'\tVFMADD231PS Y13, Y14, {acc(r,1)}')
+    o += ['\tADDQ $4, SI','\tADDQ $4, R8','\tADDQ $64, DX','\tDECQ CX',f'\tJNZ {name}_loop','\tMOVQ bias+32(FP), AX']
+    for r in range(rows):
+        o += [f'\tVADDPS (AX), {acc(r,0)}, {acc(r,0)}', f'\tVADDPS 32(AX), {acc(r,1)}, {acc(r,1)}']
+    o += actY(f'{name}_a', [acc(r,h) for r in range(rows) for h in range(2)], 'Y15', 'act+56(FP)')
+    o += ['\tMOVQ c+40(FP), DI','\tMOVQ ldc+48(FP), R12','\tSHLQ $2, R12','\tLEAQ (R12)(R12*2), R13','\tLEAQ (DI)(R12*4), SI']
+    for r in range(rows):
+        o += [f'\tVMOVUPS {acc(r,0)}, {caddrY(r)}', f'\tVMOVUPS {acc(r,1)}, 32{caddrY(r)}']
+    o += ['\tVZEROUPPER','\tRET']
+    return '\n'.join(o)+'\n'
+
+def gemvY(name, half):
+    es = 32 if half else 64
+    def ld(off, y):
+        return f'\tVCVTPH2PS {off}(DX), {y}' if half else f'\tVMOVUPS {off}(DX), {y}'
+    h2 = 16 if half else 32
+    o=[f'// func {name}(k int, a *float32, p *{"uint16" if half else "float32"}, np int, bias *float32, c *float32, act int)', f'TEXT ·{name}(SB), NOSPLIT, $0-56']
+    o += ['\tMOVQ p+16(FP), DX','\tMOVQ np+24(FP), R9','\tMOVQ bias+32(FP), R10','\tMOVQ c+40(FP), DI']
+    o.append(f'{name}_panel:')
+    o += ['\tMOVQ k+0(FP), CX','\tMOVQ a+8(FP), SI'] + [f'\tVXORPS Y{z}, Y{z}, Y{z}' for z in range(8)]
+    o += ['\tCMPQ CX, $4', f'\tJLT {name}_tail', f'{name}_k4:']
+    for u in range(4):
+        o += [f'\tVBROADCASTSS {4*u}(SI), Y15', ld(u*es, 'Y12'), ld(u*es+h2, 'Y13'), f'\tVFMADD231PS Y12, Y15, Y{2*u}', f'\tVFMADD231PS Y13, Y15, Y{2*u+1}']
+    o += ['\tADDQ $16, SI', f'\tADDQ ${4*es}, DX', '\tSUBQ $4, CX', '\tCMPQ CX, $4', f'\tJGE {name}_k4', f'{name}_tail:', '\tTESTQ CX, CX', f'\tJZ {name}_sum', f'{name}_k1:']
+    o += ['\tVBROADCASTSS (SI), Y15', ld(0,'Y12'), ld(h2,'Y13'), '\tVFMADD231PS Y12, Y15, Y0', '\tVFMADD231PS Y13, Y15, Y1', '\tADDQ $4, SI', f'\tADDQ ${es}, DX', '\tDECQ CX', f'\tJNZ {name}_k1']
+    o += [f'{name}_sum:', '\tVADDPS Y2, Y0, Y0', '\tVADDPS Y4, Y0, Y0', '\tVADDPS Y6, Y0, Y0', '\tVADDPS Y3, Y1, Y1', '\tVADDPS Y5, Y1, Y1', '\tVADDPS Y7, Y1, Y1',
+          '\tVADDPS (R10), Y0, Y0', '\tVADDPS 32(R10), Y1, Y1']
+    o += actY(f'{name}_a', ['Y0','Y1'], 'Y15', 'act+48(FP)')
+    o += ['\tVMOVUPS Y0, (DI)', '\tVMOVUPS Y1, 32(DI)', '\tADDQ $64, DI', '\tADDQ $64, R10', '\tDECQ R9', f'\tJNZ {name}_panel', '\tVZEROUPPER', '\tRET']
+    return '\n'.join(o)+'\n'
+
+def rowY(name, scalar):
+    # chunks of 8 channels (one ymm); nq counts them.
+    o=[f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)', f'TEXT ·{name}(SB), NOSPLIT, $0-112']
+    o += ['\tMOVQ roff+8(FP), R9', '\tMOVQ woff+16(FP), R10', '\tMOVQ step+48(FP), BX', '\tSHLQ $2, BX', '\tLEAQ (BX)(BX*2), R11', '\tMOVQ cs+64(FP), R12', '\tSHLQ $2, R12']
+    o.append(f'{name}_chunk:')
+    o += ['\tMOVQ in+0(FP), R8', '\tMOVQ out+88(FP), R14', '\tMOVQ bias+80(FP), AX', '\tVMOVUPS (AX), Y11', '\tXORQ R13, R13', '\tMOVQ n+56(FP), R15']
+    def taps(label, nacc):
+        t=['\tXORQ DX, DX', f'{label}_tap:', '\tMOVQ (R9)(DX*8), SI', '\tLEAQ (R8)(SI*4), SI', '\tADDQ R13, SI', '\tMOVQ kx0+32(FP), AX',
+           '\tMOVQ (R10)(DX*8), DI', '\tSHLQ $2, DI', '\tADDQ w+72(FP), DI']
+        if scalar:
+            t += ['\tLEAQ (SI)(AX*4), SI', '\tIMULQ R12, AX', '\tADDQ AX, DI']
+        else:
+            t += ['\tIMULQ R12, AX', '\tADDQ AX, SI', '\tADDQ AX, DI']
+        t += ['\tMOVQ kx1+40(FP), CX', '\tSUBQ kx0+32(FP), CX', f'{label}_kx:', '\tVMOVUPS (DI), Y8']
+        addrs=['(SI)','(SI)(BX*1)','(SI)(BX*2)','(SI)(R11*1)','(AX)','(AX)(BX*1)','(AX)(BX*2)','(AX)(R11*1)']
+        if nacc>4: t.append('\tLEAQ (SI)(BX*4), AX')
+        for a in range(nacc):
+            if scalar:
+                t += [f'\tVBROADCASTSS {addrs[a]}, Y10', f'\tVFMADD231PS Y8, Y10, Y{a}']
+            else:
+                t.append(f'\tVFMADD231PS {addrs[a]}, Y8, Y{a}')
+        t += ['\tADDQ $4, SI' if scalar else '\tADDQ R12, SI', '\tADDQ R12, DI', '\tDECQ CX', f'\tJNZ {label}_kx', '\tINCQ DX', '\tCMPQ DX, nt+24(FP)', f'\tJLT {label}_tap']
+        return t
+    o += [f'{name}_oct:', '\tCMPQ R15, $8', f'\tJLT {name}_quad'] + [f'\tVMOVAPS Y11, Y{a}' for a in range(8)]
+    o += taps(f'{name}_o', 8) + actY(f'{name}_oa', [f'Y{a}' for a in range(8)], 'Y9', 'act+96(FP)')
+    o += ['\tLEAQ (R12)(R12*2), AX', '\tVMOVUPS Y0, (R14)', '\tVMOVUPS Y1, (R14)(R12*1)', '\tVMOVUPS Y2, (R14)(R12*2)', '\tVMOVUPS Y3, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14',
+          '\tVMOVUPS Y4, (R14)', '\tVMOVUPS Y5, (R14)(R12*1)', '\tVMOVUPS Y6, (R14)(R12*2)', '\tVMOVUPS Y7, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14', '\tLEAQ (R13)(BX*8), R13',
+          '\tSUBQ $8, R15', f'\tJMP {name}_oct']
+    o += [f'{name}_quad:', '\tCMPQ R15, $4', f'\tJLT {name}_single'] + [f'\tVMOVAPS Y11, Y{a}' for a in range(4)]
+    o += taps(f'{name}_q', 4) + actY(f'{name}_qa', ['Y0','Y1','Y2','Y3'], 'Y9', 'act+96(FP)')
+    o += ['\tVMOVUPS Y0, (R14)', '\tVMOVUPS Y1, (R14)(R12*1)', '\tVMOVUPS Y2, (R14)(R12*2)', '\tLEAQ (R12)(R12*2), AX', '\tVMOVUPS Y3, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14', '\tLEAQ (R13)(BX*4), R13', '\tSUBQ $4, R15']
+    o += [f'{name}_single:', '\tTESTQ R15, R15', f'\tJZ {name}_next', f'{name}_one:', '\tVMOVAPS Y11, Y0']
+    o += taps(f'{name}_s', 1) + actY(f'{name}_sa', ['Y0'], 'Y9', 'act+96(FP)')
+    o += ['\tVMOVUPS Y0, (R14)', '\tADDQ R12, R14', '\tADDQ BX, R13', '\tDECQ R15', f'\tJNZ {name}_one', f'{name}_next:']
+    if not scalar: o.append('\tADDQ $32, in+0(FP)')
+    o += ['\tADDQ $32, w+72(FP)', '\tADDQ $32, bias+80(FP)', '\tADDQ $32, out+88(FP)', '\tDECQ nq+104(FP)', f'\tJNZ {name}_chunk', '\tVZEROUPPER', '\tRET']
+    return '\n'.join(o)+'\n'
+
+
+
+KCONST = {'zero': '0x00000000', 'three': '0x40400000', 'six': '0x40c00000', 'sixth': '0x3e2aaaab',
+          'slope': '0x3e2aaaad', 'half': '0x3f000000', 'one': '0x3f800000'}
+
+
+def scalar_consts(prefix):
+    o = ''
+    for k, v in KCONST.items():
+        o += f'DATA {prefix}{k}<>+0(SB)/4, ${v}\nGLOBL {prefix}{k}<>(SB), RODATA|NOPTR, $4\n'
+    return o
+
+
+HEAD = '//go:build amd64 && !purego\n\n// Code generated by internal/kernel/gen/asm.py; DO NOT EDIT.\n\n'
+MRZ, MRY = 14, 6
+SIG_TILE = '(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)'
+SIG_ROW = '(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)'
+
+
+def main(out):
+    # AVX-512
+    s = HEAD + '#include "textflag.h"\n\n' + scalar_consts('k') + scalar_consts('r') + scalar_consts('i') + '\n'
+    decl = ''
+    for np in (1, 2):
+        for r in range(1, MRZ + 1):
+            n = f'tile{r}x{16*np}Z'
+            s += tile(n, np, r) + '\n'
+            decl += f'//go:noescape\nfunc {n}{SIG_TILE}\n\n'
+    s += gemvZ('gemvF32Z', False) + '\n' + gemvZ('gemvF16Z', True) + '\n'
+    rz = rowZ('dwRowZ', False) + '\n' + rowZ('stemRowZ', True)
+    for k in ('three', 'six', 'sixth', 'slope', 'half', 'one'):
+        rz = rz.replace(f'k{k}<>', f'r{k}<>')
+    s += rz + '\n' + dwIntZ('dwInt3Z', 3) + '\n' + dwIntZ('dwInt5Z', 5)
+    open(f'{out}/avx512_amd64.s', 'w').write(s)
+    for n in ('gemvF32Z', 'gemvF16Z'):
+        t = 'uint16' if 'F16' in n else 'float32'
+        decl += f'//go:noescape\nfunc {n}(k int, a *float32, p *{t}, np int, bias *float32, c *float32, act int)\n\n'
+    for n in ('dwRowZ', 'stemRowZ', 'dwInt3Z', 'dwInt5Z'):
+        decl += f'//go:noescape\nfunc {n}{SIG_ROW}\n\n'
+    t16 = ', '.join(f'tile{r}x16Z' for r in range(1, MRZ + 1))
+    t32 = ', '.join(f'tile{r}x32Z' for r in range(1, MRZ + 1))
+    open(f'{out}/avx512_amd64.go', 'w').write(HEAD + f"""package kernel
+
+// mrZ is the AVX-512 tile height: 14 rows x 32 columns is 28 zmm
+// accumulators, 2 weight vectors and 1 broadcast, and 14 divides the pixel
+// count of every PP-LCNet stage at 224x224 but the last (49 = 3x14 + 7).
+const mrZ = {MRZ}
+
+{decl}type tileAsm func{SIG_TILE}
+
+// tiles16Z[r] and tiles32Z[r] compute r rows (1 <= r <= mrZ) of 16 or 32
+// columns.
+var (
+	tiles16Z = [...]tileAsm{{nil, {t16}}}
+	tiles32Z = [...]tileAsm{{nil, {t32}}}
+)
+""")
+    # AVX2
+    s = HEAD + '#include "textflag.h"\n\n' + constsY() + '\n'
+    decl = ''
+    for r in range(1, MRY + 1):
+        n = f'tile{r}x16Y'
+        s += tileY(n, r) + '\n'
+        decl += f'//go:noescape\nfunc {n}{SIG_TILE}\n\n'
+    s += gemvY('gemvF32Y', False) + '\n' + gemvY('gemvF16Y', True) + '\n' + rowY('dwRowY', False) + '\n' + rowY('stemRowY', True)
+    open(f'{out}/avx2_amd64.s', 'w').write(s)
+    for n in ('gemvF32Y', 'gemvF16Y'):
+        t = 'uint16' if 'F16' in n else 'float32'
+        decl += f'//go:noescape\nfunc {n}(k int, a *float32, p *{t}, np int, bias *float32, c *float32, act int)\n\n'
+    for n in ('dwRowY', 'stemRowY'):
+        decl += f'//go:noescape\nfunc {n}{SIG_ROW}\n\n'
+    t16 = ', '.join(f'tile{r}x16Y' for r in range(1, MRY + 1))
+    open(f'{out}/avx2_amd64.go', 'w').write(HEAD + f"""package kernel
+
+// mrY is the AVX2 tile height: 6 rows x 16 columns is 12 ymm accumulators,
+// 2 weight vectors and 1 broadcast of the 16 registers.
+const mrY = {MRY}
+
+{decl}// tiles16Y[r] computes r rows (1 <= r <= mrY) of 16 columns.
+var tiles16Y = [...]tileAsm{{nil, {t16}}}
+""")
+
+
+if __name__ == '__main__':
+    import os
+    import sys
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))

@@ -1,0 +1,91 @@
+//go:build amd64 && !purego
+
+package kernel
+
+// Go wrappers of the generated kernels (avx512_amd64.s: suffix Z; avx2_amd64.s:
+// suffix Y). Each checks every slice bound before handing raw pointers to
+// the assembly, so a tiling bug panics instead of corrupting memory.
+
+// tileZ computes rows (1..mrZ) rows of a 16*np-column tile (np = 1 or 2).
+func tileZ(rows, np, k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	checkTile("tileZ", rows, np, k, a, lda, p, bias, c, ldc)
+	tab := tiles16Z
+	if np == 2 {
+		tab = tiles32Z
+	}
+	tab[rows](k, &a[0], lda, &p[0], &bias[0], &c[0], ldc, int(act))
+}
+
+func tile16Z(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	tileZ(mrZ, 1, k, a, lda, p, bias, act, c, ldc)
+}
+
+func tile32Z(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	tileZ(mrZ, 2, k, a, lda, p, bias, act, c, ldc)
+}
+
+func gemvZ(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32) {
+	checkGemv("gemvZ", k, a, len(p), np, bias, c)
+	gemvF32Z(k, &a[0], &p[0], np, &bias[0], &c[0], int(act))
+}
+
+func gemv16Z(k int, a []float32, p []uint16, np int, bias []float32, act Act, c []float32) {
+	checkGemv("gemv16Z", k, a, len(p), np, bias, c)
+	gemvF16Z(k, &a[0], &p[0], np, &bias[0], &c[0], int(act))
+}
+
+// dwZ runs a depthwise row on 16-channel zmm chunks; an interior run (all
+// k horizontal taps inside) of a 3x3 or 5x5 filter takes the unrolled
+// kernel.
+func dwZ(r *rowArgs) {
+	checkRow("dwZ", r, false)
+	f := dwRowZ
+	if r.kx0 == 0 && r.kx1 == r.k && len(r.roff) <= r.k {
+		switch r.k {
+		case 3:
+			f = dwInt3Z
+		case 5:
+			f = dwInt5Z
+		}
+	}
+	f(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/lanes)
+}
+
+func stemZ(r *rowArgs) {
+	checkRow("stemZ", r, true)
+	stemRowZ(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/lanes)
+}
+
+// tileY computes rows (1..mrY) rows of np 16-column panels, one panel at
+// a time: the AVX2 tiles are 16 wide.
+func tileY(rows, np, k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	for q := 0; q < np; q++ {
+		checkTile("tileY", rows, 1, k, a, lda, p[q*k*lanes:], bias[q*lanes:], c[q*lanes:], ldc)
+		tiles16Y[rows](k, &a[0], lda, &p[q*k*lanes], &bias[q*lanes], &c[q*lanes], ldc, int(act))
+	}
+}
+
+func tile16Y(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	tileY(mrY, 1, k, a, lda, p, bias, act, c, ldc)
+}
+
+func gemvY(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32) {
+	checkGemv("gemvY", k, a, len(p), np, bias, c)
+	gemvF32Y(k, &a[0], &p[0], np, &bias[0], &c[0], int(act))
+}
+
+func gemv16Y(k int, a []float32, p []uint16, np int, bias []float32, act Act, c []float32) {
+	checkGemv("gemv16Y", k, a, len(p), np, bias, c)
+	gemvF16Y(k, &a[0], &p[0], np, &bias[0], &c[0], int(act))
+}
+
+// dwY and stemY walk 8-channel ymm chunks (cs/8 of them).
+func dwY(r *rowArgs) {
+	checkRow("dwY", r, false)
+	dwRowY(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/8)
+}
+
+func stemY(r *rowArgs) {
+	checkRow("stemY", r, true)
+	stemRowY(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/8)
+}
