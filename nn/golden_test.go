@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/internal/fixtures"
+	"github.com/lcnet/lcnet/internal/kernel"
 	"github.com/lcnet/lcnet/internal/npy"
 	"github.com/lcnet/lcnet/nn"
 )
@@ -205,4 +207,32 @@ func argmax(x []float32) int {
 		}
 	}
 	return best
+}
+
+// TestGoldenEveryKernel reruns TestGolden in a child process for each
+// kernel implementation other than the one this process chose (the pure-Go
+// fallback always, AVX2 on AVX-512 machines), since the choice is made
+// once at start-up from LCNET_KERNEL.
+func TestGoldenEveryKernel(t *testing.T) {
+	if os.Getenv("LCNET_KERNEL") != "" {
+		t.Skip("child run: LCNET_KERNEL is set")
+	}
+	impls := []string{"generic"}
+	if kernel.Impl() == "avx512" {
+		impls = append(impls, "avx2")
+	}
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			args := []string{"-test.run=^TestGolden$", "-test.count=1"}
+			if testing.Short() {
+				args = append(args, "-test.short")
+			}
+			cmd := exec.Command(os.Args[0], args...)
+			cmd.Env = append(os.Environ(), "LCNET_KERNEL="+impl)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "PASS") {
+				t.Fatalf("TestGolden with LCNET_KERNEL=%s: %v\n%s", impl, err, out)
+			}
+		})
+	}
 }
