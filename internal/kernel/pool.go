@@ -103,9 +103,17 @@ func (p *Pool) parallel(t task) {
 	for spins := 0; p.pending.Load() != 0; spins++ {
 		if spins < busySpins {
 			spinPause()
-		} else {
-			runtime.Gosched() // a worker lost its core: let it run
+			continue
 		}
+		// A worker is slow: it lost its core, or (a lost wake-up we could
+		// not find but once saw under heavy load) it sleeps with our loop
+		// pending. Wake any sleeper again and give up the core meanwhile.
+		for _, w := range p.workers {
+			if w.sleeping.CompareAndSwap(true, false) {
+				w.wake <- struct{}{}
+			}
+		}
+		runtime.Gosched()
 	}
 	p.cur = nil
 }
@@ -126,11 +134,16 @@ func (p *Pool) work(tid int, w *poolWorker) {
 				continue
 			}
 			w.sleeping.Store(true)
-			if p.gen.Load() != seen && w.sleeping.CompareAndSwap(true, false) {
-				break // published before we parked: nobody will send
+			if p.gen.Load() != seen {
+				if !w.sleeping.CompareAndSwap(true, false) {
+					<-w.wake // someone saw us asleep and sent a token: take it
+				}
+				break
 			}
+			// A token means "look again", not "there is a loop": the caller
+			// of a slow loop wakes every sleeper, so the loop condition
+			// re-checks gen before any work.
 			<-w.wake
-			break
 		}
 		seen = p.gen.Load()
 		if p.closed.Load() {
