@@ -293,6 +293,8 @@ def kxaddr(base, kx):
     return {0:f'({base})',1:f'({base})(R12*1)',2:f'({base})(R12*2)',3:f'({base})(R10*1)',4:f'({base})(R12*4)'}[kx]
 
 def intGroup(name, k, npix):
+    # npix accumulators Z0.., the tap's weight in Z16, the activation's
+    # temporary Z17; pixel addresses from AX (pixels 0-3 of 8) and CX (4-7).
     o=['\tMOVQ in+0(FP), R8', '\tMOVQ nq+104(FP), AX', '\tMOVQ AX, kx1+40(FP)']  # kx1's slot counts chunks
     o.append(f'{name}_chunk:')
     o += ['\tMOVQ R8, AX', '\tSUBQ in+0(FP), AX', '\tADDQ bias+80(FP), AX', '\tVMOVUPS (AX), Z31']
@@ -304,25 +306,29 @@ def intGroup(name, k, npix):
         o += [f'\tMOVQ {8*t}(R9), SI', '\tLEAQ (R8)(SI*4), SI', '\tADDQ R13, SI',
               '\tMOVQ R8, DI', '\tSUBQ in+0(FP), DI', '\tADDQ w+72(FP), DI', '\tMOVQ woff+16(FP), AX', f'\tMOVQ {8*t}(AX), AX', '\tLEAQ (DI)(AX*4), DI']
         for kx in range(k):
-            o.append(f'\tVMOVUPS {kxaddr("DI", kx)}, Z8')
+            o.append(f'\tVMOVUPS {kxaddr("DI", kx)}, Z16')
             o.append(f'\tLEAQ {kxaddr("SI", kx)}, AX')
-            if npix>4: o.append('\tLEAQ (AX)(BX*4), CX')
             for a in range(npix):
-                o.append(f'\tVFMADD231PS {paddr[a]}, Z8, Z{a}')
+                if a % 8 == 0 and a > 0:
+                    o.append('\tLEAQ (AX)(BX*8), AX')
+                if a % 8 == 0 and npix > 4:
+                    o.append('\tLEAQ (AX)(BX*4), CX')
+                o.append(f'\tVFMADD231PS {paddr[a % 8]}, Z16, Z{a}')
     o.append(f'{name}_act:')
-    o += act_block(f'{name}_a', [f'Z{a}' for a in range(npix)])
+    o += act_block(f'{name}_a', [f'Z{a}' for a in range(npix)], T='Z17')
     o += ['\tVMOVUPS Z0, (R14)','\tVMOVUPS Z1, (R14)(R12*1)','\tVMOVUPS Z2, (R14)(R12*2)','\tVMOVUPS Z3, (R14)(R10*1)'][:min(npix,4)]
-    if npix>4:
-        o += ['\tLEAQ (R14)(R12*4), AX','\tVMOVUPS Z4, (AX)','\tVMOVUPS Z5, (AX)(R12*1)','\tVMOVUPS Z6, (AX)(R12*2)','\tVMOVUPS Z7, (AX)(R10*1)']
+    if npix > 4:
+        o.append('\tMOVQ R14, AX')
+        for a in range(4, npix, 4):
+            o += ['\tLEAQ (AX)(R12*4), AX', f'\tVMOVUPS Z{a}, (AX)', f'\tVMOVUPS Z{a+1}, (AX)(R12*1)', f'\tVMOVUPS Z{a+2}, (AX)(R12*2)', f'\tVMOVUPS Z{a+3}, (AX)(R10*1)']
     o += ['\tADDQ $64, R8', '\tADDQ $64, R14', '\tDECQ kx1+40(FP)', f'\tJNZ {name}_chunk']
-    # R14 moved on by cs4 over the chunks: on to the next group of npix pixels
-    if npix==8:
-        o += ['\tLEAQ (R14)(R12*4), R14', '\tADDQ R10, R14', '\tLEAQ (R13)(BX*8), R13']
-    elif npix==4:
-        o += ['\tADDQ R10, R14', '\tLEAQ (R13)(BX*4), R13']
-    else:
-        o += ['\tADDQ BX, R13']
-    return o
+    # R14 moved on by cs4 over the chunks: on to the next group of npix
+    # pixels, (npix-1)*cs4 further; R13 by npix*step4.
+    adv = {16: ['\tLEAQ (R14)(R12*8), R14', '\tLEAQ (R14)(R12*4), R14', '\tADDQ R10, R14', '\tLEAQ (R13)(BX*8), R13', '\tLEAQ (R13)(BX*8), R13'],
+           8: ['\tLEAQ (R14)(R12*4), R14', '\tADDQ R10, R14', '\tLEAQ (R13)(BX*8), R13'],
+           4: ['\tADDQ R10, R14', '\tLEAQ (R13)(BX*4), R13'],
+           1: ['\tADDQ BX, R13']}
+    return o + adv[npix]
 
 def dwIntZ(name, k):
     o=[f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)',
@@ -335,6 +341,10 @@ def dwIntZ(name, k):
           '\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
           '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30',
           '\tMOVQ out+88(FP), R14','\tXORQ R13, R13','\tMOVQ n+56(FP), R15']
+    o.append(f'{name}_hex:')
+    o += ['\tCMPQ R15, $16', f'\tJLT {name}_oct']
+    o += intGroup(f'{name}_h', k, 16)
+    o += ['\tSUBQ $16, R15', f'\tJMP {name}_hex']
     o.append(f'{name}_oct:')
     o += ['\tCMPQ R15, $8', f'\tJLT {name}_quad']
     o += intGroup(f'{name}_o', k, 8)
