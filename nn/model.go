@@ -352,8 +352,8 @@ func (m *Model) forward(ctx context.Context, ws *worker, pool *kernel.Pool, x []
 		if bl.SE1 != nil {
 			mid := bl.SE1.w.M()
 			kernel.GlobalAvgPool(tmp, hw, cin, ws.vec[:cin])
-			kernel.Gemm(nil, k, ws.vec, 1, cin, bl.SE1.w, bl.SE1.bias, kernel.ActReLU, ws.mid, st(mid))
-			kernel.Gemm(nil, k, ws.mid, 1, st(mid), bl.SE2.w, bl.SE2.bias, kernel.ActHardSigmoid, ws.exc, cin)
+			kernel.Gemm(pool, k, ws.vec, 1, cin, bl.SE1.w, bl.SE1.bias, kernel.ActReLU, ws.mid, st(mid))
+			kernel.Gemm(pool, k, ws.mid, 1, st(mid), bl.SE2.w, bl.SE2.bias, kernel.ActHardSigmoid, ws.exc, cin)
 			kernel.ScaleChannels(tmp, hw, cin, ws.exc)
 		}
 		kernel.Gemm(pool, k, tmp, hw, cin, bl.PW.w, bl.PW.bias, kernel.ActHardSwish, cur, st(b.Out))
