@@ -173,26 +173,6 @@ def gemvZ(name, half):
     o.append('\tRET')
     return '\n'.join(o)+'\n'
 
-def actZ(name, regs):
-    o=[]
-    o.append('\tMOVQ act+96(FP), AX')
-    o.append('\tCMPQ AX, $1'); o.append(f'\tJEQ {name}_relu')
-    o.append('\tCMPQ AX, $2'); o.append(f'\tJEQ {name}_hswish')
-    o.append('\tCMPQ AX, $3'); o.append(f'\tJEQ {name}_hsig')
-    o.append(f'\tJMP {name}_store')
-    o.append(f'{name}_relu:')
-    for z in regs: o.append(f'\tVMAXPS Z28, {z}, {z}')
-    o.append(f'\tJMP {name}_store')
-    o.append(f'{name}_hswish:')
-    for z in regs:
-        o += [f'\tVADDPS Z24, {z}, Z9', '\tVMAXPS Z28, Z9, Z9', '\tVMINPS Z25, Z9, Z9', f'\tVMULPS Z9, {z}, Z9', f'\tVMULPS Z26, Z9, {z}']
-    o.append(f'\tJMP {name}_store')
-    o.append(f'{name}_hsig:')
-    for z in regs:
-        o += [f'\tVMULPS Z27, {z}, {z}', f'\tVADDPS Z29, {z}, {z}', f'\tVMAXPS Z28, {z}, {z}', f'\tVMINPS Z30, {z}, {z}']
-    o.append(f'{name}_store:')
-    return o
-
 def rowZ(name, scalar):
     o=[]
     o.append(f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)')
@@ -245,7 +225,7 @@ def rowZ(name, scalar):
     o += ['\tCMPQ R15, $8', f'\tJLT {name}_quad']
     o += [f'\tVMOVAPS Z31, Z{a}' for a in range(8)]
     o += taps(f'{name}_o', 8)
-    o += actZ(f'{name}_oa', ['Z%d' % a for a in range(8)])
+    o += act_block(f'{name}_oa', ['Z%d' % a for a in range(8)])
     o += ['\tLEAQ (R12)(R12*2), AX', '\tVMOVUPS Z0, (R14)', '\tVMOVUPS Z1, (R14)(R12*1)', '\tVMOVUPS Z2, (R14)(R12*2)',
           '\tVMOVUPS Z3, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14',
           '\tVMOVUPS Z4, (R14)', '\tVMOVUPS Z5, (R14)(R12*1)', '\tVMOVUPS Z6, (R14)(R12*2)',
@@ -255,7 +235,7 @@ def rowZ(name, scalar):
     o += ['\tCMPQ R15, $4', f'\tJLT {name}_single']
     o += [f'\tVMOVAPS Z31, Z{a}' for a in range(4)]
     o += taps(f'{name}_q', 4)
-    o += actZ(f'{name}_qa', ['Z0','Z1','Z2','Z3'])
+    o += act_block(f'{name}_qa', ['Z0','Z1','Z2','Z3'])
     o += ['\tVMOVUPS Z0, (R14)', '\tVMOVUPS Z1, (R14)(R12*1)', '\tVMOVUPS Z2, (R14)(R12*2)', '\tLEAQ (R12)(R12*2), AX',
           '\tVMOVUPS Z3, (R14)(AX*1)', '\tLEAQ (R14)(R12*4), R14', '\tLEAQ (R13)(BX*4), R13',
           '\tSUBQ $4, R15']
@@ -264,7 +244,7 @@ def rowZ(name, scalar):
     o.append(f'{name}_one:')
     o.append('\tVMOVAPS Z31, Z0')
     o += taps(f'{name}_s', 1)
-    o += actZ(f'{name}_sa', ['Z0'])
+    o += act_block(f'{name}_sa', ['Z0'])
     o += ['\tVMOVUPS Z0, (R14)', '\tADDQ R12, R14', '\tADDQ BX, R13', '\tDECQ R15', f'\tJNZ {name}_one']
     o.append(f'{name}_next:')
     if not scalar:
@@ -274,6 +254,8 @@ def rowZ(name, scalar):
     return '\n'.join(o)+'\n'
 
 def act_block(name, regs, T='Z9'):
+    # bias already added; the activation constants live in Z24-Z30
+    # (3, 6, 1/6, Paddle's slope, 0, 0.5, 1), T is a free temporary.
     o=['\tMOVQ act+96(FP), AX','\tCMPQ AX, $1',f'\tJEQ {name}_relu','\tCMPQ AX, $2',f'\tJEQ {name}_hswish','\tCMPQ AX, $3',f'\tJEQ {name}_hsig',f'\tJMP {name}_store']
     o.append(f'{name}_relu:')
     for z in regs: o.append(f'\tVMAXPS Z28, {z}, {z}')
