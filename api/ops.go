@@ -41,7 +41,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ready(r *http.Request) bool {
-	if s.draining.Load() {
+	if s.stopping.Load() || s.draining.Load() {
 		return false
 	}
 	_, err := s.be.models(r.Context())

@@ -79,8 +79,8 @@ func TestIndexOnEmptyZoo(t *testing.T) {
 }
 
 // TestServeDrains checks the shutdown path: a request in flight when the
-// context ends still gets its answer, new connections are refused, and
-// Serve returns nil.
+// context ends still gets its answer, /readyz says 503 during the grace,
+// new connections are refused after it, and Serve returns nil.
 func TestServeDrains(t *testing.T) {
 	f := newFake("m")
 	f.gate = make(chan struct{})
@@ -106,7 +106,17 @@ func TestServeDrains(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	time.Sleep(100 * time.Millisecond)
+	// During the shutdown grace the server is not ready but still answers.
+	time.Sleep(50 * time.Millisecond)
+	if res, err := http.Get(url + "/readyz"); err != nil {
+		t.Errorf("readyz during the shutdown grace: %v", err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("readyz during the shutdown grace: %d, want 503", res.StatusCode)
+		}
+	}
+	time.Sleep(s.cfg.ShutdownGrace + 100*time.Millisecond)
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Error("new connection accepted while draining")
 	}

@@ -64,6 +64,12 @@ type Config struct {
 	ResolveTTL time.Duration
 	// UploadTimeout bounds model uploads and their conversion (10 min).
 	UploadTimeout time.Duration
+	// ShutdownGrace is how long the server keeps accepting and serving
+	// after it is told to stop, with /readyz already answering 503, before
+	// it closes the listener and drains (200 ms; negative: none).
+	// Connections a client opened just before the signal wait in the
+	// kernel's accept queue, and closing the listener at once resets them.
+	ShutdownGrace time.Duration
 	Logger        *slog.Logger
 	// Puller, when set, downloads a model the zoo lacks on first request.
 	Puller Puller
@@ -113,6 +119,9 @@ func (c *Config) setDefaults() {
 		c.ResolveTTL = time.Second
 	}
 	defDur(&c.UploadTimeout, 10*time.Minute)
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 200 * time.Millisecond
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -128,7 +137,8 @@ type Server struct {
 	met      *metrics
 	router   chi.Router
 	pulls    singleflight.Group
-	draining atomic.Bool
+	draining atomic.Bool   // refusing new inference: Shutdown has begun
+	stopping atomic.Bool   // told to stop: not ready, still serving
 	decoding chan struct{} // DecodeParallel slots
 	resolved resolveCache
 }
@@ -191,6 +201,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	if s.cfg.ShutdownGrace > 0 {
+		s.log.Info("shutting down: not ready, serving queued connections", "grace", s.cfg.ShutdownGrace)
+		time.Sleep(s.cfg.ShutdownGrace)
 	}
 	s.log.Info("shutting down: draining requests in flight")
 	s.draining.Store(true)

@@ -34,7 +34,9 @@ downloads it first. Uploading (POST /v1/models) and deleting models need
 --api-key when one is set; classifying does not. Prefer LCNET_API_KEY to the
 flag: command lines are visible to every user of the machine (ps).
 
-SIGTERM or Ctrl-C stops accepting connections, lets requests in flight
+SIGTERM or Ctrl-C first turns /readyz to 503 and keeps serving for 0.2 s,
+so connections clients opened just before the signal are served rather
+than reset; then it stops accepting connections, lets requests in flight
 finish, and exits 0. Logs are structured (slog) on stderr.
 
 Every flag has an environment variable: LCNET_ADDR, LCNET_STORE,
