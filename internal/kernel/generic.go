@@ -54,24 +54,15 @@ func tileGeneric(np int) func(k int, a []float32, lda int, p []float32, bias []f
 //
 // for j < 16*np.
 func gemvGeneric(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32) {
-	a = a[:k]
-	for q := 0; q < np; q++ {
-		var acc [lanes]float32
-		pp := p[q*k*lanes : (q+1)*k*lanes]
-		for kk, av := range a {
-			w := pp[kk*lanes : kk*lanes+lanes : kk*lanes+lanes]
-			for j := range acc {
-				acc[j] += av * w[j]
-			}
-		}
-		for j := range acc {
-			c[q*lanes+j] = activate(acc[j]+bias[q*lanes+j], act)
-		}
-	}
+	gemvOf(k, a, p, np, bias, act, c, func(v float32) float32 { return v })
 }
 
 // gemv16Generic is gemvGeneric with fp16 panels.
 func gemv16Generic(k int, a []float32, p []uint16, np int, bias []float32, act Act, c []float32) {
+	gemvOf(k, a, p, np, bias, act, c, fromHalf)
+}
+
+func gemvOf[T float32 | uint16](k int, a []float32, p []T, np int, bias []float32, act Act, c []float32, widen func(T) float32) {
 	a = a[:k]
 	for q := 0; q < np; q++ {
 		var acc [lanes]float32
@@ -79,7 +70,7 @@ func gemv16Generic(k int, a []float32, p []uint16, np int, bias []float32, act A
 		for kk, av := range a {
 			w := pp[kk*lanes : kk*lanes+lanes : kk*lanes+lanes]
 			for j := range acc {
-				acc[j] += av * fromHalf(w[j])
+				acc[j] += av * widen(w[j])
 			}
 		}
 		for j := range acc {
