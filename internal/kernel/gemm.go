@@ -67,8 +67,9 @@ func gemmWith(im *impl, pool *Pool, ws []*Workspace, a []float32, m, lda int, w 
 			w.m, n, w.k, m, lda, ldc, len(a), len(c), len(bias), len(ws)))
 	}
 	if bias == nil {
+		// Kernels only read bias, so this buffer holds zeros from its
+		// make on: nothing to clear per call.
 		ws[0].zeros = grow(ws[0].zeros, n)
-		clear(ws[0].zeros)
 		bias = ws[0].zeros
 	}
 	t := gemmTask{im: im, ws: ws, a: a, m: m, lda: lda, w: w, bias: bias, act: act, c: c, ldc: ldc}
@@ -113,10 +114,7 @@ func (t *gemmTask) run(tid, threads int) {
 	}
 	mr := t.im.mr
 	tiles := (t.m + mr - 1) / mr
-	gw := 1
-	if t.im.tile32 != nil {
-		gw = 2
-	}
+	gw := t.im.panelsPerTile()
 	groups := (np + gw - 1) / gw
 	// Split whichever way leaves the busiest thread the fewest tiles (4
 	// row tiles of a 7x7 layer split 2/2, its 40 column groups 20/20); on
@@ -146,10 +144,7 @@ func (t *gemmTask) tiles(ws *Workspace, t0, t1, q0, q1 int) {
 		return
 	}
 	k := t.w.k
-	gw := 1
-	if t.im.tile32 != nil {
-		gw = 2
-	}
+	gw := t.im.panelsPerTile()
 	// panels returns the fp32 panels [p0, p1), widening fp16 into off
 	// (in units of panels) of the workspace.
 	panels := func(p0, p1, off int) []float32 {
@@ -223,3 +218,12 @@ func (t *gemmTask) tile(ws *Workspace, ti, q, nq int, p []float32) {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// panelsPerTile is how many 16-column panels the widest tile covers: a
+// GEMM walks its columns in groups of that many.
+func (im *impl) panelsPerTile() int {
+	if im.tile32 != nil {
+		return 2
+	}
+	return 1
+}
