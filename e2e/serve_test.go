@@ -22,6 +22,7 @@ import (
 
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
+	"github.com/lcnet/lcnet/internal/vecs"
 )
 
 // Wire shapes as the issue specifies them; the e2e tests keep their own
@@ -273,11 +274,7 @@ func TestV2Protocol(t *testing.T) {
 		t.Fatalf("outputs %+v, want only logits", resp.Outputs)
 	}
 	got := resp.Outputs[0].Data
-	maxAbs := 0.0
-	for _, v := range want.Data {
-		maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
-	}
-	tol := 1e-4 * math.Max(1, maxAbs)
+	tol := 1e-4 * math.Max(1, vecs.MaxAbs(want.Data))
 	if len(got) != len(want.Data) {
 		t.Fatalf("got %d logits, want %d", len(got), len(want.Data))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/lcnet/lcnet/internal/imaging"
 	"github.com/lcnet/lcnet/internal/npy"
 	"github.com/lcnet/lcnet/internal/testimage"
+	"github.com/lcnet/lcnet/internal/vecs"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -107,7 +108,7 @@ func TestTextLineCurlMatchesInfer(t *testing.T) {
 	}
 	c := decode[classifyResponse](t, r.Body)
 	preds := c.Results[0].Predictions
-	if best := argmax(probs.Data); preds[0].ClassID != best {
+	if best := vecs.Argmax(probs.Data); preds[0].ClassID != best {
 		t.Fatalf("curl top-1 is class %d, lcnet infer's is %d", preds[0].ClassID, best)
 	}
 	for _, pr := range preds {
@@ -125,14 +126,4 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }

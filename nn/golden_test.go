@@ -13,6 +13,7 @@ import (
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/kernel"
 	"github.com/lcnet/lcnet/internal/npy"
+	"github.com/lcnet/lcnet/internal/vecs"
 	"github.com/lcnet/lcnet/nn"
 )
 
@@ -117,14 +118,14 @@ func TestGolden(t *testing.T) {
 								t.Errorf("fp32 image %d %s[%d] = %g, golden %g", k, kind, i, gg[i], gw[i])
 							}
 						} else if kind == "logits" || kind == "features" {
-							if c := cosine(gg, gw); c < 0.9999 {
+							if c := vecs.Cosine(gg, gw); c < 0.9999 {
 								t.Errorf("fp16 image %d %s: cosine %.6f < 0.9999", k, kind, c)
 							}
 						}
 					}
 				}
 				for k := range n {
-					if top := argmax(out.Logits[k*out.Classes : (k+1)*out.Classes]); k < len(meta.Top1) && top != meta.Top1[k] {
+					if top := vecs.Argmax(out.Logits[k*out.Classes : (k+1)*out.Classes]); k < len(meta.Top1) && top != meta.Top1[k] {
 						t.Errorf("half=%v image %d: top-1 %d, golden %d", half, k, top, meta.Top1[k])
 					}
 				}
@@ -187,26 +188,6 @@ func within(got, want []float32, tol float64) (int, bool) {
 		}
 	}
 	return -1, true
-}
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range b {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // TestGoldenEveryKernel reruns TestGolden in a child process for each

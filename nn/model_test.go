@@ -11,6 +11,8 @@ import (
 	"time"
 
 	spago "github.com/nlpodyssey/spago/nn"
+
+	"github.com/lcnet/lcnet/internal/vecs"
 )
 
 func randomInput(n, h, w int, seed uint64) []float32 {
@@ -35,26 +37,6 @@ func closeTo(got []float32, want []float64, tol float64) (int, bool) {
 		}
 	}
 	return -1, true
-}
-
-func cosine(a []float32, b []float64) float64 {
-	var ab, aa, bb float64
-	for i := range b {
-		ab += float64(a[i]) * b[i]
-		aa += float64(a[i]) * float64(a[i])
-		bb += b[i] * b[i]
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
-func argmax[T float32 | float64](x []T) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func variant(scale float64, classes int, f func(*Arch)) Arch {
@@ -121,12 +103,12 @@ func TestInferMatchesReference(t *testing.T) {
 								t.Errorf("fp32 image %d %s[%d] = %g, reference %g", k, o.name, j, o.got[j], o.want[j])
 							}
 						} else if o.name == "logits" || o.name == "features" {
-							if c := cosine(o.got, o.want); c < 0.9999 {
+							if c := vecs.Cosine(o.got, o.want); c < 0.9999 {
 								t.Errorf("fp16 image %d %s: cosine %.6f < 0.9999", k, o.name, c)
 							}
 						}
 					}
-					if half && argmax(out.Logits[k*out.Classes:(k+1)*out.Classes]) != argmax(ref.logits) {
+					if half && vecs.Argmax(out.Logits[k*out.Classes:(k+1)*out.Classes]) != vecs.Argmax(ref.logits) {
 						t.Errorf("fp16 image %d: top-1 differs from the reference", k)
 					}
 				}

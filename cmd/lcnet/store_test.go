@@ -18,6 +18,7 @@ import (
 
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
+	"github.com/lcnet/lcnet/internal/vecs"
 )
 
 // zooRefs lists NAME:VERSION of every version in the store, via the CLI.
@@ -189,7 +190,7 @@ func inferGolden(t *testing.T, name, dtype string) {
 			t.Fatalf("%s: shape %v, want %v", tc.got, got.Shape, want.Shape)
 		}
 		if dtype == "fp32" {
-			tol := 1e-4 * math.Max(1, maxAbs(want.Data))
+			tol := 1e-4 * math.Max(1, vecs.MaxAbs(want.Data))
 			if d := maxDiff(got.Data, want.Data); d > tol {
 				t.Errorf("%s: max abs difference %.3g, want <= %.3g", tc.got, d, tol)
 			}
@@ -201,11 +202,11 @@ func inferGolden(t *testing.T, name, dtype string) {
 		rows, cols := want.Shape[0], want.Shape[1]
 		for r := 0; r < rows; r++ {
 			g, w := got.Data[r*cols:(r+1)*cols], want.Data[r*cols:(r+1)*cols]
-			if c := cosine(g, w); c < 0.9999 {
+			if c := vecs.Cosine(g, w); c < 0.9999 {
 				t.Errorf("%s row %d: cosine %.6f < 0.9999", tc.got, r, c)
 			}
-			if tc.got == "logits.npy" && argmax(g) != argmax(w) {
-				t.Errorf("row %d: fp16 top-1 %d, fp32 reference %d", r, argmax(g), argmax(w))
+			if tc.got == "logits.npy" && vecs.Argmax(g) != vecs.Argmax(w) {
+				t.Errorf("row %d: fp16 top-1 %d, fp32 reference %d", r, vecs.Argmax(g), vecs.Argmax(w))
 			}
 		}
 	}
@@ -214,34 +215,6 @@ func inferGolden(t *testing.T, name, dtype string) {
 	npy.WriteFile(bad, &npy.Array{Shape: []int{2, 4}, Data: make([]float32, 8)})
 	_, errOut, code := lcnet(t, nil, "infer", "--model", "g", "--input", bad, "--out", out, "--store", store)
 	wantFailure(t, code, errOut, exitFail, "lcnet infer: ", "bad.npy", "[N 3 H W]")
-}
-
-func maxAbs(x []float32) float64 {
-	m := 0.0
-	for _, v := range x {
-		m = math.Max(m, math.Abs(float64(v)))
-	}
-	return m
-}
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func writeTestPNG(t *testing.T, path string) {
