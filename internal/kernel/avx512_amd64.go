@@ -4,6 +4,8 @@
 
 package kernel
 
+import "unsafe"
+
 // mrZ is the AVX-512 tile height: 14 rows x 32 columns is 28 zmm
 // accumulators, 2 weight vectors and 1 broadcast, and 14 divides the pixel
 // count of every PP-LCNet stage at 224x224 but the last (49 = 3x14 + 7).
@@ -52,6 +54,9 @@ func tile13x16Z(k int, a *float32, lda int, p *float32, bias *float32, c *float3
 func tile14x16Z(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
 
 //go:noescape
+func tile14x16ZP(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int, pf unsafe.Pointer, pfstep int)
+
+//go:noescape
 func tile1x32Z(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
 
 //go:noescape
@@ -94,6 +99,9 @@ func tile13x32Z(k int, a *float32, lda int, p *float32, bias *float32, c *float3
 func tile14x32Z(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
 
 //go:noescape
+func tile14x32ZP(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int, pf unsafe.Pointer, pfstep int)
+
+//go:noescape
 func gemvF32Z(k int, a *float32, p *float32, np int, bias *float32, c *float32, act int)
 
 //go:noescape
@@ -110,6 +118,9 @@ func dwInt3Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step i
 
 //go:noescape
 func dwInt5Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
+func dwPixZ(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
 
 type tileAsm func(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
 

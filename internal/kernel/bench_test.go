@@ -154,7 +154,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 	r := rand.New(rand.NewPCG(4, 4))
 	const k = 64
 	for _, im := range impls() {
-		for np, kern := range map[int]func(int, []float32, int, []float32, []float32, Act, []float32, int){1: im.tile16, 2: im.tile32} {
+		for np, kern := range map[int]func(int, []float32, int, []float32, []float32, Act, []float32, int, prefetch){1: im.tile16, 2: im.tile32} {
 			if kern == nil {
 				continue
 			}
@@ -163,7 +163,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 				bias := make([]float32, np*lanes)
 				cpu0 := cpuTime()
 				for b.Loop() {
-					kern(k, a, k, p, bias, ActHardSwish, c, np*lanes)
+					kern(k, a, k, p, bias, ActHardSwish, c, np*lanes, prefetch{})
 				}
 				report(b, 2*float64(im.mr*np*lanes*k), cpu0)
 			})

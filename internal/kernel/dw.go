@@ -137,8 +137,15 @@ func (t *rowTask) row(ws *Workspace, oy int) {
 	for ox := 0; ox < lo; ox++ {
 		clipped(ox)
 	}
-	if lo < hi {
-		run(lo, hi, 0, k)
+	// The interior is cut to a multiple of 4 pixels and a remainder: row
+	// kernels vectorise across pixels in groups of 4 or more, and a
+	// separate short run lets them take a path made for few pixels.
+	mid := lo + (hi-lo)&^3
+	if lo < mid {
+		run(lo, mid, 0, k)
+	}
+	if mid < hi {
+		run(mid, hi, 0, k)
 	}
 	for ox := hi; ox < ow; ox++ {
 		clipped(ox)

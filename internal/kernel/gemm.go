@@ -1,6 +1,9 @@
 package kernel
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Workspace is per-thread scratch: widened fp16 weight panels, the rows of
 // a partial last tile and its outputs, a zero bias, and the tap offsets of
@@ -165,7 +168,7 @@ func (t *gemmTask) tiles(ws *Workspace, t0, t1, q0, q1 int) {
 		for ti := t0; ti < t1; ti++ {
 			for q := q0; q < q1; q += gw {
 				nq := min(gw, q1-q)
-				t.tile(ws, ti, q, nq, all[(q-q0)*k*lanes:(q-q0+nq)*k*lanes])
+				t.tile(ws, ti, q, nq, all[(q-q0)*k*lanes:(q-q0+nq)*k*lanes], prefetch{})
 			}
 		}
 		return
@@ -176,16 +179,34 @@ func (t *gemmTask) tiles(ws *Workspace, t0, t1, q0, q1 int) {
 	for q := q0; q < q1; q += gw {
 		nq := min(gw, q1-q)
 		p := panels(q, q+nq, 0)
+		// The group's first tile reads its panels from L3; it also pulls
+		// the next group's toward L2, so that the next first tile finds
+		// them there.
+		pf := t.ahead(q+nq, min(q+nq+gw, q1))
 		for ti := t0; ti < t1; ti++ {
-			t.tile(ws, ti, q, nq, p)
+			t.tile(ws, ti, q, nq, p, pf)
+			pf = prefetch{}
 		}
 	}
+}
+
+// ahead is the prefetch of panels [p0, p1) (their stored form, fp32 or
+// fp16), nothing when the range is empty.
+func (t *gemmTask) ahead(p0, p1 int) prefetch {
+	if p0 >= p1 {
+		return prefetch{}
+	}
+	n := t.w.k * lanes
+	if t.w.f16 != nil {
+		return prefetch{p: unsafe.Pointer(&t.w.f16[p0*n]), step: (p1 - p0) * lanes * 2}
+	}
+	return prefetch{p: unsafe.Pointer(&t.w.f32[p0*n]), step: (p1 - p0) * lanes * 4}
 }
 
 // tile computes row tile ti against the nq (1 or 2) panels p starting at
 // panel q. A partial last tile goes through the workspace, so the kernels
 // always see mr full rows.
-func (t *gemmTask) tile(ws *Workspace, ti, q, nq int, p []float32) {
+func (t *gemmTask) tile(ws *Workspace, ti, q, nq int, p []float32, pf prefetch) {
 	im, k := t.im, t.w.k
 	mr := im.mr
 	kern := im.tile16
@@ -208,13 +229,13 @@ func (t *gemmTask) tile(ws *Workspace, ti, q, nq int, p []float32) {
 			}
 		}
 		ws.ctile = grow(ws.ctile, mr*2*lanes)
-		kern(k, ws.atile, k, p, bias, t.act, ws.ctile, 2*lanes)
+		kern(k, ws.atile, k, p, bias, t.act, ws.ctile, 2*lanes, pf)
 		for r := 0; r < rows; r++ {
 			copy(t.c[(r0+r)*t.ldc+q*lanes:(r0+r)*t.ldc+(q+nq)*lanes], ws.ctile[r*2*lanes:r*2*lanes+nq*lanes])
 		}
 		return
 	}
-	kern(k, t.a[r0*t.lda:], t.lda, p, bias, t.act, t.c[r0*t.ldc+q*lanes:], t.ldc)
+	kern(k, t.a[r0*t.lda:], t.lda, p, bias, t.act, t.c[r0*t.ldc+q*lanes:], t.ldc, pf)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

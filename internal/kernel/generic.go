@@ -25,9 +25,9 @@ func genericImpl() *impl {
 //	c[r*ldc+j] = act(bias[j] + sum over kk < k of a[r*lda+kk] * p[(j/16)*k*16 + kk*16 + j%16])
 //
 // for r < mr (4 here) and j < 16*np. bias has 16*np values (never nil).
-func tileGeneric(np int) func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+func tileGeneric(np int) func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int, _ prefetch) {
 	const rows = 4
-	return func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+	return func(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int, _ prefetch) {
 		for q := 0; q < np; q++ {
 			pp := p[q*k*lanes : (q+1)*k*lanes]
 			for r := 0; r < rows; r++ {

@@ -2,6 +2,8 @@
 
 package kernel
 
+import "fmt"
+
 // Go wrappers of the generated kernels (avx512_amd64.s: suffix Z; avx2_amd64.s:
 // suffix Y). Each checks every slice bound before handing raw pointers to
 // the assembly, so a tiling bug panics instead of corrupting memory.
@@ -16,12 +18,29 @@ func tileZ(rows, np, k int, a []float32, lda int, p []float32, bias []float32, a
 	tab[rows](k, &a[0], lda, &p[0], &bias[0], &c[0], ldc, int(act))
 }
 
-func tile16Z(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
-	tileZ(mrZ, 1, k, a, lda, p, bias, act, c, ldc)
+// tileFullZ is a full tile of np panels, prefetching pf meanwhile.
+func tileFullZ(np, k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int, pf prefetch) {
+	if pf.p == nil {
+		tileZ(mrZ, np, k, a, lda, p, bias, act, c, ldc)
+		return
+	}
+	checkTile("tileFullZ", mrZ, np, k, a, lda, p, bias, c, ldc)
+	if pf.step < 0 || pf.step > 2*64 {
+		panic(fmt.Sprintf("kernel: tileFullZ: prefetch step %d bytes, want 0..128", pf.step))
+	}
+	f := tile14x16ZP
+	if np == 2 {
+		f = tile14x32ZP
+	}
+	f(k, &a[0], lda, &p[0], &bias[0], &c[0], ldc, int(act), pf.p, pf.step)
 }
 
-func tile32Z(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
-	tileZ(mrZ, 2, k, a, lda, p, bias, act, c, ldc)
+func tile16Z(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int, pf prefetch) {
+	tileFullZ(1, k, a, lda, p, bias, act, c, ldc, pf)
+}
+
+func tile32Z(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int, pf prefetch) {
+	tileFullZ(2, k, a, lda, p, bias, act, c, ldc, pf)
 }
 
 func gemvZ(k int, a []float32, p []float32, np int, bias []float32, act Act, c []float32) {
@@ -36,11 +55,16 @@ func gemv16Z(k int, a []float32, p []uint16, np int, bias []float32, act Act, c 
 
 // dwZ runs a depthwise row on 16-channel zmm chunks; an interior run (all
 // k horizontal taps inside) of a 3x3 or 5x5 filter takes the unrolled
-// kernel.
+// kernel, and runs of fewer than 4 pixels the kernel that is fast on few
+// pixels.
 func dwZ(r *rowArgs) {
 	checkRow("dwZ", r, false)
 	f := dwRowZ
-	if r.kx0 == 0 && r.kx1 == r.k && len(r.roff) <= r.k {
+	if r.n < 4 {
+		// A border pixel or an interior remainder: chains over channel
+		// chunks instead of pixels (see dwPixZ).
+		f = dwPixZ
+	} else if r.kx0 == 0 && r.kx1 == r.k && len(r.roff) <= r.k {
 		switch r.k {
 		case 3:
 			f = dwInt3Z
@@ -65,7 +89,7 @@ func tileY(rows, np, k int, a []float32, lda int, p []float32, bias []float32, a
 	}
 }
 
-func tile16Y(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int) {
+func tile16Y(k int, a []float32, lda int, p []float32, bias []float32, act Act, c []float32, ldc int, _ prefetch) {
 	tileY(mrY, 1, k, a, lda, p, bias, act, c, ldc)
 }
 
