@@ -58,6 +58,9 @@ type rowTask struct {
 	bias      []float32
 	act       Act
 	out       []float32
+	// row0 is the output row at the start of out: 0, or the first row of
+	// a band (DepthwisePointwise).
+	row0 int
 }
 
 func (t *rowTask) start(pool *Pool) {
@@ -124,7 +127,7 @@ func (t *rowTask) row(ws *Workspace, oy int) {
 			ws.roff[i] = b + ox*t.sw*px
 		}
 		*a = rowArgs{in: t.in, roff: ws.roff, woff: ws.woff, k: k, kx0: kx0, kx1: kx1, step: t.sw * px, n: end - ox,
-			cs: cs, w: t.wt, bias: t.bias, act: t.act, out: t.out[(oy*ow+ox)*cs : (oy*ow+end)*cs]}
+			cs: cs, w: t.wt, bias: t.bias, act: t.act, out: t.out[((oy-t.row0)*ow+ox)*cs : ((oy-t.row0)*ow+end)*cs]}
 		if t.dense {
 			t.im.stemRow(a)
 		} else {

@@ -22,6 +22,9 @@ type Workspace struct {
 	base, roff []int     // Depthwise/Stem: tap-row offsets for pixel 0, and for a run
 	woff       []int
 	args       rowArgs
+	band       []float32 // DepthwisePointwise: a band of depthwise output rows
+	wide       []float32 // DepthwisePointwise: all fp16 panels, widened
+	widePacked Packed    // wide as a Packed
 	_          [64]byte
 }
 

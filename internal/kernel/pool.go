@@ -29,8 +29,9 @@ type Pool struct {
 	done    sync.WaitGroup
 
 	// Reused task values, so dispatching a layer allocates nothing.
-	gemmT gemmTask
-	rowT  rowTask
+	gemmT  gemmTask
+	rowT   rowTask
+	fusedT fusedTask
 }
 
 type poolWorker struct {
