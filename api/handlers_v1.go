@@ -145,6 +145,7 @@ func versionOf(m zoo.Manifest) VersionInfo {
 //	@Success		200		{object}	ClassifyResponse
 //	@Failure		400		{object}	Problem	"bad top_k, empty body"
 //	@Failure		404		{object}	Problem	"unknown model or version"
+//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	Problem	"body or image too large"
 //	@Failure		415		{object}	Problem	"not an image"
 //	@Failure		422		{object}	Problem	"corrupt image"
@@ -171,6 +172,7 @@ func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Success		200		{object}	ClassifyResponse
 //	@Failure		400		{object}	Problem	"bad top_k, empty body, no model chosen"
 //	@Failure		404		{object}	Problem
+//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	Problem
 //	@Failure		415		{object}	Problem
 //	@Failure		422		{object}	Problem
@@ -293,6 +295,7 @@ func topPredictions(probs []float32, labels []string, k int) []Prediction {
 //	@Success		200			{object}	FeaturesResponse
 //	@Failure		400			{object}	Problem
 //	@Failure		404			{object}	Problem
+//	@Failure		408			{object}	Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413			{object}	Problem
 //	@Failure		415			{object}	Problem
 //	@Failure		422			{object}	Problem
@@ -320,6 +323,7 @@ func (s *Server) featuresNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Success		200			{object}	FeaturesResponse
 //	@Failure		400			{object}	Problem
 //	@Failure		404			{object}	Problem
+//	@Failure		408			{object}	Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413			{object}	Problem
 //	@Failure		415			{object}	Problem
 //	@Failure		422			{object}	Problem

@@ -31,6 +31,7 @@ import (
 //	@Failure		401		{object}	Problem	"no API key sent"
 //	@Failure		403		{object}	Problem	"wrong API key"
 //	@Failure		409		{object}	Problem	"version exists"
+//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	Problem
 //	@Failure		422		{object}	Problem	"not a checkpoint lcnet can read"
 //	@Security		BearerAuth

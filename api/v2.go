@@ -177,6 +177,8 @@ type v2InferRequestWire struct {
 //	@Success		200		{object}	V2InferResponse
 //	@Failure		400		{object}	Problem	"wrong shape, datatype or output name"
 //	@Failure		404		{object}	Problem
+//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413		{object}	Problem	"body larger than the server's limit"
 //	@Failure		429		{object}	Problem
 //	@Failure		503		{object}	Problem
 //	@Router			/v2/models/{name}/infer [post]
@@ -271,6 +273,8 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 //	@Success	200		{object}	V2InferResponse
 //	@Failure	400		{object}	Problem
 //	@Failure	404		{object}	Problem
+//	@Failure	408		{object}	Problem
+//	@Failure	413		{object}	Problem
 //	@Failure	429		{object}	Problem
 //	@Failure	503		{object}	Problem
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]
