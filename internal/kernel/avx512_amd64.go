@@ -122,6 +122,15 @@ func dwInt5Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step i
 //go:noescape
 func dwPixZ(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
 
+//go:noescape
+func stemInt1Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
+func stemInt2Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
+func stemInt3Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
 type tileAsm func(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int)
 
 // tiles16Z[r] and tiles32Z[r] compute r rows (1 <= r <= mrZ) of 16 or 32

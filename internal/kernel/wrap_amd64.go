@@ -77,7 +77,18 @@ func dwZ(r *rowArgs) {
 
 func stemZ(r *rowArgs) {
 	checkRow("stemZ", r, true)
-	stemRowZ(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/lanes)
+	f := stemRowZ
+	if r.k == 3 && r.kx0 == 0 && r.kx1 == 3 {
+		switch r.cs / lanes {
+		case 1:
+			f = stemInt1Z
+		case 2:
+			f = stemInt2Z
+		case 3:
+			f = stemInt3Z
+		}
+	}
+	f(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/lanes)
 }
 
 // tileY computes rows (1..mrY) rows of np 16-column panels, one panel at

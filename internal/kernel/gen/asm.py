@@ -23,6 +23,8 @@ Kernels:
   dwInt{3,5}Z       AVX-512 depthwise interior runs (all k taps), unrolled.
   dwPixZ            AVX-512 depthwise runs of 1-3 pixels (borders, interior
                     remainders): one pixel x up to 8 channel chunks a pass.
+  stemInt{1,2,3}Z   AVX-512 3x3 stem interior runs for 16, 32 or 48 output
+                    channels: each input broadcast once for all chunks.
   tile{r}x16Y, gemvF{32,16}Y, dwRowY, stemRowY: the same on AVX2 + FMA.
 """
 
@@ -411,6 +413,64 @@ def dwPixZ(name):
     return '\n'.join(o)+'\n'
 
 
+STEM_GROUPS = {1: (16, 4, 1), 2: (12, 4, 1), 3: (8, 4, 1)}
+
+def stemIntZ(name, nc):
+    # The stem's interior runs (all 3 horizontal taps inside) for nc = 1-3
+    # chunks of 16 output channels (PP-LCNet's stems have 16, 32 or 48):
+    # a group of pixels keeps all its chunks' accumulators (<= 24), so each
+    # input value is broadcast once for all nc chunks, and the 3 taps of a
+    # tap row are unrolled. Z24-Z26 hold a tap's weights, Z27 the broadcast;
+    # the activation constants are loaded into Z24-Z30 after the taps.
+    o=[f'// func {name}{SIG_ROW}',
+       f'TEXT ·{name}(SB), NOSPLIT, $0-112']
+    o += ['\tMOVQ in+0(FP), R8','\tMOVQ roff+8(FP), R9','\tMOVQ woff+16(FP), R10','\tMOVQ step+48(FP), BX','\tSHLQ $2, BX',
+          '\tLEAQ (BX)(BX*2), R11','\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12',
+          '\tMOVQ out+88(FP), R14','\tXORQ R13, R13','\tMOVQ n+56(FP), R15']
+    groups = STEM_GROUPS[nc]
+    for gi, P in enumerate(groups):
+        L = f'{name}_g{P}'
+        nxt = f'{name}_g{groups[gi+1]}' if gi + 1 < len(groups) else f'{name}_done'
+        acc = lambda i, j: f'Z{i*nc+j}'
+        o.append(f'{L}:')
+        o += [f'\tCMPQ R15, ${P}', f'\tJLT {nxt}']
+        o += ['\tMOVQ bias+80(FP), AX'] + [f'\tVMOVUPS {64*j}(AX), Z{24+j}' for j in range(nc)]
+        for i in range(P):
+            for j in range(nc):
+                o.append(f'\tVMOVAPS Z{24+j}, {acc(i, j)}')
+        o += ['\tXORQ DX, DX', f'{L}_tap:',
+              '\tMOVQ (R9)(DX*8), SI', '\tLEAQ (R8)(SI*4), SI', '\tADDQ R13, SI',
+              '\tMOVQ (R10)(DX*8), DI', '\tSHLQ $2, DI', '\tADDQ w+72(FP), DI']
+        for kx in range(3):
+            widx = {0: '(DI)', 1: '(DI)(R12*1)', 2: '(DI)(R12*2)'}[kx]
+            for j in range(nc):
+                o.append(f'\tVMOVUPS {64*j}{widx}, Z{24+j}')
+            for i in range(P):
+                if i % 4 == 0:
+                    o.append('\tMOVQ SI, AX' if i == 0 else '\tLEAQ (AX)(BX*4), AX')
+                a = f'{4*kx}' + {0: '(AX)', 1: '(AX)(BX*1)', 2: '(AX)(BX*2)', 3: '(AX)(R11*1)'}[i % 4]
+                if nc == 1:
+                    o.append(f'\tVFMADD231PS.BCST {a}, Z24, {acc(i, 0)}')
+                else:
+                    o.append(f'\tVBROADCASTSS {a}, Z27')
+                    for j in range(nc):
+                        o.append(f'\tVFMADD231PS Z{24+j}, Z27, {acc(i, j)}')
+        o += ['\tINCQ DX', '\tCMPQ DX, nt+24(FP)', f'\tJLT {L}_tap']
+        o += ['\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
+              '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30']
+        o += act_block(f'{L}_a', [acc(i, j) for i in range(P) for j in range(nc)], T='Z31')
+        o += ['\tLEAQ (R12)(R12*2), CX']
+        for i in range(P):
+            if i % 4 == 0:
+                o.append('\tMOVQ R14, AX' if i == 0 else '\tLEAQ (AX)(R12*4), AX')
+            b = {0: '(AX)', 1: '(AX)(R12*1)', 2: '(AX)(R12*2)', 3: '(AX)(CX*1)'}[i % 4]
+            for j in range(nc):
+                o.append(f'\tVMOVUPS {acc(i, j)}, {64*j}{b}')
+        o += [f'\tIMUL3Q ${P}, R12, AX', '\tADDQ AX, R14', f'\tIMUL3Q ${P}, BX, AX', '\tADDQ AX, R13', f'\tSUBQ ${P}, R15', f'\tJMP {L}']
+    o += [f'{name}_done:', '\tVZEROUPPER', '\tRET']
+    return '\n'.join(o)+'\n'
+
+
 C={'three':'0x40400000','six':'0x40c00000','sixth':'0x3e2aaaab','slope':'0x3e2aaaad','half':'0x3f000000','one':'0x3f800000','zero':'0x00000000'}
 def constsY():
     o=''
@@ -552,12 +612,12 @@ def main(out):
     rz = rowZ('dwRowZ', False) + '\n' + rowZ('stemRowZ', True)
     for k in ('three', 'six', 'sixth', 'slope', 'half', 'one'):
         rz = rz.replace(f'k{k}<>', f'r{k}<>')
-    s += rz + '\n' + dwIntZ('dwInt3Z', 3) + '\n' + dwIntZ('dwInt5Z', 5) + '\n' + dwPixZ('dwPixZ')
+    s += rz + '\n' + dwIntZ('dwInt3Z', 3) + '\n' + dwIntZ('dwInt5Z', 5) + '\n' + dwPixZ('dwPixZ') + ''.join('\n' + stemIntZ(f'stemInt{nc}Z', nc) for nc in (1, 2, 3))
     open(f'{out}/avx512_amd64.s', 'w').write(s)
     for n in ('gemvF32Z', 'gemvF16Z'):
         t = 'uint16' if 'F16' in n else 'float32'
         decl += f'//go:noescape\nfunc {n}(k int, a *float32, p *{t}, np int, bias *float32, c *float32, act int)\n\n'
-    for n in ('dwRowZ', 'stemRowZ', 'dwInt3Z', 'dwInt5Z', 'dwPixZ'):
+    for n in ('dwRowZ', 'stemRowZ', 'dwInt3Z', 'dwInt5Z', 'dwPixZ', 'stemInt1Z', 'stemInt2Z', 'stemInt3Z'):
         decl += f'//go:noescape\nfunc {n}{SIG_ROW}\n\n'
     t16 = ', '.join(f'tile{r}x16Z' for r in range(1, MRZ + 1))
     t32 = ', '.join(f'tile{r}x32Z' for r in range(1, MRZ + 1))
