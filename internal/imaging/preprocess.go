@@ -98,9 +98,10 @@ func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []floa
 		for x := range w {
 			i0, i1 := 3*int(xa.i0[x]), 3*int(xa.i1[x])
 			a0, a1 := xa.w0[x], xa.w1[x]
-			o[3*x] = int32(row[i0])*a0 + int32(row[i1])*a1
-			o[3*x+1] = int32(row[i0+1])*a0 + int32(row[i1+1])*a1
-			o[3*x+2] = int32(row[i0+2])*a0 + int32(row[i1+2])*a1
+			s0, s1, d := row[i0:i0+3:i0+3], row[i1:i1+3:i1+3], o[3*x:3*x+3:3*x+3]
+			d[0] = int32(s0[0])*a0 + int32(s1[0])*a1
+			d[1] = int32(s0[1])*a0 + int32(s1[1])*a1
+			d[2] = int32(s0[2])*a0 + int32(s1[2])*a1
 		}
 	}
 
@@ -111,20 +112,21 @@ func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []floa
 		tensor = make([]float32, n)
 	}
 	plane := h * w
-	c0, c1, c2 := tensor[:plane], tensor[plane:2*plane], tensor[2*plane:]
+	// Output channel c reads RGB channel from[c] of each pixel.
+	f0, f1, f2 := norm.from[0], norm.from[1], norm.from[2]
+	l0, l1, l2 := &norm.lut[0], &norm.lut[1], &norm.lut[2]
 	for y := range h {
 		r0 := hrows[int(ya.i0[y])*w*3:][: w*3 : w*3]
 		r1 := hrows[int(ya.i1[y])*w*3:][: w*3 : w*3]
 		b0, b1 := ya.w0[y], ya.w1[y]
-		base := y * w
-		for x := range w {
-			r := vlerp(r0[3*x], r1[3*x], b0, b1)
-			g := vlerp(r0[3*x+1], r1[3*x+1], b0, b1)
-			bl := vlerp(r0[3*x+2], r1[3*x+2], b0, b1)
-			px := [3]uint8{r, g, bl}
-			c0[base+x] = norm.lut[0][px[norm.from[0]]]
-			c1[base+x] = norm.lut[1][px[norm.from[1]]]
-			c2[base+x] = norm.lut[2][px[norm.from[2]]]
+		c0 := tensor[y*w : (y+1)*w]
+		c1 := tensor[plane+y*w : plane+(y+1)*w]
+		c2 := tensor[2*plane+y*w : 2*plane+(y+1)*w]
+		for x := range c0 {
+			p0, p1 := r0[3*x:3*x+3:3*x+3], r1[3*x:3*x+3:3*x+3]
+			c0[x] = l0[vlerp(p0[f0], p1[f0], b0, b1)]
+			c1[x] = l1[vlerp(p0[f1], p1[f1], b0, b1)]
+			c2[x] = l2[vlerp(p0[f2], p1[f2], b0, b1)]
 		}
 	}
 	return tensor, h, w, nil
@@ -224,14 +226,29 @@ func newRowGatherer(img image.Image, xs []int) *rowGatherer {
 	}
 	g.sb = g.src.Bounds()
 	g.s = newSampler(g.src)
+	if g.o == 1 {
+		for i, x := range xs {
+			g.px[i] = x + g.sb.Min.X
+		}
+	}
 	return g
 }
 
 // row writes the pixels at (xs[i], y), in coordinates relative to the
 // displayed bounds, to out[3i:3i+3].
 func (g *rowGatherer) row(y int, out []uint8) {
+	if g.o == 1 {
+		// Upright (almost every image): the stored columns, set up once,
+		// stay; only the row changes.
+		for i := range g.py {
+			g.py[i] = y + g.sb.Min.Y
+		}
+		g.s.points(g.px, g.py, out)
+		return
+	}
+	w, h := g.sb.Dx(), g.sb.Dy()
 	for i, x := range g.xs {
-		sx, sy := orientMap(g.o, g.sb.Dx(), g.sb.Dy(), x, y)
+		sx, sy := orientMap(g.o, w, h, x, y)
 		g.px[i], g.py[i] = sx+g.sb.Min.X, sy+g.sb.Min.Y
 	}
 	g.s.points(g.px, g.py, out)

@@ -79,8 +79,14 @@ func (s *sampler) points(xs, ys []int, out []uint8) {
 	case *image.RGBA:
 		for i, x := range xs {
 			p := m.Pix[m.PixOffset(x, ys[i]):]
+			p = p[:4:4]
+			o := out[3*i : 3*i+3 : 3*i+3]
+			if a := p[3]; a == 0xff || a == 0 {
+				o[0], o[1], o[2] = p[0], p[1], p[2]
+				continue
+			}
 			c := unpremul(p[0], p[1], p[2], p[3])
-			copy(out[3*i:3*i+3], c[:])
+			o[0], o[1], o[2] = c[0], c[1], c[2]
 		}
 	case *image.NRGBA:
 		for i, x := range xs {
