@@ -351,7 +351,7 @@ func (m *Model) forward(ctx context.Context, ws *worker, pool *kernel.Pool, x []
 	cur, tmp := ws.a, ws.b
 	kernel.Stem(pool, k, x, 3, h, w, n.Stem.dw, st(a.StemOut), 3, ss.H, ss.W, n.Stem.bias, kernel.ActHardSwish, cur)
 	h, w = oh, ow
-	for _, bl := range n.Blocks {
+	for i, bl := range n.Blocks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -360,8 +360,10 @@ func (m *Model) forward(ctx context.Context, ws *worker, pool *kernel.Pool, x []
 		oh, ow = outSize(h, b.Kernel, b.Stride.H), outSize(w, b.Kernel, b.Stride.W)
 		hw := oh * ow
 		if bl.fused {
+			// Alternate the band order, so that each block first reads the
+			// rows the previous one wrote last (see DepthwisePointwise).
 			kernel.DepthwisePointwise(pool, k, cur, h, w, cin, bl.DW.dw, b.Kernel, b.Stride.H, b.Stride.W, bl.DW.bias, kernel.ActHardSwish,
-				bl.PW.w, bl.PW.bias, kernel.ActHardSwish, tmp, st(b.Out))
+				bl.PW.w, bl.PW.bias, kernel.ActHardSwish, tmp, st(b.Out), i%2 == 0)
 			cur, tmp = tmp, cur
 			h, w = oh, ow
 			continue

@@ -13,14 +13,17 @@ import "fmt"
 //
 // The arguments are Depthwise's (in, h, w, cs, dwt, k, sh, sw, dwBias,
 // dwAct) and Gemm's (pw, pwBias, pwAct, out, ldc) with the depthwise
-// output as Gemm's input (m = oh*ow rows, lda = cs).
+// output as Gemm's input (m = oh*ow rows, lda = cs). backward walks each
+// thread's bands from its last row up: a layer that reads its input in
+// the opposite order to the one that wrote it starts on the rows still in
+// L2 (alternating directions made x2.5's second block 2-15% faster).
 func DepthwisePointwise(pool *Pool, ws []*Workspace, in []float32, h, w, cs int, dwt []float32, k, sh, sw int, dwBias []float32, dwAct Act,
-	pw *Packed, pwBias []float32, pwAct Act, out []float32, ldc int) {
-	fusedWith(active, pool, ws, in, h, w, cs, dwt, k, sh, sw, dwBias, dwAct, pw, pwBias, pwAct, out, ldc)
+	pw *Packed, pwBias []float32, pwAct Act, out []float32, ldc int, backward bool) {
+	fusedWith(active, pool, ws, in, h, w, cs, dwt, k, sh, sw, dwBias, dwAct, pw, pwBias, pwAct, out, ldc, backward)
 }
 
 func fusedWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int, dwt []float32, k, sh, sw int, dwBias []float32, dwAct Act,
-	pw *Packed, pwBias []float32, pwAct Act, out []float32, ldc int) {
+	pw *Packed, pwBias []float32, pwAct Act, out []float32, ldc int, backward bool) {
 	oh, ow := outSize(h, k, sh), outSize(w, k, sw)
 	n := Stride(pw.m)
 	if k < 1 || k%2 == 0 || sh < 1 || sw < 1 || h < 1 || w < 1 || cs < lanes || cs%lanes != 0 || len(ws) == 0 ||
@@ -34,8 +37,9 @@ func fusedWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int
 		pwBias = ws[0].zeros
 	}
 	t := fusedTask{
-		dw: rowTask{im: im, ws: ws, in: in, planes: 1, h: h, w: w, cs: cs, wt: dwt, k: k, sh: sh, sw: sw, bias: dwBias, act: dwAct},
-		pw: gemmTask{im: im, lda: cs, w: pw, bias: pwBias, act: pwAct, c: out, ldc: ldc},
+		dw:       rowTask{im: im, ws: ws, in: in, planes: 1, h: h, w: w, cs: cs, wt: dwt, k: k, sh: sh, sw: sw, bias: dwBias, act: dwAct},
+		pw:       gemmTask{im: im, lda: cs, w: pw, bias: pwBias, act: pwAct, c: out, ldc: ldc},
+		backward: backward,
 	}
 	if pool.Threads() <= 1 || len(ws) == 1 || oh < 2 {
 		t.run(0, 1)
@@ -53,8 +57,9 @@ func fusedWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int
 const bandBytes = 48 << 10
 
 type fusedTask struct {
-	dw rowTask  // out and row0 set per band
-	pw gemmTask // ws, a, m and c set per band
+	dw       rowTask  // out and row0 set per band
+	pw       gemmTask // ws, a, m and c set per band
+	backward bool     // bands from the last to the first
 }
 
 func (t *fusedTask) run(tid, threads int) {
@@ -78,8 +83,13 @@ func (t *fusedTask) run(tid, threads int) {
 		ws.widePacked = Packed{m: pw.w.m, k: pw.w.k, f32: ws.wide}
 		pw.w = &ws.widePacked
 	}
-	for b0 := oh * tid / threads; b0 < oh*(tid+1)/threads; b0 += rows {
-		b1 := min(b0+rows, oh*(tid+1)/threads)
+	y0, y1 := oh*tid/threads, oh*(tid+1)/threads
+	for i := 0; i < ceilDiv(y1-y0, rows); i++ {
+		b0 := y0 + i*rows
+		if t.backward {
+			b0 = y0 + (ceilDiv(y1-y0, rows)-1-i)*rows
+		}
+		b1 := min(b0+rows, y1)
 		dw.row0 = b0
 		for oy := b0; oy < b1; oy++ {
 			dw.row(ws, oy)

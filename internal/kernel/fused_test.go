@@ -38,7 +38,7 @@ func TestDepthwisePointwise(t *testing.T) {
 					gemmWith(im, nil, workspaces(1), mid, oh*ow, cs, pw, pwb, pwAct, want, ldc)
 					for _, p := range []*Pool{nil, pool} {
 						got := nanSlice(len(want))
-						fusedWith(im, p, workspaces(2), x, s.h, s.w, cs, dwt, s.k, s.sh, s.sw, dwb, dwAct, pw, pwb, pwAct, got, ldc)
+						fusedWith(im, p, workspaces(2), x, s.h, s.w, cs, dwt, s.k, s.sh, s.sw, dwb, dwAct, pw, pwb, pwAct, got, ldc, si%2 == 1)
 						for i := range oh * ow {
 							g, w := got[i*ldc:i*ldc+Stride(s.n)], want[i*ldc:i*ldc+Stride(s.n)]
 							if !slices.Equal(g, w) {
