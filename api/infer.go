@@ -67,6 +67,34 @@ func (s *Server) resolveUncached(ctx context.Context, name, version string) (zoo
 	return s.be.resolve(ctx, name, version)
 }
 
+// sweepInterval is how often a serving replica checks that the versions
+// it holds are still in the store: five resolve TTLs, at least 5 s.
+func (s *Server) sweepInterval() time.Duration {
+	return max(5*s.cfg.ResolveTTL, 5*time.Second)
+}
+
+// sweepDeleted unloads, every interval until ctx ends, the loaded versions
+// the store no longer has: deleted through another replica sharing the
+// store, they would otherwise hold their memory until this one restarts
+// (requests for them already answer 404 once the resolve TTL passes).
+func (s *Server) sweepDeleted(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, m := range s.cache.manifests() {
+			if _, err := s.be.resolve(ctx, m.Name, m.Version); errors.Is(err, errNotFound) {
+				s.log.Info("unloading a model version deleted from the store", "model", m.Name+":"+m.Version)
+				s.cache.evict(m.Name, m.Version)
+			}
+		}
+	}
+}
+
 // isUnknownModel recognises internal/pull's ErrUnknownModel by its text,
 // so the api does not import the puller it is only handed.
 func isUnknownModel(err error) bool {

@@ -153,6 +153,17 @@ func (c *modelCache) unload(e *cacheEntry) {
 	c.log.Info("model unloaded", "model", cacheKey(e.m.Name, e.m.Version))
 }
 
+// manifests lists the versions loaded or loading.
+func (c *modelCache) manifests() []zoo.Manifest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ms := make([]zoo.Manifest, 0, len(c.entries))
+	for _, e := range c.entries {
+		ms = append(ms, e.m)
+	}
+	return ms
+}
+
 // close unloads everything; later gets fail with 503.
 func (c *modelCache) close() {
 	c.mu.Lock()

@@ -195,6 +195,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go s.sweepDeleted(sweepCtx, s.sweepInterval())
 	s.log.Info("listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:

@@ -123,7 +123,7 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 	f.DurationVar(&batchWait, "batch-wait", 0, "how long a request waits for others to batch with (default 2ms)")
 	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
 	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
-	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it (default 1s; env LCNET_REFRESH_INTERVAL)")
+	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it, and a loaded version deleted by another replica is unloaded within five of it, at least 5s (default 1s; env LCNET_REFRESH_INTERVAL)")
 	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
 	a.storeFlag(cmd, &store)
 	return cmd

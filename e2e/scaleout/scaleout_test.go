@@ -3,12 +3,14 @@ package scaleout_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +109,7 @@ func TestScaleOut(t *testing.T) {
 		if _, _, _, err := classify(ctx, client, b.URL, "doomed", v.Version, img); err != nil {
 			t.Fatalf("classify on B before the delete: %v", err)
 		}
+		loadedBefore := loadedModels(t, b.URL)
 		if code, err := deleteVersion(a.URL, "doomed", v.Version); err != nil || code/100 != 2 {
 			t.Fatalf("delete through A: %d %v", code, err)
 		}
@@ -118,6 +121,13 @@ func TestScaleOut(t *testing.T) {
 		if code, _, _ := getModel(b.URL, "doomed"); code != http.StatusNotFound {
 			t.Errorf("GET /v1/models/doomed on B: %d; want 404 once its only version is deleted", code)
 		}
+		// B also frees the deleted version's memory: its sweep checks the
+		// loaded versions against the store every 5 s.
+		took = waitFor(t, 5*time.Second+bound+5*time.Second, func() (bool, string) {
+			n := loadedModels(t, b.URL)
+			return n == loadedBefore-1, fmt.Sprintf("lcnet_models_loaded on B: %v, before the delete %v", n, loadedBefore)
+		})
+		t.Logf("B unloaded the deleted doomed:%s after %v", v.Version, took)
 	})
 
 	t.Run("ConcurrentConverts", func(t *testing.T) {
@@ -214,6 +224,29 @@ func TestScaleOut(t *testing.T) {
 
 // waitFor polls cond until it holds or bound passes, and returns how long
 // it took.
+// loadedModels reads the lcnet_models_loaded gauge from base's /metrics.
+func loadedModels(t *testing.T, base string) float64 {
+	t.Helper()
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("GET %s/metrics: %v", base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s/metrics: %v", base, err)
+	}
+	m := regexp.MustCompile(`(?m)^lcnet_models_loaded (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("%s/metrics has no lcnet_models_loaded", base)
+	}
+	n, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatalf("lcnet_models_loaded %q: %v", m[1], err)
+	}
+	return n
+}
+
 func waitFor(t *testing.T, bound time.Duration, cond func() (bool, string)) time.Duration {
 	t.Helper()
 	start := time.Now()
