@@ -1,9 +1,10 @@
 // Package kernel holds the CPU compute kernels behind lcnet's PP-LCNet
 // inference: a packed-weight GEMM for the 1x1 convolutions, the SE block,
-// the last conv and the FC layer; depthwise k x k convolutions; the dense
-// stem convolution; and the small per-channel ops of the SE block and the
-// global pool, plus a low-overhead Pool that splits one layer over a fixed
-// set of goroutines.
+// the last conv and the FC layer; depthwise k x k convolutions; a depthwise
+// convolution fused with the 1x1 convolution after it, band by band, so
+// that its output stays in cache; the dense stem convolution; and the
+// small per-channel ops of the SE block and the global pool, plus a
+// low-overhead Pool that splits one layer over a fixed set of goroutines.
 //
 // Layout contracts (all float32, no hidden state):
 //
