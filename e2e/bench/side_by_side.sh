@@ -5,11 +5,14 @@
 # each to ONNX with `lcnet export`, then times every (scale, batch) pair with
 # `lcnet bench --json` and with ort_bench.mjs (onnxruntime-node, CPU,
 # intraOpNumThreads=THREADS, interOpNumThreads=1, graph optimization 'all'),
-# back to back, and prints a markdown table with the ratios lcnet/ORT.
+# alternating in ROUNDS rounds of DURATION/ROUNDS seconds each, and prints
+# a markdown table of the medians over the rounds with the ratios lcnet/ORT.
+# Alternating lets both sides sample the same slow drifts of a shared
+# machine's speed instead of one side getting a quiet stretch.
 #
-# usage: e2e/bench/side_by_side.sh [--duration SECONDS] [--warmup SECONDS]
-#            [--threads N] [--size HxW] [--scales "0_25 0_5 1_0 2_5"]
-#            [--batches "1 8"] [--json FILE]
+# usage: e2e/bench/side_by_side.sh [--duration SECONDS] [--rounds N]
+#            [--warmup SECONDS] [--threads N] [--size HxW]
+#            [--scales "0_25 0_5 1_0 2_5"] [--batches "1 8"] [--json FILE]
 #
 # Environment: LCNET (a built lcnet binary; default: build ./cmd/lcnet),
 # LCNET_FIXTURES (default: ../shared/fixtures beside the repository).
@@ -17,6 +20,7 @@
 set -euo pipefail
 
 duration=10
+rounds=3
 warmup=1
 threads=2
 size=224x224
@@ -29,17 +33,19 @@ die() { echo "side_by_side: $*" >&2; exit 2; }
 while (($#)); do
 	case "$1" in
 	--duration) duration=${2:?}; shift 2 ;;
+	--rounds) rounds=${2:?}; shift 2 ;;
 	--warmup) warmup=${2:?}; shift 2 ;;
 	--threads) threads=${2:?}; shift 2 ;;
 	--size) size=${2:?}; shift 2 ;;
 	--scales) scales=${2:?}; shift 2 ;;
 	--batches) batches=${2:?}; shift 2 ;;
 	--json) json_out=${2:?}; shift 2 ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
 [[ $duration =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--duration $duration: want seconds"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds $rounds: want a positive integer"
 [[ $warmup =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--warmup $warmup: want seconds"
 [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads $threads: want a positive integer"
 [[ $size =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || die "--size $size: want HxW"
@@ -76,6 +82,22 @@ field() {
 		console.log(v.join("\t"));' "$@"
 }
 
+# median JSON...: the first object with p50/p90/p99/mean latency and images
+# per second replaced by their medians over all the objects, and iterations
+# by their sum.
+median() {
+	# shellcheck disable=SC2016
+	node -e 'const a = process.argv.slice(1).map((s) => JSON.parse(s));
+		const med = (k) => { const v = a.map((o) => o[k]).sort((x, y) => x - y), n = v.length;
+			return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; };
+		const o = { ...a[0] };
+		for (const k of ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "images_per_sec"]) if (k in o) o[k] = med(k);
+		if ("iterations" in o) o.iterations = a.reduce((n, x) => n + x.iterations, 0);
+		o.rounds = a.length;
+		console.log(JSON.stringify(o));' "$@"
+}
+
+per=$(awk -v d="$duration" -v r="$rounds" 'BEGIN { printf "%.3f", d / r }')
 rows=()
 raw=()
 for s in $scales; do
@@ -86,15 +108,21 @@ for s in $scales; do
 	"$lcnet" convert "$ckpt" --name "$name" --store "$store" >/dev/null
 	"$lcnet" export --model "$name" --format onnx --out "$tmp/$name.onnx" --store "$store" >/dev/null
 	for b in $batches; do
-		echo "timing $name batch $b (lcnet, then ORT; ${duration}s each) ..." >&2
-		lj=$("$lcnet" bench --model "$name" --batch "$b" --threads "$threads" --size "$size" \
-			--duration "${duration}s" --warmup "${warmup}s" --json --store "$store")
-		oj=$(node "$here/ort_bench.mjs" --model "$tmp/$name.onnx" --batch "$b" --threads "$threads" \
-			--size "$size" --duration "$duration" --warmup "$warmup" --json)
-		# One JSON object per line (lcnet prints its JSON indented).
-		raw+=("$(node -e 'const [s, b, l, o] = process.argv.slice(1);
-			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o) }));' \
-			"$s" "$b" "$lj" "$oj")")
+		echo "timing $name batch $b ($rounds rounds of lcnet then ORT, ${per}s each) ..." >&2
+		ls=() os=()
+		for ((r = 0; r < rounds; r++)); do
+			ls+=("$("$lcnet" bench --model "$name" --batch "$b" --threads "$threads" --size "$size" \
+				--duration "${per}s" --warmup "${warmup}s" --json --store "$store")")
+			os+=("$(node "$here/ort_bench.mjs" --model "$tmp/$name.onnx" --batch "$b" --threads "$threads" \
+				--size "$size" --duration "$per" --warmup "$warmup" --json)")
+		done
+		lj=$(median "${ls[@]}")
+		oj=$(median "${os[@]}")
+		# One JSON object per line: the medians, and every round.
+		raw+=("$(node -e 'const [s, b, l, o, n, ...rs] = process.argv.slice(1);
+			const k = Number(n), each = rs.slice(0, k).map((x, i) => ({ lcnet: JSON.parse(x), ort: JSON.parse(rs[k + i]) }));
+			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o), rounds: each }));' \
+			"$s" "$b" "$lj" "$oj" "$rounds" "${ls[@]}" "${os[@]}")")
 		IFS=$'\t' read -r l50 l90 l99 lips impl < <(field "$lj" p50_ms p90_ms p99_ms images_per_sec impl)
 		IFS=$'\t' read -r o50 o90 o99 oips ortv < <(field "$oj" p50_ms p90_ms p99_ms images_per_sec runtime)
 		rows+=("$(awk -v s="$s" -v b="$b" -v l50="$l50" -v l90="$l90" -v l99="$l99" -v lips="$lips" \
@@ -105,7 +133,7 @@ for s in $scales; do
 done
 
 echo
-echo "lcnet ($impl kernels) vs $ortv, $size, $threads threads, ${duration}s per measurement, $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+echo "lcnet ($impl kernels) vs $ortv, $size, $threads threads, medians of $rounds alternating rounds of ${per}s each, $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
 echo
 echo "| scale | batch | lcnet p50 / p90 / p99 ms | lcnet img/s | ORT p50 / p90 / p99 ms | ORT img/s | p50 lcnet/ORT | img/s lcnet/ORT |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
