@@ -61,6 +61,9 @@ type rowTask struct {
 	// row0 is the output row at the start of out: 0, or the first row of
 	// a band (DepthwisePointwise).
 	row0 int
+	// claims are the threads' shares of the output rows; nil splits them
+	// statically.
+	claims []claim
 }
 
 func (t *rowTask) start(pool *Pool) {
@@ -71,6 +74,7 @@ func (t *rowTask) start(pool *Pool) {
 	}
 	pool.mu.Lock()
 	pool.rowT = *t
+	pool.rowT.claims = pool.share(len(t.ws), oh)
 	pool.parallel(&pool.rowT)
 	pool.rowT = rowTask{}
 	pool.mu.Unlock()
@@ -81,9 +85,18 @@ func (t *rowTask) run(tid, threads int) {
 	if tid >= threads {
 		return
 	}
+	ws := t.ws[tid]
+	if t.claims != nil {
+		runShare(t.claims, tid, false, 1, func(y0, y1 int) {
+			for oy := y0; oy < y1; oy++ {
+				t.row(ws, oy)
+			}
+		})
+		return
+	}
 	oh := outSize(t.h, t.k, t.sh)
 	for oy := oh * tid / threads; oy < oh*(tid+1)/threads; oy++ {
-		t.row(t.ws[tid], oy)
+		t.row(ws, oy)
 	}
 }
 

@@ -46,6 +46,7 @@ func fusedWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int
 		return
 	}
 	pool.mu.Lock()
+	t.claims = pool.share(len(ws), oh)
 	pool.fusedT = t
 	pool.parallel(&pool.fusedT)
 	pool.fusedT = fusedTask{}
@@ -60,6 +61,15 @@ type fusedTask struct {
 	dw       rowTask  // out and row0 set per band
 	pw       gemmTask // ws, a, m and c set per band
 	backward bool     // bands from the last to the first
+	// claims are the threads' shares of the output rows, taken a band at
+	// a time; nil runs all bands on one thread.
+	claims []claim
+}
+
+// rows is how many output rows a band has.
+func (t *fusedTask) rows() int {
+	ow := outSize(t.dw.w, t.dw.k, t.dw.sw)
+	return max(1, bandBytes/(4*ow*t.dw.cs))
 }
 
 func (t *fusedTask) run(tid, threads int) {
@@ -70,7 +80,7 @@ func (t *fusedTask) run(tid, threads int) {
 	ws := t.dw.ws[tid]
 	oh, ow := outSize(t.dw.h, t.dw.k, t.dw.sh), outSize(t.dw.w, t.dw.k, t.dw.sw)
 	cs := t.dw.cs
-	rows := max(1, bandBytes/(4*ow*cs))
+	rows := t.rows()
 	ws.band = grow(ws.band, rows*ow*cs)
 	dw, pw := t.dw, t.pw
 	dw.out = ws.band
@@ -83,13 +93,7 @@ func (t *fusedTask) run(tid, threads int) {
 		ws.widePacked = Packed{m: pw.w.m, k: pw.w.k, f32: ws.wide}
 		pw.w = &ws.widePacked
 	}
-	y0, y1 := oh*tid/threads, oh*(tid+1)/threads
-	for i := 0; i < ceilDiv(y1-y0, rows); i++ {
-		b0 := y0 + i*rows
-		if t.backward {
-			b0 = y0 + (ceilDiv(y1-y0, rows)-1-i)*rows
-		}
-		b1 := min(b0+rows, y1)
+	band := func(b0, b1 int) {
 		dw.row0 = b0
 		for oy := b0; oy < b1; oy++ {
 			dw.row(ws, oy)
@@ -98,4 +102,15 @@ func (t *fusedTask) run(tid, threads int) {
 		pw.c = t.pw.c[b0*ow*pw.ldc:]
 		pw.run(0, 1)
 	}
+	if t.claims == nil {
+		for i := 0; i < oh; i += rows {
+			if t.backward {
+				band(max(0, oh-i-rows), oh-i)
+			} else {
+				band(i, min(i+rows, oh))
+			}
+		}
+		return
+	}
+	runShare(t.claims, tid, t.backward, rows, band)
 }

@@ -85,6 +85,10 @@ func gemmWith(im *impl, pool *Pool, ws []*Workspace, a []float32, m, lda int, w 
 	}
 	pool.mu.Lock()
 	pool.gemmT = t
+	if mode, units := t.plan(min(pool.threads, len(ws))); mode != byRowTiles {
+		pool.gemmT.mode = mode
+		pool.gemmT.claims = pool.share(len(ws), units)
+	}
 	pool.parallel(&pool.gemmT)
 	pool.gemmT = gemmTask{} // drop references to the caller's slices
 	pool.mu.Unlock()
@@ -100,6 +104,42 @@ type gemmTask struct {
 	act    Act
 	c      []float32
 	ldc    int
+	// mode and claims: a split over column groups or GEMV blocks whose
+	// shares rebalance as they run (see runShare); row tiles split
+	// statically.
+	mode   gemmSplit
+	claims []claim
+}
+
+type gemmSplit uint8
+
+const (
+	byRowTiles gemmSplit = iota
+	byColumnGroups
+	byPanelBlocks // one-row layers
+)
+
+// gemvBlock is how many panels a unit of a one-row layer has.
+const gemvBlock = 4
+
+// plan chooses how to split the layer over threads and into how many
+// units.
+func (t *gemmTask) plan(threads int) (gemmSplit, int) {
+	np := t.w.panels()
+	if t.m == 1 {
+		return byPanelBlocks, ceilDiv(np, gemvBlock)
+	}
+	tiles := ceilDiv(t.m, t.im.mr)
+	groups := ceilDiv(np, t.im.panelsPerTile())
+	// Split whichever way leaves the busiest thread the fewest tiles (4
+	// row tiles of a 7x7 layer split 2/2, its 40 column groups 20/20); on
+	// a tie, split the larger operand, so that each thread streams only
+	// its half of it (the late layers' weights are megabytes, from L3).
+	byTiles, byGroups := ceilDiv(tiles, threads)*groups, ceilDiv(groups, threads)*tiles
+	if byTiles < byGroups || byTiles == byGroups && t.m >= np*lanes {
+		return byRowTiles, tiles
+	}
+	return byColumnGroups, groups
 }
 
 // run splits a layer over row tiles or column groups, and a one-row layer
@@ -111,28 +151,29 @@ func (t *gemmTask) run(tid, threads int) {
 	}
 	ws := t.ws[tid]
 	np := t.w.panels()
-	if t.m == 1 {
-		q0, q1 := np*tid/threads, np*(tid+1)/threads
-		if q0 < q1 {
-			t.gemv(q0, q1)
+	gw := t.im.panelsPerTile()
+	tiles := ceilDiv(t.m, t.im.mr)
+	if t.claims != nil {
+		switch t.mode {
+		case byPanelBlocks:
+			runShare(t.claims, tid, false, 1, func(u0, u1 int) { t.gemv(u0*gemvBlock, min(u1*gemvBlock, np)) })
+		case byColumnGroups:
+			runShare(t.claims, tid, false, 1, func(g0, g1 int) { t.tiles(ws, 0, tiles, g0*gw, min(g1*gw, np), np) })
 		}
 		return
 	}
-	mr := t.im.mr
-	tiles := (t.m + mr - 1) / mr
-	gw := t.im.panelsPerTile()
-	groups := (np + gw - 1) / gw
-	// Split whichever way leaves the busiest thread the fewest tiles (4
-	// row tiles of a 7x7 layer split 2/2, its 40 column groups 20/20); on
-	// a tie, split the larger operand, so that each thread streams only
-	// its half of it (the late layers' weights are megabytes, from L3).
-	byTiles, byGroups := ceilDiv(tiles, threads)*groups, ceilDiv(groups, threads)*tiles
-	if byTiles < byGroups || byTiles == byGroups && t.m >= np*lanes {
-		t.tiles(ws, tiles*tid/threads, tiles*(tid+1)/threads, 0, np)
-		return
+	mode, units := t.plan(threads)
+	u0, u1 := units*tid/threads, units*(tid+1)/threads
+	switch mode {
+	case byPanelBlocks:
+		if q0, q1 := u0*gemvBlock, min(u1*gemvBlock, np); q0 < q1 {
+			t.gemv(q0, q1)
+		}
+	case byRowTiles:
+		t.tiles(ws, u0, u1, 0, np, np)
+	case byColumnGroups:
+		t.tiles(ws, 0, tiles, u0*gw, min(u1*gw, np), np)
 	}
-	g0, g1 := groups*tid/threads, groups*(tid+1)/threads
-	t.tiles(ws, 0, tiles, g0*gw, min(g1*gw, np))
 }
 
 func (t *gemmTask) gemv(q0, q1 int) {
@@ -144,8 +185,9 @@ func (t *gemmTask) gemv(q0, q1 int) {
 	t.im.gemv(k, t.a, t.w.f32[q0*k*lanes:q1*k*lanes], q1-q0, t.bias[q0*lanes:], t.act, t.c[q0*lanes:])
 }
 
-// tiles computes row tiles [t0, t1) against panels [q0, q1).
-func (t *gemmTask) tiles(ws *Workspace, t0, t1, q0, q1 int) {
+// tiles computes row tiles [t0, t1) against panels [q0, q1), prefetching
+// panels up to pfEnd.
+func (t *gemmTask) tiles(ws *Workspace, t0, t1, q0, q1, pfEnd int) {
 	if t0 >= t1 || q0 >= q1 {
 		return
 	}
@@ -185,7 +227,7 @@ func (t *gemmTask) tiles(ws *Workspace, t0, t1, q0, q1 int) {
 		// The group's first tile reads its panels from L3; it also pulls
 		// the next group's toward L2, so that the next first tile finds
 		// them there.
-		pf := t.ahead(q+nq, min(q+nq+gw, q1))
+		pf := t.ahead(q+nq, min(q+nq+gw, pfEnd))
 		for ti := t0; ti < t1; ti++ {
 			t.tile(ws, ti, q, nq, p, pf)
 			pf = prefetch{}
