@@ -7,8 +7,11 @@ import (
 )
 
 // task is one parallel loop: run is called once per thread with that
-// thread's index; each task splits its own work statically, which costs
-// nothing to hand out and keeps the split deterministic.
+// thread's index. Each task splits its own work: into equal static shares,
+// which keeps each thread on the same rows from layer to layer (and so in
+// its cache), and, for most tasks, shares that a thread left idle can take
+// over when another stalls (see runShare). Which thread computes a unit
+// never changes its result.
 type task interface {
 	run(tid, threads int)
 }
