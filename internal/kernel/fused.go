@@ -9,7 +9,9 @@ import "fmt"
 // weights right away. On the early, high-resolution layers the depthwise
 // output is megabytes that would otherwise go out to L3 and come back:
 // fused, it never leaves L1/L2 (x2.5's first three blocks run 8-20%
-// faster). Every thread reads all of pw.
+// faster). Every thread reads all of pw. A thread that runs out of rows
+// takes bands from the far end of a share whose thread fell behind (see
+// runShare).
 //
 // The arguments are Depthwise's (in, h, w, cs, dwt, k, sh, sw, dwBias,
 // dwAct) and Gemm's (pw, pwBias, pwAct, out, ldc) with the depthwise
