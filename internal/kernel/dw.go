@@ -13,13 +13,19 @@ func Depthwise(pool *Pool, ws []*Workspace, in []float32, h, w, cs int, wt []flo
 
 func dwWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int, wt []float32, k, sh, sw int, bias []float32, act Act, out []float32) {
 	oh, ow := outSize(h, k, sh), outSize(w, k, sw)
-	if k < 1 || k%2 == 0 || sh < 1 || sw < 1 || h < 1 || w < 1 || cs < lanes || cs%lanes != 0 || len(ws) == 0 ||
-		len(in) < h*w*cs || len(wt) < k*k*cs || len(bias) < cs || len(out) < oh*ow*cs {
+	if !dwArgsOK(in, h, w, cs, wt, k, sh, sw, bias, ws) || len(out) < oh*ow*cs {
 		panic(fmt.Sprintf("kernel.Depthwise: %dx%dx%d k=%d stride=(%d,%d) with len(in)=%d len(wt)=%d len(bias)=%d len(out)=%d and %d workspaces",
 			h, w, cs, k, sh, sw, len(in), len(wt), len(bias), len(out), len(ws)))
 	}
 	t := rowTask{im: im, dense: false, ws: ws, in: in, planes: 1, h: h, w: w, cs: cs, wt: wt, k: k, sh: sh, sw: sw, bias: bias, act: act, out: out}
 	t.start(pool)
+}
+
+// dwArgsOK reports whether a depthwise convolution's geometry, input,
+// filters, bias and workspaces fit together (Depthwise, DepthwisePointwise).
+func dwArgsOK(in []float32, h, w, cs int, wt []float32, k, sh, sw int, bias []float32, ws []*Workspace) bool {
+	return k >= 1 && k%2 == 1 && sh >= 1 && sw >= 1 && h >= 1 && w >= 1 && cs >= lanes && cs%lanes == 0 && len(ws) > 0 &&
+		len(in) >= h*w*cs && len(wt) >= k*k*cs && len(bias) >= cs
 }
 
 // Stem computes a dense k x k convolution of an NCHW input (cin planes of

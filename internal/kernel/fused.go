@@ -28,16 +28,12 @@ func fusedWith(im *impl, pool *Pool, ws []*Workspace, in []float32, h, w, cs int
 	pw *Packed, pwBias []float32, pwAct Act, out []float32, ldc int, backward bool) {
 	oh, ow := outSize(h, k, sh), outSize(w, k, sw)
 	n := Stride(pw.m)
-	if k < 1 || k%2 == 0 || sh < 1 || sw < 1 || h < 1 || w < 1 || cs < lanes || cs%lanes != 0 || len(ws) == 0 ||
-		len(in) < h*w*cs || len(dwt) < k*k*cs || len(dwBias) < cs || pw.k > cs || ldc < n || len(out) < (oh*ow-1)*ldc+n ||
+	if !dwArgsOK(in, h, w, cs, dwt, k, sh, sw, dwBias, ws) || pw.k > cs || ldc < n || len(out) < (oh*ow-1)*ldc+n ||
 		(pwBias != nil && len(pwBias) < n) {
 		panic(fmt.Sprintf("kernel.DepthwisePointwise: %dx%dx%d k=%d stride=(%d,%d), pointwise %dx%d ldc=%d, with len(in)=%d len(dwt)=%d len(dwBias)=%d len(pwBias)=%d len(out)=%d and %d workspaces",
 			h, w, cs, k, sh, sw, pw.m, pw.k, ldc, len(in), len(dwt), len(dwBias), len(pwBias), len(out), len(ws)))
 	}
-	if pwBias == nil {
-		ws[0].zeros = grow(ws[0].zeros, n)
-		pwBias = ws[0].zeros
-	}
+	pwBias = orZeros(pwBias, ws[0], n)
 	t := fusedTask{
 		dw:       rowTask{im: im, ws: ws, in: in, planes: 1, h: h, w: w, cs: cs, wt: dwt, k: k, sh: sh, sw: sw, bias: dwBias, act: dwAct},
 		pw:       gemmTask{im: im, lda: cs, w: pw, bias: pwBias, act: pwAct, c: out, ldc: ldc},

@@ -72,12 +72,7 @@ func gemmWith(im *impl, pool *Pool, ws []*Workspace, a []float32, m, lda int, w 
 		panic(fmt.Sprintf("kernel.Gemm: M=%d (padded %d) K=%d rows=%d lda=%d ldc=%d with len(a)=%d len(c)=%d len(bias)=%d and %d workspaces",
 			w.m, n, w.k, m, lda, ldc, len(a), len(c), len(bias), len(ws)))
 	}
-	if bias == nil {
-		// Kernels only read bias, so this buffer holds zeros from its
-		// make on: nothing to clear per call.
-		ws[0].zeros = grow(ws[0].zeros, n)
-		bias = ws[0].zeros
-	}
+	bias = orZeros(bias, ws[0], n)
 	t := gemmTask{im: im, ws: ws, a: a, m: m, lda: lda, w: w, bias: bias, act: act, c: c, ldc: ldc}
 	if pool.Threads() <= 1 || len(ws) == 1 || m*w.k*n < serialFlops {
 		t.run(0, 1)
@@ -92,6 +87,17 @@ func gemmWith(im *impl, pool *Pool, ws []*Workspace, a []float32, m, lda int, w 
 	pool.parallel(&pool.gemmT)
 	pool.gemmT = gemmTask{} // drop references to the caller's slices
 	pool.mu.Unlock()
+}
+
+// orZeros is bias, or for a layer without one n zeros from ws. Kernels
+// only read bias, so that buffer holds zeros from its make on: nothing to
+// clear per call.
+func orZeros(bias []float32, ws *Workspace, n int) []float32 {
+	if bias != nil {
+		return bias
+	}
+	ws.zeros = grow(ws.zeros, n)
+	return ws.zeros
 }
 
 type gemmTask struct {
