@@ -102,6 +102,18 @@ func tile14x32Z(k int, a *float32, lda int, p *float32, bias *float32, c *float3
 func tile14x32ZP(k int, a *float32, lda int, p *float32, bias *float32, c *float32, ldc int, act int, pf unsafe.Pointer, pfstep int)
 
 //go:noescape
+func dwFull3s1Z(in *float32, roff *int, woff *int, nt int, x0 int, win int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
+func dwFull3s2Z(in *float32, roff *int, woff *int, nt int, x0 int, win int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
+func dwFull5s1Z(in *float32, roff *int, woff *int, nt int, x0 int, win int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
+func dwFull5s2Z(in *float32, roff *int, woff *int, nt int, x0 int, win int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+
+//go:noescape
 func gemvF32Z(k int, a *float32, p *float32, np int, bias *float32, c *float32, act int)
 
 //go:noescape
@@ -112,12 +124,6 @@ func dwRowZ(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step in
 
 //go:noescape
 func stemRowZ(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
-
-//go:noescape
-func dwInt3Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
-
-//go:noescape
-func dwInt5Z(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
 
 //go:noescape
 func dwPixZ(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)

@@ -107,8 +107,10 @@ func (t *rowTask) run(tid, threads int) {
 }
 
 // row computes output row oy: it lists the tap rows inside the input,
-// then splits the row into runs of pixels whose horizontal taps are
-// clipped alike (the left border, the interior, the right border).
+// then hands the whole row to the impl's dwFull kernel if it has one for
+// the shape, or else splits the row into runs of pixels whose horizontal
+// taps are clipped alike (the left border, the interior, the right
+// border), a call each.
 func (t *rowTask) row(ws *Workspace, oy int) {
 	k, p, cs := t.k, (t.k-1)/2, t.cs
 	ow := outSize(t.w, k, t.sw)
@@ -133,6 +135,17 @@ func (t *rowTask) row(ws *Workspace, oy int) {
 	if t.dense {
 		px = 1
 	}
+	a := &ws.args
+	if !t.dense && t.im.dwFull != nil {
+		copy(ws.roff, ws.base)
+		*a = rowArgs{in: t.in, roff: ws.roff, woff: ws.woff, k: k, kx0: 0, kx1: k, step: t.sw * px, n: ow,
+			cs: cs, w: t.wt, bias: t.bias, act: t.act, out: t.out[(oy-t.row0)*ow*cs : (oy-t.row0+1)*ow*cs]}
+		ok := t.im.dwFull(a, t.w)
+		*a = rowArgs{}
+		if ok {
+			return
+		}
+	}
 	// Pixels [lo, hi) read all k horizontal taps; the at most p pixels on
 	// either side are clipped, each its own way.
 	lo := min(ow, (p+t.sw-1)/t.sw)
@@ -140,7 +153,6 @@ func (t *rowTask) row(ws *Workspace, oy int) {
 	if t.w-k+p >= 0 {
 		hi = max(lo, min(ow, (t.w-k+p)/t.sw+1))
 	}
-	a := &ws.args
 	run := func(ox, end, kx0, kx1 int) {
 		for i, b := range ws.base {
 			ws.roff[i] = b + ox*t.sw*px

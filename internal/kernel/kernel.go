@@ -89,6 +89,12 @@ type impl struct {
 	// of a depthwise or stem convolution (see dwRowGeneric, stemRowGeneric).
 	dwRow   func(r *rowArgs)
 	stemRow func(r *rowArgs)
+	// dwFull, when not nil, computes a whole depthwise output row, its
+	// clipped border pixels included, in one call: r.roff[t] points at
+	// input column -(k-1)/2 of tap row t, [kx0, kx1) = [0, k), n = ow,
+	// and win is the input width. It reports false, computing nothing,
+	// when it has no kernel for the shape; the row then goes run by run.
+	dwFull func(r *rowArgs, win int) bool
 	// add does y[i] += x[i], mul y[i] *= x[i] (len(x) >= len(y)).
 	add, mul func(y, x []float32)
 }

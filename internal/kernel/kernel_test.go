@@ -199,6 +199,9 @@ func TestDepthwise(t *testing.T) {
 		// 13, 8 and 7 chunks of 16 channels: every block size of the
 		// few-pixel kernels (8, 4, 3, 2, 1 chunks at a time).
 		{200, 6, 6, 5, 1, 1}, {120, 9, 5, 3, 2, 2}, {112, 7, 7, 3, 1, 1},
+		// Whole rows of 16 + 8 + 4 pixels and a tail group that steps
+		// back, and rows of 4 and 5 pixels (see impl.dwFull).
+		{17, 5, 29, 3, 1, 1}, {33, 6, 58, 5, 2, 2}, {16, 4, 5, 3, 1, 1}, {48, 5, 4, 5, 1, 1}, {20, 3, 9, 3, 2, 2},
 	}
 	pool := NewPool(2)
 	defer pool.Close()

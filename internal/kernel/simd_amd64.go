@@ -58,6 +58,7 @@ func simdImpls() []*impl {
 	avx512.gemv = gemvZ
 	avx512.gemv16 = gemv16Z
 	avx512.dwRow = dwZ
+	avx512.dwFull = dwFullZ
 	avx512.stemRow = stemZ
 	return []*impl{&avx512, avx2}
 }
@@ -103,6 +104,22 @@ func checkGemv(name string, k int, a []float32, plen, np int, bias, c []float32)
 	if k < 1 || np < 1 || len(a) < k || plen < np*k*lanes || len(bias) < np*lanes || len(c) < np*lanes {
 		panic(fmt.Sprintf("kernel: %s with k=%d over %d panels on len(a)=%d len(p)=%d len(bias)=%d len(c)=%d",
 			name, k, np, len(a), plen, len(bias), len(c)))
+	}
+}
+
+// checkFullRow panics unless a dwFull call's tap rows [0, win) columns,
+// weights, bias and output lie inside their slices (roff[t] is column
+// -(k-1)/2 of its row; the masked columns outside the row are not read).
+func checkFullRow(name string, r *rowArgs, win int) {
+	p := (r.k - 1) / 2
+	ok := r.n >= 4 && r.cs >= lanes && r.cs%lanes == 0 && win >= 1 && (r.n-1)*r.step/r.cs < win &&
+		len(r.roff) >= 1 && len(r.woff) == len(r.roff) && len(r.bias) >= r.cs && len(r.out) >= r.n*r.cs
+	for t := 0; ok && t < len(r.roff); t++ {
+		ok = r.roff[t]+p*r.cs >= 0 && r.roff[t]+(p+win)*r.cs <= len(r.in) && r.woff[t] >= 0 && r.woff[t]+r.k*r.cs <= len(r.w)
+	}
+	if !ok {
+		panic(fmt.Sprintf("kernel: %s out of bounds: n=%d cs=%d k=%d win=%d step=%d roff=%v woff=%v len(in)=%d len(w)=%d len(bias)=%d len(out)=%d",
+			name, r.n, r.cs, r.k, win, r.step, r.roff, r.woff, len(r.in), len(r.w), len(r.bias), len(r.out)))
 	}
 }
 

@@ -53,26 +53,46 @@ func gemv16Z(k int, a []float32, p []uint16, np int, bias []float32, act Act, c 
 	gemvF16Z(k, &a[0], &p[0], np, &bias[0], &c[0], int(act))
 }
 
-// dwZ runs a depthwise row on 16-channel zmm chunks; an interior run (all
-// k horizontal taps inside) of a 3x3 or 5x5 filter takes the unrolled
-// kernel, and runs of fewer than 4 pixels the kernel that is fast on few
-// pixels.
+// dwZ runs a depthwise row on 16-channel zmm chunks; runs of fewer than
+// 4 pixels take the kernel that is fast on few pixels. Rows that dwFullZ
+// covers (k = 3 or 5, stride 1 or 2, 4 pixels or more: every PP-LCNet
+// row at 224x224 but the 7-pixel ones) never come here.
 func dwZ(r *rowArgs) {
 	checkRow("dwZ", r, false)
 	f := dwRowZ
 	if r.n < 4 {
-		// A border pixel or an interior remainder: chains over channel
-		// chunks instead of pixels (see dwPixZ).
+		// Chains over channel chunks instead of pixels (see dwPixZ).
 		f = dwPixZ
-	} else if r.kx0 == 0 && r.kx1 == r.k && len(r.roff) <= r.k {
-		switch r.k {
-		case 3:
-			f = dwInt3Z
-		case 5:
-			f = dwInt5Z
-		}
 	}
 	f(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), r.kx0, r.kx1, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/lanes)
+}
+
+// dwFullZ runs a whole depthwise output row (see impl.dwFull) when a
+// generated kernel fits: k = 3 or 5, horizontal stride 1 or 2, and at
+// least 4 pixels.
+func dwFullZ(r *rowArgs, win int) bool {
+	if r.n < 4 || r.kx0 != 0 || r.kx1 != r.k || len(r.roff) > r.k || (r.step != r.cs && r.step != 2*r.cs) {
+		return false
+	}
+	var f func(in *float32, roff *int, woff *int, nt int, x0 int, win int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)
+	switch {
+	case r.k == 3 && r.step == r.cs:
+		f = dwFull3s1Z
+	case r.k == 3:
+		f = dwFull3s2Z
+	case r.k == 5 && r.step == r.cs:
+		f = dwFull5s1Z
+	case r.k == 5:
+		f = dwFull5s2Z
+	default:
+		return false
+	}
+	checkFullRow("dwFullZ", r, win)
+	p := (r.k - 1) / 2
+	// The kernel reads each tap row's columns [0, win) only, from the
+	// address of column -p, which may lie before in: index from in[0].
+	f(&r.in[0], &r.roff[0], &r.woff[0], len(r.roff), -p, win, r.step, r.n, r.cs, &r.w[0], &r.bias[0], &r.out[0], int(r.act), r.cs/lanes)
+	return true
 }
 
 func stemZ(r *rowArgs) {

@@ -20,9 +20,13 @@ Kernels:
                     panels widened in-register by VCVTPH2PS.
   dwRowZ, stemRowZ  AVX-512 depthwise/stem row runs of pixels with clipped
                     horizontal taps, 8/4/1 pixels a pass.
-  dwInt{3,5}Z       AVX-512 depthwise interior runs (all k taps), unrolled.
-  dwPixZ            AVX-512 depthwise runs of 1-3 pixels (borders, interior
-                    remainders): one pixel x up to 8 channel chunks a pass.
+  dwFull{3,5}s{1,2}Z  AVX-512 whole depthwise rows (k 3 or 5, horizontal
+                    stride 1 or 2), borders included: groups of 16/8/4
+                    pixels, each input loaded once per tap row for all the
+                    pixels it feeds, the padding columns loaded as zeros
+                    under masks.
+  dwPixZ            AVX-512 depthwise runs of 1-3 pixels (rows narrower
+                    than 4): one pixel x up to 8 channel chunks a pass.
   stemInt{1,2,3}Z   AVX-512 3x3 stem interior runs for 16, 32 or 48 output
                     channels: each input broadcast once for all chunks.
   tile{r}x16Y, gemvF{32,16}Y, dwRowY, stemRowY: the same on AVX2 + FMA.
@@ -297,71 +301,93 @@ def act_block(name, regs, T='Z9'):
 def kxaddr(base, kx):
     return {0:f'({base})',1:f'({base})(R12*1)',2:f'({base})(R12*2)',3:f'({base})(R10*1)',4:f'({base})(R12*4)'}[kx]
 
-def intGroup(name, k, npix):
-    # npix accumulators Z0.., the tap's weight in Z16, the activation's
-    # temporary Z17; pixel addresses from AX (pixels 0-3 of 8) and CX (4-7).
-    o=['\tMOVQ in+0(FP), R8', '\tMOVQ nq+104(FP), AX', '\tMOVQ AX, kx1+40(FP)']  # kx1's slot counts chunks
+def fullGroup(name, k, s, npix):
+    # One group of npix output pixels over all chunks. npix accumulators
+    # Z0..; the tap row's k weights in Z16..; inputs in Z21/Z22; the
+    # activation's temporary Z23. Each input pixel of a tap row is loaded
+    # once and feeds every output pixel it is a tap of: k + s*(npix-1) + k
+    # loads for npix*k FMAs (one load per FMA ran at about one FMA a
+    # cycle). The first and last p input columns are loaded under masks
+    # K1..K{2p}, zero where they fall outside the row (the zero padding),
+    # so border pixels take the same path as the interior. R13 is the
+    # group's first input column in bytes from roff's, x0's slot its
+    # column index.
+    p = (k-1)//2
+    span = s*(npix-1)+k
+    o = ['\tMOVL $0xFFFF, CX', '\tMOVQ x0+32(FP), AX']
+    for i in range(p):
+        o += [f'\tLEAQ {i}(AX), SI', '\tXORL DI, DI', '\tCMPQ SI, $0', '\tCMOVQGE CX, DI', f'\tKMOVW DI, K{1+i}']
+    for j in range(p):
+        o += [f'\tLEAQ {span-1-j}(AX), SI', '\tXORL DI, DI', '\tCMPQ SI, win+40(FP)', '\tCMOVQLT CX, DI', f'\tKMOVW DI, K{1+p+j}']
+    o += ['\tMOVQ in+0(FP), R8', '\tMOVQ nq+104(FP), R15']
     o.append(f'{name}_chunk:')
-    o += ['\tMOVQ R8, AX', '\tSUBQ in+0(FP), AX', '\tADDQ bias+80(FP), AX', '\tVMOVUPS (AX), Z31']
+    o += ['\tMOVQ R8, DI', '\tSUBQ in+0(FP), DI', '\tMOVQ bias+80(FP), AX', '\tVMOVUPS (AX)(DI*1), Z31',
+          '\tMOVQ w+72(FP), R11', '\tADDQ DI, R11']
     o += [f'\tVMOVAPS Z31, Z{a}' for a in range(npix)]
-    paddr=['(AX)','(AX)(BX*1)','(AX)(BX*2)','(AX)(R11*1)','(CX)','(CX)(BX*1)','(CX)(BX*2)','(CX)(R11*1)']
-    for t in range(k):
-        if t>0:
-            o += [f'\tCMPQ DX, ${t}', f'\tJEQ {name}_act']
-        o += [f'\tMOVQ {8*t}(R9), SI', '\tLEAQ (R8)(SI*4), SI', '\tADDQ R13, SI',
-              '\tMOVQ R8, DI', '\tSUBQ in+0(FP), DI', '\tADDQ w+72(FP), DI', '\tMOVQ woff+16(FP), AX', f'\tMOVQ {8*t}(AX), AX', '\tLEAQ (DI)(AX*4), DI']
+    o += ['\tXORQ CX, CX', f'{name}_tap:',
+          '\tMOVQ (R9)(CX*8), SI', '\tLEAQ (R8)(SI*4), SI', '\tADDQ R13, SI',
+          '\tMOVQ woff+16(FP), DI', '\tMOVQ (DI)(CX*8), DI', '\tLEAQ (R11)(DI*4), DI']
+    for kx in range(k):
+        o.append(f'\tVMOVUPS {kxaddr("DI", kx)}, Z{16+kx}')
+    xaddr = ['(SI)', '(SI)(R12*1)', '(SI)(R12*2)', '(SI)(R10*1)']
+    for x in range(span):
+        if x % 4 == 0 and x > 0:
+            o.append('\tLEAQ (SI)(R12*4), SI')
+        zin = f'Z{21 + x % 2}'
+        if x < p:
+            o.append(f'\tVMOVUPS.Z {xaddr[x % 4]}, K{1+x}, {zin}')
+        elif x >= span-p:
+            o.append(f'\tVMOVUPS.Z {xaddr[x % 4]}, K{1+p+span-1-x}, {zin}')
+        else:
+            o.append(f'\tVMOVUPS {xaddr[x % 4]}, {zin}')
+        # The next chunk's 16 channels of this pixel are the next line.
+        o.append(f'\tPREFETCHT0 64{xaddr[x % 4]}')
         for kx in range(k):
-            o.append(f'\tVMOVUPS {kxaddr("DI", kx)}, Z16')
-            o.append(f'\tLEAQ {kxaddr("SI", kx)}, AX')
-            for a in range(npix):
-                if a % 8 == 0 and a > 0:
-                    o.append('\tLEAQ (AX)(BX*8), AX')
-                if a % 8 == 0 and npix > 4:
-                    o.append('\tLEAQ (AX)(BX*4), CX')
-                o.append(f'\tVFMADD231PS {paddr[a % 8]}, Z16, Z{a}')
-    o.append(f'{name}_act:')
-    o += act_block(f'{name}_a', [f'Z{a}' for a in range(npix)], T='Z17')
+            if (x-kx) % s == 0 and 0 <= (x-kx)//s < npix:
+                o.append(f'\tVFMADD231PS {zin}, Z{16+kx}, Z{(x-kx)//s}')
+    o += ['\tINCQ CX', '\tCMPQ CX, DX', f'\tJLT {name}_tap']
+    o += act_block(f'{name}_a', [f'Z{a}' for a in range(npix)], T='Z23')
     o += ['\tVMOVUPS Z0, (R14)','\tVMOVUPS Z1, (R14)(R12*1)','\tVMOVUPS Z2, (R14)(R12*2)','\tVMOVUPS Z3, (R14)(R10*1)'][:min(npix,4)]
     if npix > 4:
         o.append('\tMOVQ R14, AX')
         for a in range(4, npix, 4):
             o += ['\tLEAQ (AX)(R12*4), AX', f'\tVMOVUPS Z{a}, (AX)', f'\tVMOVUPS Z{a+1}, (AX)(R12*1)', f'\tVMOVUPS Z{a+2}, (AX)(R12*2)', f'\tVMOVUPS Z{a+3}, (AX)(R10*1)']
-    o += ['\tADDQ $64, R8', '\tADDQ $64, R14', '\tDECQ kx1+40(FP)', f'\tJNZ {name}_chunk']
-    # R14 moved on by cs4 over the chunks: on to the next group of npix
-    # pixels, (npix-1)*cs4 further; R13 by npix*step4.
-    adv = {16: ['\tLEAQ (R14)(R12*8), R14', '\tLEAQ (R14)(R12*4), R14', '\tADDQ R10, R14', '\tLEAQ (R13)(BX*8), R13', '\tLEAQ (R13)(BX*8), R13'],
-           8: ['\tLEAQ (R14)(R12*4), R14', '\tADDQ R10, R14', '\tLEAQ (R13)(BX*8), R13'],
-           4: ['\tADDQ R10, R14', '\tLEAQ (R13)(BX*4), R13'],
-           1: ['\tADDQ BX, R13']}
-    return o + adv[npix]
+    o += ['\tADDQ $64, R8', '\tADDQ $64, R14', '\tDECQ R15', f'\tJNZ {name}_chunk']
+    # R14 moved on by cs4 (one pixel) over the chunks: on to the next
+    # group, npix-1 pixels further; R13 and x0 by npix*s input columns.
+    o += [f'\tLEAQ (R14)(R12*{m}), R14' for m in (8, 4, 2, 1) if (npix-1) & m]
+    o += [f'\tLEAQ (R13)(BX*{m}), R13' for m in (8, 4, 2, 1) if npix & m] if npix < 16 else ['\tLEAQ (R13)(BX*8), R13', '\tLEAQ (R13)(BX*8), R13']
+    o += [f'\tADDQ ${npix*s}, x0+32(FP)']
+    return o
 
-def dwIntZ(name, k):
-    o=[f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)',
-       f'// The interior run of a depthwise row with k = {k} (every horizontal tap inside: kx0 = 0, kx1 = {k}, so',
-       '// kx1\'s argument slot is free to count chunks). Groups of 8, 4 and 1 pixels; for each group all 16-channel',
-       '// chunks, so a group reads its pixels\' channels in order.',
+SIG_FULL = '(in *float32, roff *int, woff *int, nt int, x0 int, win int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)'
+
+def dwFullZ(name, k, s):
+    # A whole depthwise output row of n >= 4 pixels, k x k taps, horizontal
+    # stride s: groups of 16, 8 and 4 pixels, and if pixels remain a last
+    # group of 4 that ends at the row's end (recomputing up to 3 pixels
+    # bit for bit). roff[t] points at input column x0 = -(k-1)/2 of tap
+    # row t, so it may point before the row; win is the input width.
+    o=[f'// func {name}{SIG_FULL}',
        f'TEXT ·{name}(SB), NOSPLIT, $0-112']
-    o += ['\tMOVQ roff+8(FP), R9','\tMOVQ nt+24(FP), DX','\tMOVQ step+48(FP), BX','\tSHLQ $2, BX','\tLEAQ (BX)(BX*2), R11',
+    o += ['\tMOVQ roff+8(FP), R9','\tMOVQ nt+24(FP), DX','\tMOVQ step+48(FP), BX','\tSHLQ $2, BX',
           '\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12','\tLEAQ (R12)(R12*2), R10',
           '\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
           '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30',
-          '\tMOVQ out+88(FP), R14','\tXORQ R13, R13','\tMOVQ n+56(FP), R15']
-    o.append(f'{name}_hex:')
-    o += ['\tCMPQ R15, $16', f'\tJLT {name}_oct']
-    o += intGroup(f'{name}_h', k, 16)
-    o += ['\tSUBQ $16, R15', f'\tJMP {name}_hex']
-    o.append(f'{name}_oct:')
-    o += ['\tCMPQ R15, $8', f'\tJLT {name}_quad']
-    o += intGroup(f'{name}_o', k, 8)
-    o += ['\tSUBQ $8, R15', f'\tJMP {name}_oct']
-    o.append(f'{name}_quad:')
-    o += ['\tCMPQ R15, $4', f'\tJLT {name}_one']
-    o += intGroup(f'{name}_q', k, 4)
-    o += ['\tSUBQ $4, R15']
-    o.append(f'{name}_one:')
-    o += ['\tTESTQ R15, R15', f'\tJZ {name}_done']
-    o += intGroup(f'{name}_s', k, 1)
-    o += ['\tDECQ R15', f'\tJMP {name}_one']
+          '\tMOVQ out+88(FP), R14','\tXORQ R13, R13']
+    for g, lbl, nxt in ((16, 'hex', 'oct'), (8, 'oct', 'quad'), (4, 'quad', 'tail')):
+        o.append(f'{name}_{lbl}:')
+        o += [f'\tCMPQ n+56(FP), ${g}', f'\tJLT {name}_{nxt}']
+        o += fullGroup(f'{name}_{lbl[0]}', k, s, g)
+        o += [f'\tSUBQ ${g}, n+56(FP)', f'\tJMP {name}_{lbl}']
+    # 1-3 pixels left: step back so that a group of 4 ends at the last.
+    o.append(f'{name}_tail:')
+    o += ['\tMOVQ n+56(FP), AX', '\tTESTQ AX, AX', f'\tJZ {name}_done',
+          '\tNEGQ AX', '\tADDQ $4, AX',  # AX = 4 - left: pixels to step back
+          '\tMOVQ AX, SI', '\tIMULQ R12, SI', '\tSUBQ SI, R14',
+          '\tMOVQ AX, SI', '\tIMULQ BX, SI', '\tSUBQ SI, R13',
+          f'\tIMULQ ${s}, AX', '\tSUBQ AX, x0+32(FP)',
+          '\tMOVQ $4, n+56(FP)', f'\tJMP {name}_quad']
     o += [f'{name}_done:', '\tVZEROUPPER','\tRET']
     return '\n'.join(o)+'\n'
 
@@ -612,12 +638,15 @@ def main(out):
     rz = rowZ('dwRowZ', False) + '\n' + rowZ('stemRowZ', True)
     for k in ('three', 'six', 'sixth', 'slope', 'half', 'one'):
         rz = rz.replace(f'k{k}<>', f'r{k}<>')
-    s += rz + '\n' + dwIntZ('dwInt3Z', 3) + '\n' + dwIntZ('dwInt5Z', 5) + '\n' + dwPixZ('dwPixZ') + ''.join('\n' + stemIntZ(f'stemInt{nc}Z', nc) for nc in (1, 2, 3))
+    s += rz + '\n' + dwPixZ('dwPixZ') + ''.join('\n' + dwFullZ(f'dwFull{k}s{st}Z', k, st) for k in (3, 5) for st in (1, 2)) + ''.join('\n' + stemIntZ(f'stemInt{nc}Z', nc) for nc in (1, 2, 3))
     open(f'{out}/avx512_amd64.s', 'w').write(s)
+    for k in (3, 5):
+        for st in (1, 2):
+            decl += f'//go:noescape\nfunc dwFull{k}s{st}Z{SIG_FULL}\n\n'
     for n in ('gemvF32Z', 'gemvF16Z'):
         t = 'uint16' if 'F16' in n else 'float32'
         decl += f'//go:noescape\nfunc {n}(k int, a *float32, p *{t}, np int, bias *float32, c *float32, act int)\n\n'
-    for n in ('dwRowZ', 'stemRowZ', 'dwInt3Z', 'dwInt5Z', 'dwPixZ', 'stemInt1Z', 'stemInt2Z', 'stemInt3Z'):
+    for n in ('dwRowZ', 'stemRowZ', 'dwPixZ', 'stemInt1Z', 'stemInt2Z', 'stemInt3Z'):
         decl += f'//go:noescape\nfunc {n}{SIG_ROW}\n\n'
     t16 = ', '.join(f'tile{r}x16Z' for r in range(1, MRZ + 1))
     t32 = ', '.join(f'tile{r}x32Z' for r in range(1, MRZ + 1))
