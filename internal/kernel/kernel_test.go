@@ -200,8 +200,10 @@ func TestDepthwise(t *testing.T) {
 		// few-pixel kernels (8, 4, 3, 2, 1 chunks at a time).
 		{200, 6, 6, 5, 1, 1}, {120, 9, 5, 3, 2, 2}, {112, 7, 7, 3, 1, 1},
 		// Whole rows of 16 + 8 + 4 pixels and a tail group that steps
-		// back, and rows of 4 and 5 pixels (see impl.dwFull).
+		// back, and rows of 4 and 5 pixels (see dwFullZ).
 		{17, 5, 29, 3, 1, 1}, {33, 6, 58, 5, 2, 2}, {16, 4, 5, 3, 1, 1}, {48, 5, 4, 5, 1, 1}, {20, 3, 9, 3, 2, 2},
+		// Groups of 14 and 7, alone and followed by the others.
+		{40, 6, 15, 5, 1, 1}, {24, 5, 23, 3, 1, 1}, {32, 9, 13, 3, 1, 1}, {16, 7, 29, 5, 2, 2},
 	}
 	pool := NewPool(2)
 	defer pool.Close()

@@ -21,7 +21,7 @@ Kernels:
   dwRowZ, stemRowZ  AVX-512 depthwise/stem row runs of pixels with clipped
                     horizontal taps, 8/4/1 pixels a pass.
   dwFull{3,5}s{1,2}Z  AVX-512 whole depthwise rows (k 3 or 5, horizontal
-                    stride 1 or 2), borders included: groups of 16/8/4
+                    stride 1 or 2), borders included: groups of 16/14/8/7/4
                     pixels, each input loaded once per tap row for all the
                     pixels it feeds, the padding columns loaded as zeros
                     under masks.
@@ -347,11 +347,11 @@ def fullGroup(name, k, s, npix):
                 o.append(f'\tVFMADD231PS {zin}, Z{16+kx}, Z{(x-kx)//s}')
     o += ['\tINCQ CX', '\tCMPQ CX, DX', f'\tJLT {name}_tap']
     o += act_block(f'{name}_a', [f'Z{a}' for a in range(npix)], T='Z23')
-    o += ['\tVMOVUPS Z0, (R14)','\tVMOVUPS Z1, (R14)(R12*1)','\tVMOVUPS Z2, (R14)(R12*2)','\tVMOVUPS Z3, (R14)(R10*1)'][:min(npix,4)]
-    if npix > 4:
-        o.append('\tMOVQ R14, AX')
-        for a in range(4, npix, 4):
-            o += ['\tLEAQ (AX)(R12*4), AX', f'\tVMOVUPS Z{a}, (AX)', f'\tVMOVUPS Z{a+1}, (AX)(R12*1)', f'\tVMOVUPS Z{a+2}, (AX)(R12*2)', f'\tVMOVUPS Z{a+3}, (AX)(R10*1)']
+    o.append('\tMOVQ R14, AX')
+    for a in range(npix):
+        if a % 4 == 0 and a > 0:
+            o.append('\tLEAQ (AX)(R12*4), AX')
+        o.append(f'\tVMOVUPS Z{a}, {["(AX)", "(AX)(R12*1)", "(AX)(R12*2)", "(AX)(R10*1)"][a % 4]}')
     o += ['\tADDQ $64, R8', '\tADDQ $64, R14', '\tDECQ R15', f'\tJNZ {name}_chunk']
     # R14 moved on by cs4 (one pixel) over the chunks: on to the next
     # group, npix-1 pixels further; R13 and x0 by npix*s input columns.
@@ -364,9 +364,9 @@ SIG_FULL = '(in *float32, roff *int, woff *int, nt int, x0 int, win int, step in
 
 def dwFullZ(name, k, s):
     # A whole depthwise output row of n >= 4 pixels, k x k taps, horizontal
-    # stride s: groups of 16, 8 and 4 pixels, and if pixels remain a last
-    # group of 4 that ends at the row's end (recomputing up to 3 pixels
-    # bit for bit). roff[t] points at input column x0 = -(k-1)/2 of tap
+    # stride s: groups of 16, 14, 8, 7 and 4 pixels, and if pixels remain a
+    # last group of 4 that ends at the row's end (recomputing up to 3
+    # pixels bit for bit). roff[t] points at input column x0 = -(k-1)/2 of tap
     # row t, so it may point before the row; win is the input width.
     o=[f'// func {name}{SIG_FULL}',
        f'TEXT ·{name}(SB), NOSPLIT, $0-112']
@@ -375,11 +375,16 @@ def dwFullZ(name, k, s):
           '\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
           '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30',
           '\tMOVQ out+88(FP), R14','\tXORQ R13, R13']
-    for g, lbl, nxt in ((16, 'hex', 'oct'), (8, 'oct', 'quad'), (4, 'quad', 'tail')):
-        o.append(f'{name}_{lbl}:')
+    # Groups of 14 and 7 fit PP-LCNet's 14- and 7-pixel rows at 224x224
+    # exactly (8 + 4 + a stepped-back 4 computed 16 pixels for 14, and
+    # groups of 4 have too few FMA chains to hide their latency).
+    groups = (16, 14, 8, 7, 4)
+    for i, g in enumerate(groups):
+        nxt = f'g{groups[i+1]}' if i+1 < len(groups) else 'tail'
+        o.append(f'{name}_g{g}:')
         o += [f'\tCMPQ n+56(FP), ${g}', f'\tJLT {name}_{nxt}']
-        o += fullGroup(f'{name}_{lbl[0]}', k, s, g)
-        o += [f'\tSUBQ ${g}, n+56(FP)', f'\tJMP {name}_{lbl}']
+        o += fullGroup(f'{name}_p{g}', k, s, g)
+        o += [f'\tSUBQ ${g}, n+56(FP)', f'\tJMP {name}_g{g}']
     # 1-3 pixels left: step back so that a group of 4 ends at the last.
     o.append(f'{name}_tail:')
     o += ['\tMOVQ n+56(FP), AX', '\tTESTQ AX, AX', f'\tJZ {name}_done',
@@ -387,7 +392,7 @@ def dwFullZ(name, k, s):
           '\tMOVQ AX, SI', '\tIMULQ R12, SI', '\tSUBQ SI, R14',
           '\tMOVQ AX, SI', '\tIMULQ BX, SI', '\tSUBQ SI, R13',
           f'\tIMULQ ${s}, AX', '\tSUBQ AX, x0+32(FP)',
-          '\tMOVQ $4, n+56(FP)', f'\tJMP {name}_quad']
+          '\tMOVQ $4, n+56(FP)', f'\tJMP {name}_g4']
     o += [f'{name}_done:', '\tVZEROUPPER','\tRET']
     return '\n'.join(o)+'\n'
 
