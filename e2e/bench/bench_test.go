@@ -135,7 +135,8 @@ func TestExportAgreesWithInfer(t *testing.T) {
 }
 
 // TestSideBySide runs side_by_side.sh briefly and checks its table: one
-// row per (scale, batch), every number parsed, and positive ratios.
+// row per (scale, batch), every number parsed, and positive ratios, plain
+// and paired.
 func TestSideBySide(t *testing.T) {
 	if testing.Short() {
 		t.Skip("times real runs; skipped under -short")
@@ -149,13 +150,13 @@ func TestSideBySide(t *testing.T) {
 		"bash", "side_by_side.sh", "--duration", "0.3", "--warmup", "0", "--scales", "0_25", "--batches", "1 2", "--json", raw)
 	num := `[0-9]+\.[0-9]+`
 	row := regexp.MustCompile(`(?m)^\| x0_25 \| ([12]) \| ` + num + ` / ` + num + ` / ` + num + ` \| ` + num +
-		` \| ` + num + ` / ` + num + ` / ` + num + ` \| ` + num + ` \| (` + num + `) \| (` + num + `) \|$`)
+		` \| ` + num + ` / ` + num + ` / ` + num + ` \| ` + num + ` \| (` + num + `) \| (` + num + `) \| (` + num + `) \| (` + num + `) \|$`)
 	rows := row.FindAllStringSubmatch(out, -1)
 	if len(rows) != 2 || rows[0][1] != "1" || rows[1][1] != "2" {
 		t.Fatalf("want rows for batch 1 and 2 in:\n%s", out)
 	}
 	for _, r := range rows {
-		if r[2] == "0.00" || r[3] == "0.00" {
+		if r[2] == "0.00" || r[3] == "0.00" || r[4] == "0.00" || r[5] == "0.00" {
 			t.Errorf("batch %s: a ratio is zero: %v", r[1], r[0])
 		}
 	}
@@ -168,11 +169,13 @@ func TestSideBySide(t *testing.T) {
 			Scale      string
 			Batch      int
 			LCNet, ORT map[string]any
+			Paired     map[string]float64
 		}
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("raw line %d is not JSON: %v\n%s", i+1, err, l)
 		}
-		if r.Scale != "0_25" || r.Batch != i+1 || r.LCNet["p50_ms"] == nil || r.ORT["images_per_sec"] == nil {
+		if r.Scale != "0_25" || r.Batch != i+1 || r.LCNet["p50_ms"] == nil || r.ORT["images_per_sec"] == nil ||
+			r.Paired["p50_ratio"] <= 0 || r.Paired["images_per_sec_ratio"] <= 0 {
 			t.Errorf("raw line %d: %s", i+1, l)
 		}
 	}

@@ -6,7 +6,8 @@
 # `lcnet bench --json` and with ort_bench.mjs (onnxruntime-node, CPU,
 # intraOpNumThreads=THREADS, interOpNumThreads=1, graph optimization 'all'),
 # alternating in ROUNDS rounds of DURATION/ROUNDS seconds each, and prints
-# a markdown table of the medians over the rounds with the ratios lcnet/ORT.
+# a markdown table of the medians over the rounds with the ratios lcnet/ORT
+# of those medians and, paired, the medians of each round's ratio.
 # Alternating lets both sides sample the same slow drifts of a shared
 # machine's speed instead of one side getting a quiet stretch.
 #
@@ -119,27 +120,41 @@ for s in $scales; do
 		lj=$(median "${ls[@]}")
 		oj=$(median "${os[@]}")
 		# One JSON object per line: the medians, and every round.
-		raw+=("$(node -e 'const [s, b, l, o, n, ...rs] = process.argv.slice(1);
+		# One JSON object per line: the medians, every round, and the
+		# paired ratios: the median over rounds of each round's lcnet/ORT.
+		# A round's two runs are seconds apart, so a paired ratio sees the
+		# same state of the host on both sides even while its load drifts.
+		rj=$(node -e 'const [s, b, l, o, n, ...rs] = process.argv.slice(1);
 			const k = Number(n), each = rs.slice(0, k).map((x, i) => ({ lcnet: JSON.parse(x), ort: JSON.parse(rs[k + i]) }));
-			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o), rounds: each }));' \
-			"$s" "$b" "$lj" "$oj" "$rounds" "${ls[@]}" "${os[@]}")")
+			const med = (v) => { v = [...v].sort((x, y) => x - y); const m = v.length;
+				return m % 2 ? v[(m - 1) / 2] : (v[m / 2 - 1] + v[m / 2]) / 2; };
+			const paired = {
+				p50_ratio: med(each.map((r) => r.lcnet.p50_ms / r.ort.p50_ms)),
+				images_per_sec_ratio: med(each.map((r) => r.lcnet.images_per_sec / r.ort.images_per_sec)),
+			};
+			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o), paired, rounds: each }));' \
+			"$s" "$b" "$lj" "$oj" "$rounds" "${ls[@]}" "${os[@]}")
+		raw+=("$rj")
 		IFS=$'\t' read -r l50 l90 l99 lips impl < <(field "$lj" p50_ms p90_ms p99_ms images_per_sec impl)
 		IFS=$'\t' read -r o50 o90 o99 oips ortv < <(field "$oj" p50_ms p90_ms p99_ms images_per_sec runtime)
+		IFS=$'\t' read -r pr50 prips < <(node -e 'const p = JSON.parse(process.argv[1]).paired;
+			console.log(p.p50_ratio + "\t" + p.images_per_sec_ratio);' "$rj")
 		rows+=("$(awk -v s="$s" -v b="$b" -v l50="$l50" -v l90="$l90" -v l99="$l99" -v lips="$lips" \
-			-v o50="$o50" -v o90="$o90" -v o99="$o99" -v oips="$oips" 'BEGIN {
-			printf "| x%s | %d | %.2f / %.2f / %.2f | %.1f | %.2f / %.2f / %.2f | %.1f | %.2f | %.2f |",
-				s, b, l50, l90, l99, lips, o50, o90, o99, oips, l50 / o50, lips / oips }')")
+			-v o50="$o50" -v o90="$o90" -v o99="$o99" -v oips="$oips" -v pr50="$pr50" -v prips="$prips" 'BEGIN {
+			printf "| x%s | %d | %.2f / %.2f / %.2f | %.1f | %.2f / %.2f / %.2f | %.1f | %.2f | %.2f | %.2f | %.2f |",
+				s, b, l50, l90, l99, lips, o50, o90, o99, oips, l50 / o50, lips / oips, pr50, prips }')")
 	done
 done
 
 echo
 echo "lcnet ($impl kernels) vs $ortv, $size, $threads threads, medians of $rounds alternating rounds of ${per}s each, $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
 echo
-echo "| scale | batch | lcnet p50 / p90 / p99 ms | lcnet img/s | ORT p50 / p90 / p99 ms | ORT img/s | p50 lcnet/ORT | img/s lcnet/ORT |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| scale | batch | lcnet p50 / p90 / p99 ms | lcnet img/s | ORT p50 / p90 / p99 ms | ORT img/s | p50 lcnet/ORT | img/s lcnet/ORT | paired p50 lcnet/ORT | paired img/s lcnet/ORT |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "p50 lcnet/ORT below 1 means lcnet is faster; img/s lcnet/ORT above 1 means lcnet has the higher throughput."
+echo "The ratios are of the medians; the paired ones are medians of each round's ratio."
 if [[ -n $json_out ]]; then
 	printf '%s\n' "${raw[@]}" >"$json_out"
 	echo "raw results: $json_out" >&2
