@@ -228,6 +228,29 @@ func TestDepthwise(t *testing.T) {
 	}
 }
 
+// TestDepthwiseRandomShapes runs every impl on random small shapes, with
+// the row widths around the whole-row kernels' group sizes (4 to 16 and
+// their sums) and both strides, against the float64 reference.
+func TestDepthwiseRandomShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := range 150 {
+		c, h, w := 1+r.IntN(40), 1+r.IntN(9), 1+r.IntN(48)
+		k, sh, sw := 3+2*r.IntN(2), 1+r.IntN(2), 1+r.IntN(2)
+		act := acts[i%len(acts)]
+		in := randSlice(r, c*h*w)
+		wt := randSlice(r, c*k*k)
+		bias := randSlice(r, c)
+		want, mag := refConv(in, c, h, w, wt, c, k, sh, sw, c, bias, act)
+		cs := Stride(c)
+		x := toNHWC(in, c, h, w, cs)
+		for _, im := range impls() {
+			out := nanSlice(len(want))
+			dwWith(im, nil, workspaces(1), x, h, w, cs, PackTaps(wt, c, k*k), k, sh, sw, PadBias(bias), act, out)
+			t.Run(fmt.Sprintf("%s/c%dh%dw%dk%ds%dx%d", im.name, c, h, w, k, sh, sw), func(t *testing.T) { check(t, out, want, mag) })
+		}
+	}
+}
+
 func TestStem(t *testing.T) {
 	shapes := []struct{ cin, cout, h, w, k, sh, sw int }{
 		{3, 16, 224, 224, 3, 2, 2}, {3, 8, 9, 7, 3, 2, 2}, {2, 5, 6, 6, 5, 1, 1},
