@@ -56,7 +56,7 @@ func gemv16Z(k int, a []float32, p []uint16, np int, bias []float32, act Act, c 
 // dwZ runs a depthwise row on 16-channel zmm chunks; runs of fewer than
 // 4 pixels take the kernel that is fast on few pixels. Rows that dwFullZ
 // covers (k = 3 or 5, stride 1 or 2, 4 pixels or more: every PP-LCNet
-// row at 224x224 but the 7-pixel ones) never come here.
+// row at 224x224) never come here.
 func dwZ(r *rowArgs) {
 	checkRow("dwZ", r, false)
 	f := dwRowZ

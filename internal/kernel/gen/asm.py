@@ -205,9 +205,8 @@ def rowZ(name, scalar):
     o.append(f'// func {name}(in *float32, roff *int, woff *int, nt int, kx0 int, kx1 int, step int, n int, cs int, w *float32, bias *float32, out *float32, act int, nq int)')
     o.append(f'TEXT ·{name}(SB), NOSPLIT, $0-112')
     o += ['\tMOVQ roff+8(FP), R9', '\tMOVQ woff+16(FP), R10', '\tMOVQ step+48(FP), BX', '\tSHLQ $2, BX',
-          '\tLEAQ (BX)(BX*2), R11', '\tMOVQ cs+64(FP), R12', '\tSHLQ $2, R12',
-          '\tVBROADCASTSS kthree<>(SB), Z24', '\tVBROADCASTSS ksix<>(SB), Z25', '\tVBROADCASTSS ksixth<>(SB), Z26',
-          '\tVBROADCASTSS kslope<>(SB), Z27', '\tVPXORD Z28, Z28, Z28', '\tVBROADCASTSS khalf<>(SB), Z29', '\tVBROADCASTSS kone<>(SB), Z30']
+          '\tLEAQ (BX)(BX*2), R11', '\tMOVQ cs+64(FP), R12', '\tSHLQ $2, R12']
+    o += act_consts('k')
     o.append(f'{name}_chunk:')
     o += ['\tMOVQ in+0(FP), R8', '\tMOVQ out+88(FP), R14', '\tMOVQ bias+80(FP), AX', '\tVMOVUPS (AX), Z31',
           '\tXORQ R13, R13', '\tMOVQ n+56(FP), R15']
@@ -280,6 +279,13 @@ def rowZ(name, scalar):
           '\tVZEROUPPER', '\tRET']
     return '\n'.join(o)+'\n'
 
+def act_consts(prefix):
+    # Loads the constants act_block reads into Z24-Z30, from the scalar
+    # constants of that prefix (see scalar_consts).
+    return [f'\tVBROADCASTSS {prefix}three<>(SB), Z24', f'\tVBROADCASTSS {prefix}six<>(SB), Z25', f'\tVBROADCASTSS {prefix}sixth<>(SB), Z26',
+            f'\tVBROADCASTSS {prefix}slope<>(SB), Z27', '\tVPXORD Z28, Z28, Z28', f'\tVBROADCASTSS {prefix}half<>(SB), Z29',
+            f'\tVBROADCASTSS {prefix}one<>(SB), Z30']
+
 def act_block(name, regs, T='Z9'):
     # bias already added; the activation constants live in Z24-Z30
     # (3, 6, 1/6, Paddle's slope, 0, 0.5, 1), T is a free temporary.
@@ -300,6 +306,15 @@ def act_block(name, regs, T='Z9'):
 
 def kxaddr(base, kx):
     return {0:f'({base})',1:f'({base})(R12*1)',2:f'({base})(R12*2)',3:f'({base})(R10*1)',4:f'({base})(R12*4)'}[kx]
+
+def advance(reg, idx, n):
+    # reg += n*idx in LEAs of scale 8, 4, 2 and 1.
+    o = []
+    for m in (8, 4, 2, 1):
+        while n >= m:
+            o.append(f'\tLEAQ ({reg})({idx}*{m}), {reg}')
+            n -= m
+    return o
 
 def fullGroup(name, k, s, npix):
     # One group of npix output pixels over all chunks. npix accumulators
@@ -355,8 +370,7 @@ def fullGroup(name, k, s, npix):
     o += ['\tADDQ $64, R8', '\tADDQ $64, R14', '\tDECQ R15', f'\tJNZ {name}_chunk']
     # R14 moved on by cs4 (one pixel) over the chunks: on to the next
     # group, npix-1 pixels further; R13 and x0 by npix*s input columns.
-    o += [f'\tLEAQ (R14)(R12*{m}), R14' for m in (8, 4, 2, 1) if (npix-1) & m]
-    o += [f'\tLEAQ (R13)(BX*{m}), R13' for m in (8, 4, 2, 1) if npix & m] if npix < 16 else ['\tLEAQ (R13)(BX*8), R13', '\tLEAQ (R13)(BX*8), R13']
+    o += advance('R14', 'R12', npix-1) + advance('R13', 'BX', npix)
     o += [f'\tADDQ ${npix*s}, x0+32(FP)']
     return o
 
@@ -371,10 +385,8 @@ def dwFullZ(name, k, s):
     o=[f'// func {name}{SIG_FULL}',
        f'TEXT ·{name}(SB), NOSPLIT, $0-112']
     o += ['\tMOVQ roff+8(FP), R9','\tMOVQ nt+24(FP), DX','\tMOVQ step+48(FP), BX','\tSHLQ $2, BX',
-          '\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12','\tLEAQ (R12)(R12*2), R10',
-          '\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
-          '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30',
-          '\tMOVQ out+88(FP), R14','\tXORQ R13, R13']
+          '\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12','\tLEAQ (R12)(R12*2), R10']
+    o += act_consts('i') + ['\tMOVQ out+88(FP), R14','\tXORQ R13, R13']
     # Groups of 14 and 7 fit PP-LCNet's 14- and 7-pixel rows at 224x224
     # exactly (8 + 4 + a stepped-back 4 computed 16 pixels for 14, and
     # groups of 4 have too few FMA chains to hide their latency).
@@ -408,10 +420,8 @@ def dwPixZ(name):
     o=[f'// func {name}{SIG_ROW}',
        f'TEXT ·{name}(SB), NOSPLIT, $0-112']
     o += ['\tMOVQ in+0(FP), R8','\tMOVQ roff+8(FP), R9','\tMOVQ woff+16(FP), R10','\tMOVQ step+48(FP), BX','\tSHLQ $2, BX',
-          '\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12',
-          '\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
-          '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30',
-          '\tMOVQ out+88(FP), R14','\tXORQ R13, R13','\tMOVQ n+56(FP), R15',
+          '\tMOVQ cs+64(FP), R12','\tSHLQ $2, R12']
+    o += act_consts('i') + ['\tMOVQ out+88(FP), R14','\tXORQ R13, R13','\tMOVQ n+56(FP), R15',
           # nq's slot becomes the chunks' extent in bytes, R11's bound
           '\tMOVQ nq+104(FP), AX', '\tSHLQ $6, AX', '\tMOVQ AX, nq+104(FP)']
     o.append(f'{name}_pixel:')
@@ -487,8 +497,7 @@ def stemIntZ(name, nc):
                     for j in range(nc):
                         o.append(f'\tVFMADD231PS Z{24+j}, Z27, {acc(i, j)}')
         o += ['\tINCQ DX', '\tCMPQ DX, nt+24(FP)', f'\tJLT {L}_tap']
-        o += ['\tVBROADCASTSS ithree<>(SB), Z24','\tVBROADCASTSS isix<>(SB), Z25','\tVBROADCASTSS isixth<>(SB), Z26',
-              '\tVBROADCASTSS islope<>(SB), Z27','\tVPXORD Z28, Z28, Z28','\tVBROADCASTSS ihalf<>(SB), Z29','\tVBROADCASTSS ione<>(SB), Z30']
+        o += act_consts('i')
         o += act_block(f'{L}_a', [acc(i, j) for i in range(P) for j in range(nc)], T='Z31')
         o += ['\tLEAQ (R12)(R12*2), CX']
         for i in range(P):
