@@ -83,16 +83,19 @@ field() {
 		console.log(v.join("\t"));' "$@"
 }
 
+# js_median defines med(numbers) for the JavaScript below.
+# shellcheck disable=SC2016
+js_median='const med = (v) => { v = [...v].sort((x, y) => x - y); const n = v.length;
+	return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; };'
+
 # median JSON...: the first object with p50/p90/p99/mean latency and images
 # per second replaced by their medians over all the objects, and iterations
 # by their sum.
 median() {
 	# shellcheck disable=SC2016
-	node -e 'const a = process.argv.slice(1).map((s) => JSON.parse(s));
-		const med = (k) => { const v = a.map((o) => o[k]).sort((x, y) => x - y), n = v.length;
-			return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; };
+	node -e "$js_median"'const a = process.argv.slice(1).map((s) => JSON.parse(s));
 		const o = { ...a[0] };
-		for (const k of ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "images_per_sec"]) if (k in o) o[k] = med(k);
+		for (const k of ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "images_per_sec"]) if (k in o) o[k] = med(a.map((x) => x[k]));
 		if ("iterations" in o) o.iterations = a.reduce((n, x) => n + x.iterations, 0);
 		o.rounds = a.length;
 		console.log(JSON.stringify(o));' "$@"
@@ -119,26 +122,24 @@ for s in $scales; do
 		done
 		lj=$(median "${ls[@]}")
 		oj=$(median "${os[@]}")
-		# One JSON object per line: the medians, and every round.
 		# One JSON object per line: the medians, every round, and the
 		# paired ratios: the median over rounds of each round's lcnet/ORT.
 		# A round's two runs are seconds apart, so a paired ratio sees the
 		# same state of the host on both sides even while its load drifts.
-		rj=$(node -e 'const [s, b, l, o, n, ...rs] = process.argv.slice(1);
+		# shellcheck disable=SC2016
+		pj=$(node -e "$js_median"'const [n, ...rs] = process.argv.slice(1), k = Number(n);
+			const l = rs.slice(0, k).map((x) => JSON.parse(x)), o = rs.slice(k).map((x) => JSON.parse(x));
+			console.log(JSON.stringify({
+				p50_ratio: med(l.map((r, i) => r.p50_ms / o[i].p50_ms)),
+				images_per_sec_ratio: med(l.map((r, i) => r.images_per_sec / o[i].images_per_sec)),
+			}));' "$rounds" "${ls[@]}" "${os[@]}")
+		raw+=("$(node -e 'const [s, b, l, o, p, n, ...rs] = process.argv.slice(1);
 			const k = Number(n), each = rs.slice(0, k).map((x, i) => ({ lcnet: JSON.parse(x), ort: JSON.parse(rs[k + i]) }));
-			const med = (v) => { v = [...v].sort((x, y) => x - y); const m = v.length;
-				return m % 2 ? v[(m - 1) / 2] : (v[m / 2 - 1] + v[m / 2]) / 2; };
-			const paired = {
-				p50_ratio: med(each.map((r) => r.lcnet.p50_ms / r.ort.p50_ms)),
-				images_per_sec_ratio: med(each.map((r) => r.lcnet.images_per_sec / r.ort.images_per_sec)),
-			};
-			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o), paired, rounds: each }));' \
-			"$s" "$b" "$lj" "$oj" "$rounds" "${ls[@]}" "${os[@]}")
-		raw+=("$rj")
+			console.log(JSON.stringify({ scale: s, batch: Number(b), lcnet: JSON.parse(l), ort: JSON.parse(o), paired: JSON.parse(p), rounds: each }));' \
+			"$s" "$b" "$lj" "$oj" "$pj" "$rounds" "${ls[@]}" "${os[@]}")")
 		IFS=$'\t' read -r l50 l90 l99 lips impl < <(field "$lj" p50_ms p90_ms p99_ms images_per_sec impl)
 		IFS=$'\t' read -r o50 o90 o99 oips ortv < <(field "$oj" p50_ms p90_ms p99_ms images_per_sec runtime)
-		IFS=$'\t' read -r pr50 prips < <(node -e 'const p = JSON.parse(process.argv[1]).paired;
-			console.log(p.p50_ratio + "\t" + p.images_per_sec_ratio);' "$rj")
+		IFS=$'\t' read -r pr50 prips < <(field "$pj" p50_ratio images_per_sec_ratio)
 		rows+=("$(awk -v s="$s" -v b="$b" -v l50="$l50" -v l90="$l90" -v l99="$l99" -v lips="$lips" \
 			-v o50="$o50" -v o90="$o90" -v o99="$o99" -v oips="$oips" -v pr50="$pr50" -v prips="$prips" 'BEGIN {
 			printf "| x%s | %d | %.2f / %.2f / %.2f | %.1f | %.2f / %.2f / %.2f | %.1f | %.2f | %.2f | %.2f | %.2f |",
