@@ -212,19 +212,26 @@ func TestDepthwise(t *testing.T) {
 		for si, s := range shapes {
 			act := acts[si%len(acts)]
 			t.Run(fmt.Sprintf("%s/c%dh%dw%dk%ds%dx%d/act%d", im.name, s.c, s.h, s.w, s.k, s.sh, s.sw, act), func(t *testing.T) {
-				in := randSlice(r, s.c*s.h*s.w)
-				wt := randSlice(r, s.c*s.k*s.k)
-				bias := randSlice(r, s.c)
-				want, mag := refConv(in, s.c, s.h, s.w, wt, s.c, s.k, s.sh, s.sw, s.c, bias, act)
-				cs := Stride(s.c)
-				x := toNHWC(in, s.c, s.h, s.w, cs)
-				for _, p := range []*Pool{nil, pool} {
-					out := nanSlice(len(want))
-					dwWith(im, p, workspaces(2), x, s.h, s.w, cs, PackTaps(wt, s.c, s.k*s.k), s.k, s.sh, s.sw, PadBias(bias), act, out)
-					check(t, out, want, mag)
-				}
+				checkDepthwise(t, r, im, []*Pool{nil, pool}, s.c, s.h, s.w, s.k, s.sh, s.sw, act)
 			})
 		}
+	}
+}
+
+// checkDepthwise runs a depthwise convolution of random values on im,
+// once with each pool, against the float64 reference.
+func checkDepthwise(t *testing.T, r *rand.Rand, im *impl, pools []*Pool, c, h, w, k, sh, sw int, act Act) {
+	t.Helper()
+	in := randSlice(r, c*h*w)
+	wt := randSlice(r, c*k*k)
+	bias := randSlice(r, c)
+	want, mag := refConv(in, c, h, w, wt, c, k, sh, sw, c, bias, act)
+	cs := Stride(c)
+	x := toNHWC(in, c, h, w, cs)
+	for _, p := range pools {
+		out := nanSlice(len(want))
+		dwWith(im, p, workspaces(2), x, h, w, cs, PackTaps(wt, c, k*k), k, sh, sw, PadBias(bias), act, out)
+		check(t, out, want, mag)
 	}
 }
 
@@ -237,16 +244,10 @@ func TestDepthwiseRandomShapes(t *testing.T) {
 		c, h, w := 1+r.IntN(40), 1+r.IntN(9), 1+r.IntN(48)
 		k, sh, sw := 3+2*r.IntN(2), 1+r.IntN(2), 1+r.IntN(2)
 		act := acts[i%len(acts)]
-		in := randSlice(r, c*h*w)
-		wt := randSlice(r, c*k*k)
-		bias := randSlice(r, c)
-		want, mag := refConv(in, c, h, w, wt, c, k, sh, sw, c, bias, act)
-		cs := Stride(c)
-		x := toNHWC(in, c, h, w, cs)
 		for _, im := range impls() {
-			out := nanSlice(len(want))
-			dwWith(im, nil, workspaces(1), x, h, w, cs, PackTaps(wt, c, k*k), k, sh, sw, PadBias(bias), act, out)
-			t.Run(fmt.Sprintf("%s/c%dh%dw%dk%ds%dx%d", im.name, c, h, w, k, sh, sw), func(t *testing.T) { check(t, out, want, mag) })
+			t.Run(fmt.Sprintf("%s/c%dh%dw%dk%ds%dx%d", im.name, c, h, w, k, sh, sw), func(t *testing.T) {
+				checkDepthwise(t, r, im, []*Pool{nil}, c, h, w, k, sh, sw, act)
+			})
 		}
 	}
 }
