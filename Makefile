@@ -4,7 +4,7 @@ GOBIN := $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
 # Packages whose code runs concurrently: they are tested again under -race.
-RACE_PKGS := ./api/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./internal/pull/...
+RACE_PKGS := ./api/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./pull/...
 
 .PHONY: test deps vet build generate
 

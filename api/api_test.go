@@ -149,7 +149,7 @@ func TestClassifyInputForms(t *testing.T) {
 	_, ts := newTestServer(t, newFake("m"), nil)
 	url := ts.URL + "/v1/models/m/classify"
 	redPNG, bluePNG := solid(t, "png", red, 40, 30), solid(t, "png", blue, 40, 30)
-	webp, err := os.ReadFile("../internal/imaging/testdata/quadrants_lossless.webp")
+	webp, err := os.ReadFile("../imaging/testdata/quadrants_lossless.webp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,11 +648,11 @@ func TestImageVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ycck, err := os.ReadFile("../internal/imaging/testdata/quadrants_ycck.jpg")
+	ycck, err := os.ReadFile("../imaging/testdata/quadrants_ycck.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
-	alpha, err := os.ReadFile("../internal/imaging/testdata/quadrants_alpha.webp")
+	alpha, err := os.ReadFile("../imaging/testdata/quadrants_alpha.webp")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func (s *Server) sweepDeleted(ctx context.Context, every time.Duration) {
 	}
 }
 
-// isUnknownModel recognises internal/pull's ErrUnknownModel by its text,
+// isUnknownModel recognises pull's ErrUnknownModel by its text,
 // so the api does not import the puller it is only handed.
 func isUnknownModel(err error) bool {
 	return strings.Contains(err.Error(), "unknown model")

@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 

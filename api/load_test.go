@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/nn"
 )

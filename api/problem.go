@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 )
 
 // httpError is an error with the status it should be answered with. Handlers

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/npy"
 	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/nn"

@@ -79,7 +79,7 @@ type Config struct {
 }
 
 // Puller fetches catalog models on demand (lcnet serve --pull);
-// internal/pull implements it.
+// package pull implements it.
 type Puller interface {
 	// Pull makes sure name is in the zoo, downloading and importing it if
 	// not. Concurrent calls for one name share one download.

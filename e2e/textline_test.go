@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/npy"
 	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/internal/vecs"

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lcnet/lcnet/api"
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/nn"
 	"github.com/lcnet/lcnet/zoo"
 )

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lcnet/lcnet/internal/pull"
+	"github.com/lcnet/lcnet/pull"
 )
 
 func (a *app) pullCmd() *cobra.Command {

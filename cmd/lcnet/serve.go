@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lcnet/lcnet/api"
-	"github.com/lcnet/lcnet/internal/pull"
+	"github.com/lcnet/lcnet/pull"
 )
 
 func (a *app) serveCmd() *cobra.Command {

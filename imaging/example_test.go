@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/lcnet/lcnet/internal/imaging"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/zoo"
 )
