@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -114,7 +115,7 @@ func decode[T any](t testing.TB, r result) T {
 
 // checkProblem asserts an RFC 9457 answer with the status and a detail
 // containing want.
-func checkProblem(t testing.TB, r result, status int, want string) Problem {
+func checkProblem(t testing.TB, r result, status int, want string) client.Problem {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
@@ -122,7 +123,7 @@ func checkProblem(t testing.TB, r result, status int, want string) Problem {
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type %q, want application/problem+json", ct)
 	}
-	p := decode[Problem](t, r)
+	p := decode[client.Problem](t, r)
 	if p.Status != status || p.Title == "" || p.Detail == "" || p.Type == "" {
 		t.Fatalf("incomplete problem %+v", p)
 	}
@@ -137,7 +138,7 @@ func top1(t testing.TB, r result) []string {
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	resp := decode[ClassifyResponse](t, r)
+	resp := decode[client.ClassifyResponse](t, r)
 	var labels []string
 	for _, res := range resp.Results {
 		labels = append(labels, res.Predictions[0].Label)
@@ -168,9 +169,9 @@ func TestClassifyInputForms(t *testing.T) {
 		{"raw octet-stream gif", "application/octet-stream", bytes.NewReader(solid(t, "gif", red, 20, 20)), []string{"red"}},
 		{"raw bmp", "image/bmp", bytes.NewReader(solid(t, "bmp", blue, 20, 20)), []string{"blue"}},
 		{"raw tiff", "image/tiff", bytes.NewReader(solid(t, "tiff", red, 20, 20)), []string{"red"}},
-		{"json base64", "application/json", jsonBody(t, ImagesRequest{Images: []string{
+		{"json base64", "application/json", jsonBody(t, client.ImagesRequest{Images: []string{
 			base64.StdEncoding.EncodeToString(bluePNG), base64.StdEncoding.EncodeToString(redPNG)}}), []string{"blue", "red"}},
-		{"json data URL", "application/json", jsonBody(t, ImagesRequest{Images: []string{
+		{"json data URL", "application/json", jsonBody(t, client.ImagesRequest{Images: []string{
 			"data:image/png;base64," + base64.StdEncoding.EncodeToString(redPNG)}}), []string{"red"}},
 	}
 	for _, tt := range tests {
@@ -183,7 +184,7 @@ func TestClassifyInputForms(t *testing.T) {
 	}
 	t.Run("webp, top_k", func(t *testing.T) {
 		r := do(t, "POST", url+"?top_k=2", "image/webp", bytes.NewReader(webp))
-		resp := decode[ClassifyResponse](t, r)
+		resp := decode[client.ClassifyResponse](t, r)
 		if r.status != 200 || len(resp.Results) != 1 || len(resp.Results[0].Predictions) != 2 || resp.Model != "m" || resp.Version != "1" {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
@@ -193,7 +194,7 @@ func TestClassifyInputForms(t *testing.T) {
 		}
 	})
 	t.Run("top_k above the class count", func(t *testing.T) {
-		resp := decode[ClassifyResponse](t, do(t, "POST", url+"?top_k=50", "image/png", bytes.NewReader(redPNG)))
+		resp := decode[client.ClassifyResponse](t, do(t, "POST", url+"?top_k=50", "image/png", bytes.NewReader(redPNG)))
 		if n := len(resp.Results[0].Predictions); n != 3 {
 			t.Errorf("%d predictions, want all 3 classes", n)
 		}
@@ -263,7 +264,7 @@ func TestFeatures(t *testing.T) {
 		t.Run(tt.query, func(t *testing.T) {
 			body, ct := multipartBody(t, nil, png, png)
 			r := do(t, "POST", ts.URL+"/v1/models/m/features"+tt.query, ct, body)
-			resp := decode[FeaturesResponse](t, r)
+			resp := decode[client.FeaturesResponse](t, r)
 			if r.status != 200 || resp.Dim != tt.dim || len(resp.Results) != 2 || len(resp.Results[1].Features) != tt.dim {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
@@ -283,11 +284,11 @@ func TestDefaultModel(t *testing.T) {
 	t.Run("only model", func(t *testing.T) {
 		_, ts := newTestServer(t, newFake("only"), nil)
 		r := do(t, "POST", ts.URL+"/classify", "image/png", bytes.NewReader(png))
-		if resp := decode[ClassifyResponse](t, r); resp.Model != "only" {
+		if resp := decode[client.ClassifyResponse](t, r); resp.Model != "only" {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
 		r = do(t, "POST", ts.URL+"/features?layer=pooled", "image/png", bytes.NewReader(png))
-		if resp := decode[FeaturesResponse](t, r); resp.Model != "only" || resp.Dim != 2 {
+		if resp := decode[client.FeaturesResponse](t, r); resp.Model != "only" || resp.Dim != 2 {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
 	})
@@ -303,24 +304,24 @@ func TestDefaultModel(t *testing.T) {
 		f.add("b")
 		_, ts := newTestServer(t, f, nil)
 		r := do(t, "POST", ts.URL+"/classify?model=b:1", "image/png", bytes.NewReader(png))
-		if resp := decode[ClassifyResponse](t, r); resp.Model != "b" || resp.Version != "1" {
+		if resp := decode[client.ClassifyResponse](t, r); resp.Model != "b" || resp.Version != "1" {
 			t.Fatalf("query: %d %s", r.status, r.body)
 		}
 		body, ct := multipartBody(t, map[string]string{"model": "a"}, png)
-		if resp := decode[ClassifyResponse](t, do(t, "POST", ts.URL+"/classify", ct, body)); resp.Model != "a" {
+		if resp := decode[client.ClassifyResponse](t, do(t, "POST", ts.URL+"/classify", ct, body)); resp.Model != "a" {
 			t.Fatalf("form field: %+v", resp)
 		}
-		r = do(t, "POST", ts.URL+"/features", "application/json", jsonBody(t, ImagesRequest{Model: "b", Images: []string{base64.StdEncoding.EncodeToString(png)}}))
-		if resp := decode[FeaturesResponse](t, r); resp.Model != "b" || resp.Version != "2" {
+		r = do(t, "POST", ts.URL+"/features", "application/json", jsonBody(t, client.ImagesRequest{Model: "b", Images: []string{base64.StdEncoding.EncodeToString(png)}}))
+		if resp := decode[client.FeaturesResponse](t, r); resp.Model != "b" || resp.Version != "2" {
 			t.Fatalf("JSON key: %d %s", r.status, r.body)
 		}
 	})
 	t.Run("configured default", func(t *testing.T) {
 		_, ts := newTestServer(t, newFake("a", "b"), func(c *Config) { c.DefaultModel = "b" })
-		if resp := decode[ClassifyResponse](t, do(t, "POST", ts.URL+"/classify", "image/png", bytes.NewReader(png))); resp.Model != "b" {
+		if resp := decode[client.ClassifyResponse](t, do(t, "POST", ts.URL+"/classify", "image/png", bytes.NewReader(png))); resp.Model != "b" {
 			t.Fatalf("%+v", resp)
 		}
-		if l := decode[ModelList](t, do(t, "GET", ts.URL+"/v1/models", "", nil)); l.Default != "b" {
+		if l := decode[client.ModelList](t, do(t, "GET", ts.URL+"/v1/models", "", nil)); l.Default != "b" {
 			t.Errorf("list default %q", l.Default)
 		}
 	})
@@ -334,11 +335,11 @@ func TestModels(t *testing.T) {
 	f := newFake("m", "other")
 	f.add("m")
 	_, ts := newTestServer(t, f, nil)
-	l := decode[ModelList](t, do(t, "GET", ts.URL+"/v1/models", "", nil))
+	l := decode[client.ModelList](t, do(t, "GET", ts.URL+"/v1/models", "", nil))
 	if len(l.Models) != 2 || l.Default != "" {
 		t.Fatalf("%+v", l)
 	}
-	m := decode[Model](t, do(t, "GET", ts.URL+"/v1/models/m", "", nil))
+	m := decode[client.Model](t, do(t, "GET", ts.URL+"/v1/models/m", "", nil))
 	if m.Latest != "2" || len(m.Versions) != 2 {
 		t.Fatalf("%+v", m)
 	}
@@ -346,7 +347,7 @@ func TestModels(t *testing.T) {
 	if v.Architecture != "PPLCNet_x0_25" || v.InputHeight != 32 || v.InputWidth != 32 || v.DType != "fp32" || v.LabelCount != 3 {
 		t.Errorf("version info %+v", v)
 	}
-	one := decode[Model](t, do(t, "GET", ts.URL+"/v1/models/m?version=1", "", nil))
+	one := decode[client.Model](t, do(t, "GET", ts.URL+"/v1/models/m?version=1", "", nil))
 	if len(one.Versions) != 1 || one.Versions[0].Version != "1" {
 		t.Errorf("?version=1: %+v", one)
 	}
@@ -376,7 +377,7 @@ func TestManagementAuth(t *testing.T) {
 	if r.status != 201 || !strings.Contains(r.header.Get("Location"), "/v1/models/new") {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
-	if v := decode[VersionInfo](t, r); v.Version != "1" || v.DType != "fp16" {
+	if v := decode[client.VersionInfo](t, r); v.Version != "1" || v.DType != "fp16" {
 		t.Errorf("uploaded %+v", v)
 	}
 	checkProblem(t, upload(map[string]string{"name": "new", "version": "1"}, "Authorization", "Bearer sekrit"), 409, "new:1")
@@ -448,7 +449,7 @@ func TestConcurrentClientsBatch(t *testing.T) {
 					errs <- err
 					return
 				}
-				var out ClassifyResponse
+				var out client.ClassifyResponse
 				err = json.NewDecoder(res.Body).Decode(&out)
 				res.Body.Close()
 				if err != nil || res.StatusCode != 200 {
@@ -585,7 +586,7 @@ func TestPullOnDemand(t *testing.T) {
 		if p.n != 1 {
 			t.Errorf("%d pulls, want 1", p.n)
 		}
-		if m := decode[Model](t, do(t, "GET", ts.URL+"/v1/models/PPLCNet_x0_25", "", nil)); m.Pull == nil || m.Pull.Total != 10 {
+		if m := decode[client.Model](t, do(t, "GET", ts.URL+"/v1/models/PPLCNet_x0_25", "", nil)); m.Pull == nil || m.Pull.Total != 10 {
 			t.Errorf("progress not reported: %+v", m)
 		}
 	})
@@ -597,7 +598,7 @@ func TestPullOnDemand(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
-		if c := decode[ClassifyResponse](t, r); c.Model != "PPLCNet_x0_25" {
+		if c := decode[client.ClassifyResponse](t, r); c.Model != "PPLCNet_x0_25" {
 			t.Errorf("answered as %q, want the imported name PPLCNet_x0_25", c.Model)
 		}
 	})
@@ -689,7 +690,7 @@ func TestResolveCache(t *testing.T) {
 	_, ts := newTestServer(t, f, func(c *Config) { c.ResolveTTL = 200 * time.Millisecond })
 	png := solid(t, "png", red, 20, 20)
 	version := func() string {
-		return decode[ClassifyResponse](t, do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(png))).Version
+		return decode[client.ClassifyResponse](t, do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(png))).Version
 	}
 	if v := version(); v != "1" {
 		t.Fatalf("version %s", v)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/lcnet/lcnet/api/client"
 )
 
 func TestClient(t *testing.T) {
 	f := newFake("m")
 	_, ts := newTestServer(t, f, func(c *Config) { c.APIKey = "k" })
-	c, err := NewClient(ts.URL+"/", nil)
+	c, err := client.New(ts.URL+"/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +32,11 @@ func TestClient(t *testing.T) {
 	if fe, err := c.Features(ctx, "m", "", [][]byte{redPNG}, "pooled", true); err != nil || fe.Dim != 2 {
 		t.Fatalf("Features: %+v, %v", fe, err)
 	}
-	if _, err := c.Upload(ctx, "n", "", "", UploadFile{Name: "x.pdparams", Data: strings.NewReader("x")}); !isProblem(err, 401) {
+	if _, err := c.Upload(ctx, "n", "", "", client.UploadFile{Name: "x.pdparams", Data: strings.NewReader("x")}); !isProblem(err, 401) {
 		t.Fatalf("Upload without key: %v", err)
 	}
 	c.APIKey = "k"
-	v, err := c.Upload(ctx, "n", "7", "fp16", UploadFile{Name: "x.pdparams", Data: strings.NewReader("x")})
+	v, err := c.Upload(ctx, "n", "7", "fp16", client.UploadFile{Name: "x.pdparams", Data: strings.NewReader("x")})
 	if err != nil || v.Version != "7" || v.DType != "fp16" {
 		t.Fatalf("Upload: %+v, %v", v, err)
 	}
@@ -45,22 +47,22 @@ func TestClient(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	_, err = c.Model(ctx, "n", "")
-	var pe *ProblemError
+	var pe *client.ProblemError
 	if !errors.As(err, &pe) || pe.Status != 404 || !strings.Contains(pe.Error(), `"n"`) {
 		t.Fatalf("Model after delete: %v", err)
 	}
 	x := make([]float32, 3*32*32)
-	out, err := c.Infer(ctx, "m", "", V2InferRequest{Inputs: []V2InferInput{{Name: "x", Shape: []int64{1, 3, 32, 32}, Datatype: "FP32", Data: x}},
-		Outputs: []V2RequestedOutput{{Name: "probabilities"}}})
+	out, err := c.Infer(ctx, "m", "", client.V2InferRequest{Inputs: []client.V2InferInput{{Name: "x", Shape: []int64{1, 3, 32, 32}, Datatype: "FP32", Data: x}},
+		Outputs: []client.V2RequestedOutput{{Name: "probabilities"}}})
 	if err != nil || len(out.Outputs) != 1 || len(out.Outputs[0].Data) != 3 {
 		t.Fatalf("Infer: %+v, %v", out, err)
 	}
-	if _, err := NewClient("localhost:8080", nil); err == nil {
-		t.Error("NewClient accepted a URL without a scheme")
+	if _, err := client.New("localhost:8080", nil); err == nil {
+		t.Error("client.New accepted a URL without a scheme")
 	}
 }
 
 func isProblem(err error, status int) bool {
-	var pe *ProblemError
+	var pe *client.ProblemError
 	return errors.As(err, &pe) && pe.Status == status
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -19,15 +20,15 @@ import (
 //	@Description	Every model in the zoo with all its versions (oldest first): architecture, input size, dtype, label count.
 //	@Tags			models
 //	@Produce		json
-//	@Success		200	{object}	ModelList
-//	@Failure		500	{object}	Problem
+//	@Success		200	{object}	client.ModelList
+//	@Failure		500	{object}	client.Problem
 //	@Router			/v1/models [get]
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	ms, err := s.be.models(r.Context())
 	if err != nil {
 		return err
 	}
-	out := ModelList{Models: make([]Model, 0, len(ms))}
+	out := client.ModelList{Models: make([]client.Model, 0, len(ms))}
 	for _, m := range ms {
 		out.Models = append(out.Models, modelOf(m))
 	}
@@ -48,21 +49,21 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 //	@Produce		json
 //	@Param			name	path		string	true	"Model name"
 //	@Param			version	query		string	false	"Only this version"
-//	@Success		200		{object}	Model
-//	@Failure		404		{object}	Problem
+//	@Success		200		{object}	client.Model
+//	@Failure		404		{object}	client.Problem
 //	@Router			/v1/models/{name} [get]
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	name, version := chi.URLParam(r, "name"), r.URL.Query().Get("version")
-	var progress *PullProgress
+	var progress *client.PullProgress
 	if s.cfg.Puller != nil {
 		if done, total, ok := s.cfg.Puller.Progress(name); ok {
-			progress = &PullProgress{Done: done, Total: total}
+			progress = &client.PullProgress{Done: done, Total: total}
 		}
 	}
 	mv, err := s.findModel(r.Context(), name)
 	if err != nil {
 		if progress != nil {
-			writeJSON(w, http.StatusOK, Model{Name: name, Versions: []VersionInfo{}, Pull: progress})
+			writeJSON(w, http.StatusOK, client.Model{Name: name, Versions: []client.VersionInfo{}, Pull: progress})
 			return nil
 		}
 		return err
@@ -74,7 +75,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out.Versions = []VersionInfo{versionOf(m)}
+		out.Versions = []client.VersionInfo{versionOf(m)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -93,15 +94,15 @@ func (s *Server) findModel(ctx context.Context, name string) (modelVersions, err
 	return modelVersions{}, fmt.Errorf("model %q: %w", name, errNotFound)
 }
 
-func modelOf(m modelVersions) Model {
-	out := Model{Name: m.Name, Latest: m.Latest, Versions: make([]VersionInfo, 0, len(m.Versions))}
+func modelOf(m modelVersions) client.Model {
+	out := client.Model{Name: m.Name, Latest: m.Latest, Versions: make([]client.VersionInfo, 0, len(m.Versions))}
 	for _, v := range m.Versions {
 		out.Versions = append(out.Versions, versionOf(v))
 	}
 	return out
 }
 
-func versionOf(m zoo.Manifest) VersionInfo {
+func versionOf(m zoo.Manifest) client.VersionInfo {
 	h, w := m.Preprocess.OutputSize()
 	if h == 0 {
 		h, w = m.Arch.InputHeight, m.Arch.InputWidth
@@ -110,7 +111,7 @@ func versionOf(m zoo.Manifest) VersionInfo {
 	if labels == 0 {
 		labels = m.Arch.ClassNum
 	}
-	return VersionInfo{
+	return client.VersionInfo{
 		Version:       m.Version,
 		Architecture:  "PPLCNet_x" + m.Arch.ScaleName(),
 		Scale:         m.Arch.Scale,
@@ -142,15 +143,15 @@ func versionOf(m zoo.Manifest) VersionInfo {
 //	@Param			version	query		string	false	"Version (default: latest)"
 //	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
-//	@Success		200		{object}	ClassifyResponse
-//	@Failure		400		{object}	Problem	"bad top_k, empty body"
-//	@Failure		404		{object}	Problem	"unknown model or version"
-//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413		{object}	Problem	"body or image too large"
-//	@Failure		415		{object}	Problem	"not an image"
-//	@Failure		422		{object}	Problem	"corrupt image"
-//	@Failure		429		{object}	Problem	"queue full; see Retry-After"
-//	@Failure		503		{object}	Problem	"loading, pulling or shutting down; see Retry-After"
+//	@Success		200		{object}	client.ClassifyResponse
+//	@Failure		400		{object}	client.Problem	"bad top_k, empty body"
+//	@Failure		404		{object}	client.Problem	"unknown model or version"
+//	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413		{object}	client.Problem	"body or image too large"
+//	@Failure		415		{object}	client.Problem	"not an image"
+//	@Failure		422		{object}	client.Problem	"corrupt image"
+//	@Failure		429		{object}	client.Problem	"queue full; see Retry-After"
+//	@Failure		503		{object}	client.Problem	"loading, pulling or shutting down; see Retry-After"
 //	@Router			/v1/models/{name}/classify [post]
 func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 	return s.classify(w, r, chi.URLParam(r, "name"), r.URL.Query().Get("version"), false)
@@ -169,15 +170,15 @@ func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Param			model	query		string	false	"NAME or NAME:VERSION"
 //	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
-//	@Success		200		{object}	ClassifyResponse
-//	@Failure		400		{object}	Problem	"bad top_k, empty body, no model chosen"
-//	@Failure		404		{object}	Problem
-//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413		{object}	Problem
-//	@Failure		415		{object}	Problem
-//	@Failure		422		{object}	Problem
-//	@Failure		429		{object}	Problem
-//	@Failure		503		{object}	Problem
+//	@Success		200		{object}	client.ClassifyResponse
+//	@Failure		400		{object}	client.Problem	"bad top_k, empty body, no model chosen"
+//	@Failure		404		{object}	client.Problem
+//	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413		{object}	client.Problem
+//	@Failure		415		{object}	client.Problem
+//	@Failure		422		{object}	client.Problem
+//	@Failure		429		{object}	client.Problem
+//	@Failure		503		{object}	client.Problem
 //	@Router			/classify [post]
 func (s *Server) classifyDefault(w http.ResponseWriter, r *http.Request) error {
 	return s.classify(w, r, "", "", true)
@@ -196,7 +197,7 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version 
 	if err != nil {
 		return err
 	}
-	resp := ClassifyResponse{Model: e.m.Name, Version: e.m.Version, Results: make([]ClassifyResult, out.N)}
+	resp := client.ClassifyResponse{Model: e.m.Name, Version: e.m.Version, Results: make([]client.ClassifyResult, out.N)}
 	for i := range out.N {
 		resp.Results[i].Predictions = topPredictions(out.Probabilities[i*out.Classes:(i+1)*out.Classes], e.m.Labels, topK)
 	}
@@ -259,20 +260,20 @@ func (s *Server) prepare(ctx context.Context, name, version string, images [][]b
 
 // topPredictions returns the k most probable classes, highest first, ties
 // broken by class id so the output is stable.
-func topPredictions(probs []float32, labels []string, k int) []Prediction {
+func topPredictions(probs []float32, labels []string, k int) []client.Prediction {
 	idx := make([]int, len(probs))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
 	k = min(k, len(idx))
-	out := make([]Prediction, k)
+	out := make([]client.Prediction, k)
 	for i, c := range idx[:k] {
 		label := fmt.Sprintf("class %d", c)
 		if c < len(labels) {
 			label = labels[c]
 		}
-		out[i] = Prediction{ClassID: c, Label: label, Score: float64(probs[c])}
+		out[i] = client.Prediction{ClassID: c, Label: label, Score: float64(probs[c])}
 	}
 	return out
 }
@@ -292,15 +293,15 @@ func topPredictions(probs []float32, labels []string, k int) []Prediction {
 //	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
 //	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
 //	@Param			image		formData	file	true	"Image file; repeat the field for several"
-//	@Success		200			{object}	FeaturesResponse
-//	@Failure		400			{object}	Problem
-//	@Failure		404			{object}	Problem
-//	@Failure		408			{object}	Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413			{object}	Problem
-//	@Failure		415			{object}	Problem
-//	@Failure		422			{object}	Problem
-//	@Failure		429			{object}	Problem
-//	@Failure		503			{object}	Problem
+//	@Success		200			{object}	client.FeaturesResponse
+//	@Failure		400			{object}	client.Problem
+//	@Failure		404			{object}	client.Problem
+//	@Failure		408			{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413			{object}	client.Problem
+//	@Failure		415			{object}	client.Problem
+//	@Failure		422			{object}	client.Problem
+//	@Failure		429			{object}	client.Problem
+//	@Failure		503			{object}	client.Problem
 //	@Router			/v1/models/{name}/features [post]
 func (s *Server) featuresNamed(w http.ResponseWriter, r *http.Request) error {
 	return s.features(w, r, chi.URLParam(r, "name"), r.URL.Query().Get("version"), false)
@@ -320,15 +321,15 @@ func (s *Server) featuresNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
 //	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
 //	@Param			image		formData	file	true	"Image file; repeat the field for several"
-//	@Success		200			{object}	FeaturesResponse
-//	@Failure		400			{object}	Problem
-//	@Failure		404			{object}	Problem
-//	@Failure		408			{object}	Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413			{object}	Problem
-//	@Failure		415			{object}	Problem
-//	@Failure		422			{object}	Problem
-//	@Failure		429			{object}	Problem
-//	@Failure		503			{object}	Problem
+//	@Success		200			{object}	client.FeaturesResponse
+//	@Failure		400			{object}	client.Problem
+//	@Failure		404			{object}	client.Problem
+//	@Failure		408			{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413			{object}	client.Problem
+//	@Failure		415			{object}	client.Problem
+//	@Failure		422			{object}	client.Problem
+//	@Failure		429			{object}	client.Problem
+//	@Failure		503			{object}	client.Problem
 //	@Router			/features [post]
 func (s *Server) featuresDefault(w http.ResponseWriter, r *http.Request) error {
 	return s.features(w, r, "", "", true)
@@ -360,7 +361,7 @@ func (s *Server) features(w http.ResponseWriter, r *http.Request, name, version 
 	if layer == "pooled" {
 		vals, dim = out.Pooled, out.PooledDim
 	}
-	resp := FeaturesResponse{Model: e.m.Name, Version: e.m.Version, Dim: dim, Results: make([]FeaturesResult, out.N)}
+	resp := client.FeaturesResponse{Model: e.m.Name, Version: e.m.Version, Dim: dim, Results: make([]client.FeaturesResult, out.N)}
 	for i := range out.N {
 		v := append([]float32(nil), vals[i*dim:(i+1)*dim]...)
 		if normalize {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -106,7 +107,7 @@ func (s *Server) readMultipart(r *http.Request) (imageInput, error) {
 }
 
 func (s *Server) readJSON(r *http.Request) (imageInput, error) {
-	var req ImagesRequest
+	var req client.ImagesRequest
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(&req); err != nil {
 		if errors.Is(err, io.EOF) {

@@ -26,14 +26,14 @@ import (
 //	@Param			name	formData	string	true	"Model name"
 //	@Param			version	formData	string	false	"Version to create (default: the next number)"
 //	@Param			dtype	formData	string	false	"Stored weights"	Enums(fp32, fp16)	default(fp32)
-//	@Success		201		{object}	VersionInfo
-//	@Failure		400		{object}	Problem
-//	@Failure		401		{object}	Problem	"no API key sent"
-//	@Failure		403		{object}	Problem	"wrong API key"
-//	@Failure		409		{object}	Problem	"version exists"
-//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413		{object}	Problem
-//	@Failure		422		{object}	Problem	"not a checkpoint lcnet can read"
+//	@Success		201		{object}	client.VersionInfo
+//	@Failure		400		{object}	client.Problem
+//	@Failure		401		{object}	client.Problem	"no API key sent"
+//	@Failure		403		{object}	client.Problem	"wrong API key"
+//	@Failure		409		{object}	client.Problem	"version exists"
+//	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413		{object}	client.Problem
+//	@Failure		422		{object}	client.Problem	"not a checkpoint lcnet can read"
 //	@Security		BearerAuth
 //	@Router			/v1/models [post]
 func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
@@ -145,9 +145,9 @@ func saveFile(path string, r io.Reader) error {
 //	@Param			name	path	string	true	"Model name"
 //	@Param			version	path	string	true	"Version"
 //	@Success		204
-//	@Failure		401	{object}	Problem
-//	@Failure		403	{object}	Problem
-//	@Failure		404	{object}	Problem
+//	@Failure		401	{object}	client.Problem
+//	@Failure		403	{object}	client.Problem
+//	@Failure		404	{object}	client.Problem
 //	@Security		BearerAuth
 //	@Router			/v1/models/{name}/versions/{version} [delete]
 func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {

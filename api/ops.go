@@ -5,6 +5,7 @@ import (
 
 	httpSwagger "github.com/swaggo/http-swagger/v2"
 
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/openapi"
 	"github.com/lcnet/lcnet/web"
 )
@@ -15,10 +16,10 @@ import (
 //	@Description	200 while the process serves HTTP.
 //	@Tags			operations
 //	@Produce		json
-//	@Success		200	{object}	Health
+//	@Success		200	{object}	client.Health
 //	@Router			/healthz [get]
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
 	return nil
 }
 
@@ -28,15 +29,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 //	@Description	200 while the server accepts requests and can list its store; 503 while draining or when the store fails.
 //	@Tags			operations
 //	@Produce		json
-//	@Success		200	{object}	Health
-//	@Failure		503	{object}	Health
+//	@Success		200	{object}	client.Health
+//	@Failure		503	{object}	client.Health
 //	@Router			/readyz [get]
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if !s.ready(r) {
-		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "not ready"})
+		writeJSON(w, http.StatusServiceUnavailable, client.Health{Status: "not ready"})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+	writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
 	return nil
 }
 

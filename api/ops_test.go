@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lcnet/lcnet/api/client"
 )
 
 func TestOperations(t *testing.T) {
@@ -172,7 +174,7 @@ func TestDraining(t *testing.T) {
 	if r := do(t, "GET", ts.URL+"/readyz", "", nil); r.status != 503 {
 		t.Errorf("/readyz while draining: %d", r.status)
 	}
-	if r := do(t, "GET", ts.URL+"/v2/health/ready", "", nil); r.status != 503 || decode[V2Ready](t, r).Ready {
+	if r := do(t, "GET", ts.URL+"/v2/health/ready", "", nil); r.status != 503 || decode[client.V2Ready](t, r).Ready {
 		t.Errorf("/v2/health/ready while draining: %d %s", r.status, r.body)
 	}
 	if r := do(t, "GET", ts.URL+"/healthz", "", nil); r.status != 200 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
 )
 
@@ -76,7 +77,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == 499 {
 		status = http.StatusServiceUnavailable
 	}
-	p := Problem{
+	p := client.Problem{
 		Type:     "about:blank",
 		Title:    http.StatusText(status),
 		Status:   status,

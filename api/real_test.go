@@ -13,8 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/lcnet/lcnet/internal/fixtures"
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
+	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
 	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/nn"
@@ -74,7 +75,7 @@ func TestRealTextLine(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
-			resp := decode[ClassifyResponse](t, r)
+			resp := decode[client.ClassifyResponse](t, r)
 			p := resp.Results[0].Predictions
 			if p[0].Label != tt.label || p[0].Score < 0.99 {
 				t.Fatalf("top-1 %+v, want %s above 0.99", p[0], tt.label)
@@ -95,7 +96,7 @@ func TestRealFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := NewClient(ts.URL, nil)
+	c, _ := client.New(ts.URL, nil)
 	img := mustEncode(t, "png", testimage.TextLine(320, 48, "Hello, world"))
 	for layer, dim := range map[string]int{"features": m.Arch.FeatureDim(), "pooled": m.Arch.LastChannels()} {
 		res, err := c.Features(context.Background(), textlineName, "", [][]byte{img, img}, layer, true)
@@ -137,7 +138,7 @@ func TestRealV2Golden(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("%d %.500s", r.status, r.body)
 	}
-	resp := decode[V2InferResponse](t, r)
+	resp := decode[client.V2InferResponse](t, r)
 	golden := map[string]string{"logits": "logits", "probabilities": "probs", "features": "embedding", "pooled": "gap"}
 	for _, o := range resp.Outputs {
 		want, err := npy.ReadFile(filepath.Join(dir, name+"."+golden[o.Name]+".npy"))
@@ -172,19 +173,19 @@ func mustEncode(t testing.TB, format string, img image.Image) []byte {
 func TestRealManagement(t *testing.T) {
 	z, dir := realZoo(t, nil)
 	ts, _ := serveZoo(t, z, func(c *Config) { c.APIKey = "key" })
-	c, err := NewClient(ts.URL, nil)
+	c, err := client.New(ts.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.APIKey = "key"
 	ctx := context.Background()
-	open := func(path string) UploadFile {
+	open := func(path string) client.UploadFile {
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { f.Close() })
-		return UploadFile{Name: filepath.Base(path), Data: f}
+		return client.UploadFile{Name: filepath.Base(path), Data: f}
 	}
 	// An inference directory sent as its files.
 	tl := textlinePath(t)
@@ -204,7 +205,7 @@ func TestRealManagement(t *testing.T) {
 	if v, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))); err != nil || v.LabelCount != 1000 || v.Architecture != "PPLCNet_x0_25" {
 		t.Fatalf("upload pdparams: %+v %v", v, err)
 	}
-	if _, err := c.Upload(ctx, "junk", "", "", UploadFile{Name: "x.pdparams", Data: strings.NewReader("not a checkpoint")}); !isProblem(err, 422) {
+	if _, err := c.Upload(ctx, "junk", "", "", client.UploadFile{Name: "x.pdparams", Data: strings.NewReader("not a checkpoint")}); !isProblem(err, 422) {
 		t.Errorf("junk upload: %v", err)
 	}
 	if _, err := c.Upload(ctx, "tl", "1", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))); !isProblem(err, 409) {
@@ -231,9 +232,9 @@ func TestRealManagement(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts2, _ := serveZoo(t, z, nil)
-	c2, _ := NewClient(ts2.URL, nil)
+	c2, _ := client.New(ts2.URL, nil)
 	_, err = c2.Classify(ctx, "tl", "1", [][]byte{up}, 1)
-	var pe *ProblemError
+	var pe *client.ProblemError
 	if !errors.As(err, &pe) || pe.Status != 500 || !strings.Contains(pe.Detail, "tl") || !strings.Contains(pe.Detail, "1") {
 		t.Errorf("corrupt version: %v", err)
 	}
@@ -256,7 +257,7 @@ func TestRealManagement(t *testing.T) {
 // at once through the real network (run with -race).
 func TestRealConcurrent(t *testing.T) {
 	ts, _ := realServer(t, map[string]string{textlineName: textlinePath(t)})
-	c, _ := NewClient(ts.URL, nil)
+	c, _ := client.New(ts.URL, nil)
 	up := testimage.TextLine(320, 48, "Invoice total: 1,234.56 EUR")
 	imgs := map[string][]byte{"0_degree": mustEncode(t, "png", up), "180_degree": mustEncode(t, "png", testimage.Rotate180(up))}
 	// Kept small: under -race the network runs some 50 times slower;

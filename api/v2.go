@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/nn"
 )
 
@@ -19,10 +20,10 @@ import (
 //	@Summary	Server liveness (KServe v2)
 //	@Tags		v2
 //	@Produce	json
-//	@Success	200	{object}	V2Live
+//	@Success	200	{object}	client.V2Live
 //	@Router		/v2/health/live [get]
 func (s *Server) v2Live(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, V2Live{Live: true})
+	writeJSON(w, http.StatusOK, client.V2Live{Live: true})
 	return nil
 }
 
@@ -32,12 +33,12 @@ func (s *Server) v2Live(w http.ResponseWriter, r *http.Request) error {
 //	@Description	Ready while the server accepts requests and can read its store; 503 while draining.
 //	@Tags			v2
 //	@Produce		json
-//	@Success		200	{object}	V2Ready
-//	@Failure		503	{object}	V2Ready
+//	@Success		200	{object}	client.V2Ready
+//	@Failure		503	{object}	client.V2Ready
 //	@Router			/v2/health/ready [get]
 func (s *Server) v2Ready(w http.ResponseWriter, r *http.Request) error {
 	ok := s.ready(r)
-	writeJSON(w, readyStatus(ok), V2Ready{Ready: ok})
+	writeJSON(w, readyStatus(ok), client.V2Ready{Ready: ok})
 	return nil
 }
 
@@ -55,8 +56,8 @@ func readyStatus(ok bool) int {
 //	@Tags			v2
 //	@Produce		json
 //	@Param			name	path		string	true	"Model name"
-//	@Success		200		{object}	V2ModelMetadata
-//	@Failure		404		{object}	Problem
+//	@Success		200		{object}	client.V2ModelMetadata
+//	@Failure		404		{object}	client.Problem
 //	@Router			/v2/models/{name} [get]
 func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 	name, version := chi.URLParam(r, "name"), chi.URLParam(r, "version")
@@ -80,12 +81,12 @@ func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 		h, wd = m.Arch.InputHeight, m.Arch.InputWidth
 	}
 	classes := int64(m.Arch.ClassNum)
-	writeJSON(w, http.StatusOK, V2ModelMetadata{
+	writeJSON(w, http.StatusOK, client.V2ModelMetadata{
 		Name:     m.Name,
 		Versions: versions,
 		Platform: "lcnet",
-		Inputs:   []V2TensorMetadata{{Name: "x", Datatype: "FP32", Shape: []int64{-1, 3, int64(h), int64(wd)}}},
-		Outputs: []V2TensorMetadata{
+		Inputs:   []client.V2TensorMetadata{{Name: "x", Datatype: "FP32", Shape: []int64{-1, 3, int64(h), int64(wd)}}},
+		Outputs: []client.V2TensorMetadata{
 			{Name: "logits", Datatype: "FP32", Shape: []int64{-1, classes}},
 			{Name: "probabilities", Datatype: "FP32", Shape: []int64{-1, classes}},
 			{Name: "features", Datatype: "FP32", Shape: []int64{-1, int64(m.Arch.FeatureDim())}},
@@ -102,8 +103,8 @@ func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 //	@Produce	json
 //	@Param		name	path		string	true	"Model name"
 //	@Param		version	path		string	true	"Version"
-//	@Success	200		{object}	V2ModelMetadata
-//	@Failure	404		{object}	Problem
+//	@Success	200		{object}	client.V2ModelMetadata
+//	@Failure	404		{object}	client.Problem
 //	@Router		/v2/models/{name}/versions/{version} [get]
 func (s *Server) v2MetadataVersion(w http.ResponseWriter, r *http.Request) error {
 	return s.v2Metadata(w, r)
@@ -116,9 +117,9 @@ func (s *Server) v2MetadataVersion(w http.ResponseWriter, r *http.Request) error
 //	@Tags			v2
 //	@Produce		json
 //	@Param			name	path		string	true	"Model name"
-//	@Success		200		{object}	V2Ready
-//	@Failure		404		{object}	Problem
-//	@Failure		503		{object}	V2Ready
+//	@Success		200		{object}	client.V2Ready
+//	@Failure		404		{object}	client.Problem
+//	@Failure		503		{object}	client.V2Ready
 //	@Router			/v2/models/{name}/ready [get]
 func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.resolve(r.Context(), chi.URLParam(r, "name"), chi.URLParam(r, "version"))
@@ -126,14 +127,14 @@ func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if s.cache.loaded(m) {
-		writeJSON(w, http.StatusOK, V2Ready{Ready: true})
+		writeJSON(w, http.StatusOK, client.V2Ready{Ready: true})
 		return nil
 	}
 	if _, err := s.cache.start(m); err != nil {
 		return err
 	}
 	w.Header().Set("Retry-After", "1")
-	writeJSON(w, http.StatusServiceUnavailable, V2Ready{Ready: false})
+	writeJSON(w, http.StatusServiceUnavailable, client.V2Ready{Ready: false})
 	return nil
 }
 
@@ -144,9 +145,9 @@ func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 //	@Produce	json
 //	@Param		name	path		string	true	"Model name"
 //	@Param		version	path		string	true	"Version"
-//	@Success	200		{object}	V2Ready
-//	@Failure	404		{object}	Problem
-//	@Failure	503		{object}	V2Ready
+//	@Success	200		{object}	client.V2Ready
+//	@Failure	404		{object}	client.Problem
+//	@Failure	503		{object}	client.V2Ready
 //	@Router		/v2/models/{name}/versions/{version}/ready [get]
 func (s *Server) v2ModelVersionReady(w http.ResponseWriter, r *http.Request) error {
 	return s.v2ModelReady(w, r)
@@ -162,7 +163,7 @@ type v2InferRequestWire struct {
 		Datatype string          `json:"datatype"`
 		Data     json.RawMessage `json:"data"`
 	} `json:"inputs"`
-	Outputs []V2RequestedOutput `json:"outputs"`
+	Outputs []client.V2RequestedOutput `json:"outputs"`
 }
 
 // v2Infer godoc
@@ -173,14 +174,14 @@ type v2InferRequestWire struct {
 //	@Accept			json
 //	@Produce		json
 //	@Param			name	path		string			true	"Model name"
-//	@Param			request	body		V2InferRequest	true	"Input tensor"
-//	@Success		200		{object}	V2InferResponse
-//	@Failure		400		{object}	Problem	"wrong shape, datatype or output name"
-//	@Failure		404		{object}	Problem
-//	@Failure		408		{object}	Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413		{object}	Problem	"body larger than the server's limit"
-//	@Failure		429		{object}	Problem
-//	@Failure		503		{object}	Problem
+//	@Param			request	body		client.V2InferRequest	true	"Input tensor"
+//	@Success		200		{object}	client.V2InferResponse
+//	@Failure		400		{object}	client.Problem	"wrong shape, datatype or output name"
+//	@Failure		404		{object}	client.Problem
+//	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413		{object}	client.Problem	"body larger than the server's limit"
+//	@Failure		429		{object}	client.Problem
+//	@Failure		503		{object}	client.Problem
 //	@Router			/v2/models/{name}/infer [post]
 func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
@@ -241,7 +242,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := V2InferResponse{ModelName: e.m.Name, ModelVersion: e.m.Version, ID: req.ID}
+	resp := client.V2InferResponse{ModelName: e.m.Name, ModelVersion: e.m.Version, ID: req.ID}
 	for _, name := range names {
 		var data []float32
 		var dim int
@@ -255,7 +256,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		case "pooled":
 			data, dim = out.Pooled, out.PooledDim
 		}
-		resp.Outputs = append(resp.Outputs, V2InferOutput{Name: name, Datatype: "FP32", Shape: []int64{n, int64(dim)}, Data: data})
+		resp.Outputs = append(resp.Outputs, client.V2InferOutput{Name: name, Datatype: "FP32", Shape: []int64{n, int64(dim)}, Data: data})
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -269,14 +270,14 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 //	@Produce	json
 //	@Param		name	path		string			true	"Model name"
 //	@Param		version	path		string			true	"Version"
-//	@Param		request	body		V2InferRequest	true	"Input tensor"
-//	@Success	200		{object}	V2InferResponse
-//	@Failure	400		{object}	Problem
-//	@Failure	404		{object}	Problem
-//	@Failure	408		{object}	Problem
-//	@Failure	413		{object}	Problem
-//	@Failure	429		{object}	Problem
-//	@Failure	503		{object}	Problem
+//	@Param		request	body		client.V2InferRequest	true	"Input tensor"
+//	@Success	200		{object}	client.V2InferResponse
+//	@Failure	400		{object}	client.Problem
+//	@Failure	404		{object}	client.Problem
+//	@Failure	408		{object}	client.Problem
+//	@Failure	413		{object}	client.Problem
+//	@Failure	429		{object}	client.Problem
+//	@Failure	503		{object}	client.Problem
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]
 func (s *Server) v2InferVersion(w http.ResponseWriter, r *http.Request) error {
 	return s.v2Infer(w, r)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lcnet/lcnet/api/client"
 )
 
 // tensorJSON renders n images of 3 x h x w, image i filled with channel
@@ -66,17 +68,17 @@ func TestV2(t *testing.T) {
 	_, ts := newTestServer(t, f, nil)
 	get := func(path string) result { return do(t, "GET", ts.URL+path, "", nil) }
 
-	if r := get("/v2/health/live"); r.status != 200 || !decode[V2Live](t, r).Live {
+	if r := get("/v2/health/live"); r.status != 200 || !decode[client.V2Live](t, r).Live {
 		t.Fatalf("live: %d %s", r.status, r.body)
 	}
-	if r := get("/v2/health/ready"); r.status != 200 || !decode[V2Ready](t, r).Ready {
+	if r := get("/v2/health/ready"); r.status != 200 || !decode[client.V2Ready](t, r).Ready {
 		t.Fatalf("ready: %d %s", r.status, r.body)
 	}
-	md := decode[V2ModelMetadata](t, get("/v2/models/m"))
+	md := decode[client.V2ModelMetadata](t, get("/v2/models/m"))
 	if md.Name != "m" || fmt.Sprint(md.Versions) != "[1 2]" || len(md.Inputs) != 1 || fmt.Sprint(md.Inputs[0].Shape) != "[-1 3 32 32]" || len(md.Outputs) != 4 {
 		t.Errorf("metadata %+v", md)
 	}
-	if md := decode[V2ModelMetadata](t, get("/v2/models/m/versions/1")); fmt.Sprint(md.Versions) != "[1]" {
+	if md := decode[client.V2ModelMetadata](t, get("/v2/models/m/versions/1")); fmt.Sprint(md.Versions) != "[1]" {
 		t.Errorf("version metadata %+v", md)
 	}
 	p := checkProblem(t, get("/v2/models/nope"), 404, "nope")
@@ -88,7 +90,7 @@ func TestV2(t *testing.T) {
 	// Ready starts the load and answers 503 until it is done.
 	for i := 0; ; i++ {
 		r := get("/v2/models/m/versions/1/ready")
-		if r.status == 200 && decode[V2Ready](t, r).Ready {
+		if r.status == 200 && decode[client.V2Ready](t, r).Ready {
 			break
 		}
 		if r.status != 503 || r.header.Get("Retry-After") == "" || i > 200 {
@@ -104,7 +106,7 @@ func TestV2(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
-			resp := decode[V2InferResponse](t, r)
+			resp := decode[client.V2InferResponse](t, r)
 			if resp.ModelName != "m" || resp.ModelVersion != "2" || resp.ID != "req-1" || len(resp.Outputs) != 4 {
 				t.Fatalf("%+v", resp)
 			}
@@ -123,7 +125,7 @@ func TestV2(t *testing.T) {
 	t.Run("selected outputs, version route, any input name", func(t *testing.T) {
 		data := tensorJSON(1, 40, 48, false, [3]float32{0.1, 0.2, 0.3})
 		r := do(t, "POST", ts.URL+"/v2/models/m/versions/1/infer", "application/json", strings.NewReader(inferBody("pixel_values", []int{1, 3, 40, 48}, data, "pooled")))
-		resp := decode[V2InferResponse](t, r)
+		resp := decode[client.V2InferResponse](t, r)
 		if r.status != 200 || resp.ModelVersion != "1" || len(resp.Outputs) != 1 || resp.Outputs[0].Name != "pooled" {
 			t.Fatalf("%d %s", r.status, r.body)
 		}

@@ -3,7 +3,7 @@
 // binary serves it without generating anything at run time.
 //
 // Regenerate after changing a handler's annotations or a type in
-// api/types.go (TestOpenAPIUpToDate in package api fails until you do):
+// api/client/types.go (TestOpenAPIUpToDate in package api fails until you do):
 //
 //	go generate ./openapi
 package openapi

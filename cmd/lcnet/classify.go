@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lcnet/lcnet/api"
+	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/nn"
 	"github.com/lcnet/lcnet/zoo"
@@ -148,13 +148,13 @@ func topPredictions(probs []float32, labels []string, k int) []prediction {
 }
 
 // classifyRemote sends the images in one request to a running server,
-// through the api package's client (the same wire types the server uses).
+// through api/client (the wire types the server uses).
 func classifyRemote(ctx context.Context, server, apiKey, name, version string, images []string, topK int) (classifyOutput, error) {
-	client, err := api.NewClient(server, &http.Client{Timeout: 5 * time.Minute})
+	c, err := client.New(server, &http.Client{Timeout: 5 * time.Minute})
 	if err != nil {
 		return classifyOutput{}, usageError{fmt.Errorf("--server: %w", err)}
 	}
-	client.APIKey = apiKey
+	c.APIKey = apiKey
 	bodies := make([][]byte, len(images))
 	for i, path := range images {
 		if bodies[i], err = os.ReadFile(path); err != nil {
@@ -164,7 +164,7 @@ func classifyRemote(ctx context.Context, server, apiKey, name, version string, i
 	if version == "latest" {
 		version = ""
 	}
-	resp, err := client.Classify(ctx, name, version, bodies, topK)
+	resp, err := c.Classify(ctx, name, version, bodies, topK)
 	if err != nil {
 		return classifyOutput{}, fmt.Errorf("%s: %w", server, err)
 	}

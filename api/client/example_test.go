@@ -1,4 +1,4 @@
-package api_test
+package client_test
 
 import (
 	"context"
@@ -6,12 +6,12 @@ import (
 	"log"
 	"os"
 
-	"github.com/lcnet/lcnet/api"
+	"github.com/lcnet/lcnet/api/client"
 )
 
 // Classify an image with a running "lcnet serve".
 func ExampleClient_Classify() {
-	c, err := api.NewClient("http://127.0.0.1:8080", nil)
+	c, err := client.New("http://127.0.0.1:8080", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func ExampleClient_Classify() {
 	// An empty model name uses POST /classify and the server's default.
 	res, err := c.Classify(context.Background(), "PPLCNet_x1_0", "", [][]byte{img}, 5)
 	if err != nil {
-		log.Fatal(err) // an *api.ProblemError for 4xx/5xx answers
+		log.Fatal(err) // an *client.ProblemError for 4xx/5xx answers
 	}
 	for _, p := range res.Results[0].Predictions {
 		fmt.Printf("%-30s %.4f\n", p.Label, p.Score)

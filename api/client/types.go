@@ -1,11 +1,13 @@
-package api
+package client
 
 import "time"
 
 // This file holds every request and response body of the HTTP API. The
-// handlers, the swag annotations (and so the OpenAPI document), the Go
-// client and the CLI all use these types, so the wire format is defined
-// once.
+// server (package api), its swag annotations (and so the OpenAPI document),
+// this client and the CLI all use these types, so the wire format is
+// defined once. Each struct ends in "@name api.X": swag names a definition
+// after the package its type is in, and the published document has always
+// called them api.X, so clients generated from it keep their type names.
 
 // Prediction is one class of a classification, most probable first.
 type Prediction struct {
@@ -13,12 +15,12 @@ type Prediction struct {
 	Label   string `json:"label" example:"0_degree"`
 	// Score is the softmax probability of the class.
 	Score float64 `json:"score" example:"0.9987"`
-}
+} // @name api.Prediction
 
 // ClassifyResult is the top-k of one input image.
 type ClassifyResult struct {
 	Predictions []Prediction `json:"predictions"`
-}
+} // @name api.ClassifyResult
 
 // ClassifyResponse answers POST /v1/models/{name}/classify and POST /classify,
 // with one result per image, in the order the images were sent.
@@ -26,12 +28,12 @@ type ClassifyResponse struct {
 	Model   string           `json:"model" example:"textline"`
 	Version string           `json:"version" example:"1"`
 	Results []ClassifyResult `json:"results"`
-}
+} // @name api.ClassifyResponse
 
 // FeaturesResult is the feature vector of one input image.
 type FeaturesResult struct {
 	Features []float32 `json:"features"`
-}
+} // @name api.FeaturesResult
 
 // FeaturesResponse answers POST /v1/models/{name}/features and POST /features.
 type FeaturesResponse struct {
@@ -40,7 +42,7 @@ type FeaturesResponse struct {
 	// Dim is the length of every feature vector.
 	Dim     int              `json:"dim" example:"1280"`
 	Results []FeaturesResult `json:"results"`
-}
+} // @name api.FeaturesResponse
 
 // ImagesRequest is the JSON form of classify and features input.
 type ImagesRequest struct {
@@ -48,7 +50,7 @@ type ImagesRequest struct {
 	Images []string `json:"images"`
 	// Model, for POST /classify and /features only, is NAME or NAME:VERSION.
 	Model string `json:"model,omitempty" example:"textline:1"`
-}
+} // @name api.ImagesRequest
 
 // VersionInfo describes one immutable model version.
 type VersionInfo struct {
@@ -69,7 +71,7 @@ type VersionInfo struct {
 	WeightsSize   int64     `json:"weights_size"`
 	SourceFormat  string    `json:"source_format,omitempty" example:"pir"`
 	CreatedAt     time.Time `json:"created_at"`
-}
+} // @name api.VersionInfo
 
 // Model is one named model with all its versions, oldest first.
 type Model struct {
@@ -78,13 +80,13 @@ type Model struct {
 	Versions []VersionInfo `json:"versions"`
 	// Pull is set while the server is downloading the model (--pull).
 	Pull *PullProgress `json:"pull,omitempty"`
-}
+} // @name api.Model
 
 // PullProgress reports a download under way; Total is -1 while unknown.
 type PullProgress struct {
 	Done  int64 `json:"done"`
 	Total int64 `json:"total"`
-}
+} // @name api.PullProgress
 
 // ModelList answers GET /v1/models.
 type ModelList struct {
@@ -92,7 +94,7 @@ type ModelList struct {
 	// Default is the model POST /classify uses when none is named ("" if
 	// several are served and none is the default).
 	Default string `json:"default,omitempty"`
-}
+} // @name api.ModelList
 
 // Problem is an RFC 9457 application/problem+json error body.
 type Problem struct {
@@ -107,29 +109,29 @@ type Problem struct {
 	Models []string `json:"models,omitempty"`
 	// Error repeats Detail on /v2 routes, where KServe v2 clients look for it.
 	Error string `json:"error,omitempty"`
-}
+} // @name api.Problem
 
 // Health answers /healthz and /readyz.
 type Health struct {
 	Status string `json:"status" example:"ok"`
-}
+} // @name api.Health
 
 // V2Live answers GET /v2/health/live (KServe v2).
 type V2Live struct {
 	Live bool `json:"live"`
-}
+} // @name api.V2Live
 
 // V2Ready answers GET /v2/health/ready and /v2/models/{name}/ready.
 type V2Ready struct {
 	Ready bool `json:"ready"`
-}
+} // @name api.V2Ready
 
 // V2TensorMetadata describes an input or output tensor; -1 is a free size.
 type V2TensorMetadata struct {
 	Name     string  `json:"name" example:"x"`
 	Datatype string  `json:"datatype" example:"FP32"`
 	Shape    []int64 `json:"shape"`
-}
+} // @name api.V2TensorMetadata
 
 // V2ModelMetadata answers GET /v2/models/{name}[/versions/{version}].
 type V2ModelMetadata struct {
@@ -138,7 +140,7 @@ type V2ModelMetadata struct {
 	Platform string             `json:"platform" example:"lcnet"`
 	Inputs   []V2TensorMetadata `json:"inputs"`
 	Outputs  []V2TensorMetadata `json:"outputs"`
-}
+} // @name api.V2ModelMetadata
 
 // V2InferInput is the one FP32 NCHW input tensor of an inference request.
 type V2InferInput struct {
@@ -148,12 +150,12 @@ type V2InferInput struct {
 	// Data holds the values in row-major order; the server also accepts
 	// them nested ([[[[...]]]]), as KServe clients often send.
 	Data []float32 `json:"data"`
-}
+} // @name api.V2InferInput
 
 // V2RequestedOutput names one output to return.
 type V2RequestedOutput struct {
 	Name string `json:"name" example:"probabilities"`
-}
+} // @name api.V2RequestedOutput
 
 // V2InferRequest is the body of POST /v2/models/{name}/infer.
 type V2InferRequest struct {
@@ -162,7 +164,7 @@ type V2InferRequest struct {
 	// Outputs selects among logits, probabilities, features and pooled;
 	// empty means all four.
 	Outputs []V2RequestedOutput `json:"outputs,omitempty"`
-}
+} // @name api.V2InferRequest
 
 // V2InferOutput is one output tensor, flat row-major data.
 type V2InferOutput struct {
@@ -170,7 +172,7 @@ type V2InferOutput struct {
 	Shape    []int64   `json:"shape"`
 	Datatype string    `json:"datatype" example:"FP32"`
 	Data     []float32 `json:"data"`
-}
+} // @name api.V2InferOutput
 
 // V2InferResponse answers POST /v2/models/{name}/infer.
 type V2InferResponse struct {
@@ -178,4 +180,4 @@ type V2InferResponse struct {
 	ModelVersion string          `json:"model_version"`
 	ID           string          `json:"id,omitempty"`
 	Outputs      []V2InferOutput `json:"outputs"`
-}
+} // @name api.V2InferResponse

@@ -1,4 +1,8 @@
-package api
+// Package client is the Go client of lcnet's HTTP API and the API's wire
+// types (request, response and problem bodies). It imports only the
+// standard library, so a program that calls a server does not link the
+// server, the network or the model store.
+package client
 
 import (
 	"bytes"
@@ -15,8 +19,8 @@ import (
 )
 
 // Client calls a running lcnet server. The CLI's "lcnet classify --server"
-// and the end-to-end tests use it, so it speaks exactly the wire types of
-// this package.
+// and the end-to-end tests use it, so it speaks exactly the wire types the
+// server answers with.
 type Client struct {
 	base *url.URL
 	hc   *http.Client
@@ -25,9 +29,9 @@ type Client struct {
 	APIKey string
 }
 
-// NewClient returns a client for the server at base (e.g.
+// New returns a client for the server at base (e.g.
 // "http://127.0.0.1:8080"); hc nil means http.DefaultClient.
-func NewClient(base string, hc *http.Client) (*Client, error) {
+func New(base string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("server URL %q: want http://HOST[:PORT]", base)
