@@ -22,6 +22,7 @@ import (
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/internal/testimage"
+	"github.com/lcnet/lcnet/pull"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -611,7 +612,7 @@ func TestPullOnDemand(t *testing.T) {
 	})
 	t.Run("not in the catalog is 404", func(t *testing.T) {
 		f := newFake()
-		p := &fakePuller{f: f, fail: errors.New(`unknown model "zzz"`)}
+		p := &fakePuller{f: f, fail: fmt.Errorf(`%w "zzz"`, pull.ErrUnknownModel)}
 		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
 		checkProblem(t, do(t, "POST", ts.URL+"/v1/models/zzz/classify", "image/png", bytes.NewReader(png)), 404, "zzz")
 	})

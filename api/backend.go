@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -14,12 +13,12 @@ type backend interface {
 	// models lists every model, versions oldest first.
 	models(ctx context.Context) ([]modelVersions, error)
 	// resolve finds a version; version "" is the newest. A missing model or
-	// version is an error wrapping errNotFound.
+	// version is an error wrapping zoo.ErrNotFound.
 	resolve(ctx context.Context, name, version string) (zoo.Manifest, error)
 	// load reads and verifies m's weights and builds the network. A
-	// checksum failure wraps errChecksum.
+	// checksum failure wraps zoo.ErrChecksum.
 	load(ctx context.Context, m zoo.Manifest) (runner, error)
-	// remove deletes one version (errNotFound if absent).
+	// remove deletes one version (zoo.ErrNotFound if absent).
 	remove(ctx context.Context, name, version string) error
 	// importFile converts a checkpoint file (any format convert reads) into
 	// a new version.
@@ -48,12 +47,3 @@ type output struct {
 	N, Classes, FeatureDim, PooledDim       int
 	Logits, Probabilities, Features, Pooled []float32
 }
-
-// Sentinel errors the backend wraps, so handlers choose status codes
-// without knowing which package failed.
-var (
-	errNotFound      = errors.New("not found")
-	errVersionExists = errors.New("version exists")
-	errChecksum      = errors.New("checksum mismatch")
-	errBadInput      = errors.New("bad input")
-)

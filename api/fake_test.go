@@ -83,7 +83,7 @@ func (f *fakeBackend) resolve(ctx context.Context, name, version string) (zoo.Ma
 	defer f.mu.Unlock()
 	vs := f.versions[name]
 	if len(vs) == 0 {
-		return zoo.Manifest{}, fmt.Errorf("model %q: %w", name, errNotFound)
+		return zoo.Manifest{}, fmt.Errorf("model %q: %w", name, zoo.ErrNotFound)
 	}
 	if version == "" || version == "latest" {
 		return vs[len(vs)-1], nil
@@ -93,7 +93,7 @@ func (f *fakeBackend) resolve(ctx context.Context, name, version string) (zoo.Ma
 			return m, nil
 		}
 	}
-	return zoo.Manifest{}, fmt.Errorf("model %s version %q: %w", name, version, errNotFound)
+	return zoo.Manifest{}, fmt.Errorf("model %s version %q: %w", name, version, zoo.ErrNotFound)
 }
 
 func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) {
@@ -103,7 +103,7 @@ func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) 
 	bad := f.badSum[cacheKey(m.Name, m.Version)]
 	f.mu.Unlock()
 	if bad {
-		return nil, fmt.Errorf("%s version %s: weights sha256 differs from the manifest: %w", m.Name, m.Version, errChecksum)
+		return nil, fmt.Errorf("%s version %s: weights sha256 differs from the manifest: %w", m.Name, m.Version, zoo.ErrChecksum)
 	}
 	return &fakeRunner{f: f}, nil
 }
@@ -118,7 +118,7 @@ func (f *fakeBackend) remove(ctx context.Context, name, version string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("model %s version %q: %w", name, version, errNotFound)
+	return fmt.Errorf("model %s version %q: %w", name, version, zoo.ErrNotFound)
 }
 
 func (f *fakeBackend) importFile(ctx context.Context, path string, opts importOptions) (zoo.Manifest, error) {
@@ -131,7 +131,7 @@ func (f *fakeBackend) importFile(ctx context.Context, path string, opts importOp
 	}
 	for _, m := range f.versions[opts.Name] {
 		if m.Version == v {
-			return zoo.Manifest{}, fmt.Errorf("%s:%s: %w", opts.Name, v, errVersionExists)
+			return zoo.Manifest{}, fmt.Errorf("%s:%s: %w", opts.Name, v, zoo.ErrVersionExists)
 		}
 	}
 	m := fakeManifest(opts.Name, v)

@@ -91,7 +91,7 @@ func (s *Server) findModel(ctx context.Context, name string) (modelVersions, err
 			return m, nil
 		}
 	}
-	return modelVersions{}, fmt.Errorf("model %q: %w", name, errNotFound)
+	return modelVersions{}, fmt.Errorf("model %q: %w", name, zoo.ErrNotFound)
 }
 
 func modelOf(m modelVersions) client.Model {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
+	"github.com/lcnet/lcnet/zoo"
 )
 
 // httpError is an error with the status it should be answered with. Handlers
@@ -47,13 +48,13 @@ func statusOf(err error) *httpError {
 		return &httpError{status: http.StatusRequestTimeout, detail: "reading the request body took longer than the request deadline: " + err.Error(), err: err}
 	case errors.As(err, &mbe):
 		return &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("request body larger than the limit of %d bytes", mbe.Limit), err: err}
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, zoo.ErrNotFound):
 		return &httpError{status: http.StatusNotFound, detail: err.Error(), err: err}
-	case errors.Is(err, errVersionExists):
+	case errors.Is(err, zoo.ErrVersionExists):
 		return &httpError{status: http.StatusConflict, detail: err.Error(), err: err}
-	case errors.Is(err, errChecksum):
+	case errors.Is(err, zoo.ErrChecksum):
 		return &httpError{status: http.StatusInternalServerError, detail: err.Error(), err: err}
-	case errors.Is(err, errBadInput):
+	case errors.Is(err, zoo.ErrInvalidName):
 		return &httpError{status: http.StatusBadRequest, detail: err.Error(), err: err}
 	case errors.Is(err, imaging.ErrUnsupported):
 		return &httpError{status: http.StatusUnsupportedMediaType, detail: err.Error(), err: err}

@@ -34,14 +34,13 @@ func (b *zooBackend) models(ctx context.Context) ([]modelVersions, error) {
 }
 
 func (b *zooBackend) resolve(ctx context.Context, name, version string) (zoo.Manifest, error) {
-	m, err := b.z.Resolve(ctx, name, version)
-	return m, mapZooErr(err)
+	return b.z.Resolve(ctx, name, version)
 }
 
 func (b *zooBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) {
 	tensors, err := b.z.Weights(ctx, m)
 	if err != nil {
-		return nil, mapZooErr(err)
+		return nil, err
 	}
 	model, err := nn.Load(m.Arch, tensors, nn.Options{Threads: b.threads, Half: m.DType == zoo.FP16})
 	if err != nil {
@@ -51,7 +50,7 @@ func (b *zooBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) {
 }
 
 func (b *zooBackend) remove(ctx context.Context, name, version string) error {
-	return mapZooErr(b.z.Delete(ctx, name, version))
+	return b.z.Delete(ctx, name, version)
 }
 
 func (b *zooBackend) importFile(ctx context.Context, path string, opts importOptions) (zoo.Manifest, error) {
@@ -62,33 +61,9 @@ func (b *zooBackend) importFile(ctx context.Context, path string, opts importOpt
 	m, err := convert.Import(ctx, b.z, ck, convert.ImportOptions{Name: opts.Name, Version: opts.Version, DType: opts.DType})
 	if err != nil {
 		if errors.Is(err, zoo.ErrVersionExists) || errors.Is(err, zoo.ErrInvalidName) {
-			return zoo.Manifest{}, mapZooErr(err)
+			return zoo.Manifest{}, err
 		}
 		return zoo.Manifest{}, &httpError{status: http.StatusUnprocessableEntity, detail: "importing the upload: " + err.Error(), err: err}
 	}
 	return m, nil
 }
-
-// mapZooErr keeps the zoo's message (it names what was asked) and adds
-// the api's sentinel for the status code.
-func mapZooErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, zoo.ErrNotFound):
-		return wrapSentinel{err, errNotFound}
-	case errors.Is(err, zoo.ErrInvalidName):
-		return wrapSentinel{err, errBadInput}
-	case errors.Is(err, zoo.ErrVersionExists):
-		return wrapSentinel{err, errVersionExists}
-	case errors.Is(err, zoo.ErrChecksum):
-		return wrapSentinel{err, errChecksum}
-	}
-	return err
-}
-
-// wrapSentinel is err, also matching sentinel under errors.Is.
-type wrapSentinel struct{ err, sentinel error }
-
-func (w wrapSentinel) Error() string   { return w.err.Error() }
-func (w wrapSentinel) Unwrap() []error { return []error{w.err, w.sentinel} }

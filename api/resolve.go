@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lcnet/lcnet/pull"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -29,7 +30,7 @@ func (s *Server) resolve(ctx context.Context, name, version string) (zoo.Manifes
 
 func (s *Server) resolveUncached(ctx context.Context, name, version string) (zoo.Manifest, error) {
 	m, err := s.be.resolve(ctx, name, version)
-	if err == nil || s.cfg.Puller == nil || !errors.Is(err, errNotFound) {
+	if err == nil || s.cfg.Puller == nil || !errors.Is(err, zoo.ErrNotFound) {
 		return m, err
 	}
 	if version != "" {
@@ -49,7 +50,7 @@ func (s *Server) resolveUncached(ctx context.Context, name, version string) (zoo
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			if isUnknownModel(res.Err) {
+			if errors.Is(res.Err, pull.ErrUnknownModel) {
 				return zoo.Manifest{}, fmt.Errorf("%w; and the pull catalog has no such model: %v", err, res.Err)
 			}
 			return zoo.Manifest{}, &httpError{status: http.StatusServiceUnavailable,
@@ -87,18 +88,12 @@ func (s *Server) sweepDeleted(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		for _, m := range s.cache.manifests() {
-			if _, err := s.be.resolve(ctx, m.Name, m.Version); errors.Is(err, errNotFound) {
+			if _, err := s.be.resolve(ctx, m.Name, m.Version); errors.Is(err, zoo.ErrNotFound) {
 				s.log.Info("unloading a model version deleted from the store", "model", m.Name+":"+m.Version)
 				s.cache.evict(m.Name, m.Version)
 			}
 		}
 	}
-}
-
-// isUnknownModel recognises pull's ErrUnknownModel by its text,
-// so the api does not import the puller it is only handed.
-func isUnknownModel(err error) bool {
-	return strings.Contains(err.Error(), "unknown model")
 }
 
 // loadRef resolves and loads a model named by the path and ?version=.
