@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +9,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lcnet/lcnet/zoo"
@@ -221,91 +217,4 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("stopped")
 	return nil
-}
-
-// recoverer turns a handler panic into a logged 500 problem.
-func (s *Server) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				s.writeError(w, r, fmt.Errorf("internal error: %v", v))
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// logRequests writes one structured line per request.
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		level := slog.LevelInfo
-		if ww.Status() >= 500 {
-			level = slog.LevelWarn
-		}
-		s.log.Log(r.Context(), level, "request",
-			"method", r.Method, "path", r.URL.Path, "status", ww.Status(), "bytes", ww.BytesWritten(),
-			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr,
-			"request_id", middleware.GetReqID(r.Context()))
-	})
-}
-
-// deadline gives every request a context deadline, and the connection a
-// read deadline, so a client that sends its body slowly cannot hold a
-// handler past it either.
-func deadline(d time.Duration) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// Not every ResponseWriter supports it (httptest's recorder).
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}
-
-// maxBody caps the request body; reading past it fails with
-// *http.MaxBytesError, which writeError answers with 413. A declared
-// length over the cap is refused before anything is read.
-func (s *Server) maxBody(n int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > n {
-				s.writeError(w, r, &http.MaxBytesError{Limit: n})
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, n)
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// requireKey guards model management when an API key is configured: no
-// key is 401, a wrong one 403.
-func (s *Server) requireKey(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.APIKey == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		auth := r.Header.Get("Authorization")
-		key, ok := strings.CutPrefix(auth, "Bearer ")
-		if auth == "" || !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="lcnet"`)
-			s.writeError(w, r, problemf(http.StatusUnauthorized, "this route needs an API key: send Authorization: Bearer KEY"))
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(s.cfg.APIKey)) != 1 {
-			s.writeError(w, r, problemf(http.StatusForbidden, "the API key is not valid"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
