@@ -62,14 +62,11 @@ API key from --api-key or $LCNET_API_KEY).`,
 			if topK < 1 {
 				return usagef("--top-k must be at least 1, got %d", topK)
 			}
-			name, version, err := zoo.ParseRef(ref)
-			if err != nil {
-				return usageError{fmt.Errorf("--model: %w", err)}
-			}
 			ctx := cmd.Context()
 			var out classifyOutput
+			var err error
 			if server != "" {
-				out, err = classifyRemote(ctx, server, apiKey, name, version, args, topK)
+				out, err = classifyRemote(ctx, server, apiKey, ref, args, topK)
 			} else {
 				out, err = classifyLocal(ctx, store, ref, args, topK, threads)
 			}
@@ -149,7 +146,11 @@ func topPredictions(probs []float32, labels []string, k int) []prediction {
 
 // classifyRemote sends the images in one request to a running server,
 // through api/client (the wire types the server uses).
-func classifyRemote(ctx context.Context, server, apiKey, name, version string, images []string, topK int) (classifyOutput, error) {
+func classifyRemote(ctx context.Context, server, apiKey, ref string, images []string, topK int) (classifyOutput, error) {
+	name, version, err := zoo.ParseRef(ref)
+	if err != nil {
+		return classifyOutput{}, usageError{fmt.Errorf("--model: %w", err)}
+	}
 	c, err := client.New(server, &http.Client{Timeout: 5 * time.Minute})
 	if err != nil {
 		return classifyOutput{}, usageError{fmt.Errorf("--server: %w", err)}

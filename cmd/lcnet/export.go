@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lcnet/lcnet/convert"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 func (a *app) exportCmd() *cobra.Command {
@@ -38,16 +37,8 @@ metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
 			case strings.ToLower(format) != "onnx":
 				return usagef("--format %q: only onnx is supported", format)
 			}
-			name, version, err := zoo.ParseRef(ref)
-			if err != nil {
-				return usageError{fmt.Errorf("--model: %w", err)}
-			}
 			ctx := cmd.Context()
-			z, err := openZoo(ctx, store)
-			if err != nil {
-				return err
-			}
-			m, err := z.Resolve(ctx, name, version)
+			z, m, err := resolveRef(ctx, store, ref, "--model")
 			if err != nil {
 				return err
 			}

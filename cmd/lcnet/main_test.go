@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lcnet/lcnet/storage"
 )
 
 // lcnet runs one command line in-process with an empty environment
@@ -206,7 +208,7 @@ func TestParseSize(t *testing.T) {
 
 func TestDownloadDir(t *testing.T) {
 	for spec, want := range map[string]string{
-		"":                  filepath.Join(defaultStore, "downloads"),
+		"":                  filepath.Join(storage.DefaultDir, "downloads"),
 		"/var/lib/lcnet":    "/var/lib/lcnet/downloads",
 		"file:///srv/store": "/srv/store/downloads",
 	} {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/lcnet/lcnet/storage"
 	"github.com/spf13/cobra"
 )
 
@@ -17,8 +18,6 @@ const (
 	exitFail  = 1
 	exitUsage = 2
 )
-
-const defaultStore = "./lcnet-data"
 
 // app is what every command shares: where output goes and how the
 // environment is read, so tests can run commands in-process.
@@ -95,8 +94,8 @@ their tar archives) into a versioned model zoo, downloads the official
 releases, classifies images from the command line and serves a REST API
 with a demo page.
 
-Every command keeps its models in a store: --store DIR (or $LCNET_STORE),
-./lcnet-data by default.`,
+Every command keeps its models in a store: --store DIR (or $` + storeEnv + `),
+` + storage.DefaultDir + ` by default.`,
 		Example: `  # Download the official ImageNet model and classify a photo
   lcnet pull PPLCNet_x1_0
   lcnet classify cat.jpg --model PPLCNet_x1_0
@@ -135,11 +134,11 @@ Every command keeps its models in a store: --store DIR (or $LCNET_STORE),
 
 // storeFlag adds --store with its environment default to cmd.
 func (a *app) storeFlag(cmd *cobra.Command, dst *string) {
-	def := a.getenv("LCNET_STORE")
+	def := a.getenv(storeEnv)
 	if def == "" {
-		def = defaultStore
+		def = storage.DefaultDir
 	}
-	cmd.Flags().StringVar(dst, "store", def, "model store directory (env LCNET_STORE)")
+	cmd.Flags().StringVar(dst, "store", def, "model store directory (env "+storeEnv+")")
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that names the arguments.

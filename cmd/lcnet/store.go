@@ -10,6 +10,9 @@ import (
 	"github.com/lcnet/lcnet/zoo"
 )
 
+// storeEnv names the environment variable that stands in for --store.
+const storeEnv = "LCNET_STORE"
+
 // openZoo opens the model zoo in the store spec (a directory by default).
 func openZoo(ctx context.Context, spec string) (*zoo.Zoo, error) {
 	st, err := storage.Open(ctx, spec)
@@ -23,7 +26,7 @@ func openZoo(ctx context.Context, spec string) (*zoo.Zoo, error) {
 // (so one --store holds everything), in the user cache for remote ones.
 func downloadDir(spec string) string {
 	if spec == "" {
-		spec = defaultStore
+		spec = storage.DefaultDir
 	}
 	spec = strings.TrimPrefix(spec, "file://")
 	if !strings.Contains(spec, "://") {

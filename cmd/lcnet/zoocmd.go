@@ -121,16 +121,7 @@ func (a *app) zooShowCmd() *cobra.Command {
   lcnet zoo show textline:2 --json`,
 		Args: exactArgs(1, "one NAME[:VERSION]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, version, err := zoo.ParseRef(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			ctx := cmd.Context()
-			z, err := openZoo(ctx, store)
-			if err != nil {
-				return err
-			}
-			m, err := z.Resolve(ctx, name, version)
+			_, m, err := resolveRef(cmd.Context(), store, args[0], "")
 			if err != nil {
 				return err
 			}
