@@ -1,12 +1,13 @@
 # The README's test command is `make test`; .ci/run runs exactly that.
 SWAG_VERSION := v1.16.6
+GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN := $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
 # Packages whose code runs concurrently: they are tested again under -race.
 RACE_PKGS := ./api/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./pull/...
 
-.PHONY: test deps vet build generate
+.PHONY: test deps vet lint build generate
 
 ## test: install the test tools, vet, then run every test (fixtures, curl,
 ## Chromium and ONNX Runtime included) and the concurrent packages under -race.
@@ -25,6 +26,11 @@ deps:
 
 vet:
 	go vet ./...
+
+## lint: golangci-lint with the linters in .golangci.yml.
+lint:
+	go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	golangci-lint run ./...
 
 build:
 	CGO_ENABLED=0 go build -trimpath -o lcnet ./cmd/lcnet

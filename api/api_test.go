@@ -60,7 +60,9 @@ func multipartBody(t testing.TB, fields map[string]string, images ...[]byte) (io
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Write(img)
+		if _, err := p.Write(img); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mw.Close()
 	return &buf, mw.FormDataContentType()
@@ -363,10 +365,14 @@ func TestManagementAuth(t *testing.T) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
 		for k, v := range fields {
-			mw.WriteField(k, v)
+			if err := mw.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
 		}
 		p, _ := mw.CreateFormFile("file", "../../etc/model.pdparams")
-		p.Write([]byte("checkpoint bytes"))
+		if _, err := p.Write([]byte("checkpoint bytes")); err != nil {
+			t.Fatal(err)
+		}
 		mw.Close()
 		return do(t, "POST", ts.URL+"/v1/models", mw.FormDataContentType(), &buf, hdr...)
 	}

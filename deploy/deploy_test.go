@@ -644,7 +644,7 @@ func TestKubernetesManifests(t *testing.T) {
 			ref := e.ValueFrom.SecretKeyRef
 			_, inData := secret.Data[ref.Key]
 			_, inString := secret.StringData[ref.Key]
-			if ref.Name != secret.Name || !(inData || inString) {
+			if ref.Name != secret.Name || !inData && !inString {
 				t.Errorf("Deployment: env %s from secret %s key %s, which secret.yaml does not have", e.Name, ref.Name, ref.Key)
 			}
 		}
@@ -784,7 +784,9 @@ func TestDeploymentCommandRuns(t *testing.T) {
 	env["LCNET_STORE"] = filepath.Join(dir, "store")
 	env["TMPDIR"] = filepath.Join(dir, "tmp")
 	env["XDG_CACHE_HOME"] = filepath.Join(dir, "cache")
-	os.Mkdir(env["TMPDIR"], 0o700)
+	if err := os.Mkdir(env["TMPDIR"], 0o700); err != nil {
+		t.Fatal(err)
+	}
 	argv := c.Args
 	if len(argv) == 0 {
 		argv = img.cmd
@@ -840,9 +842,9 @@ func startServe(t *testing.T, args []string, env map[string]string) *served {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { cmd.Wait(); close(s.done) }()
+	go func() { _ = cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-s.done
 		if t.Failed() {
 			t.Logf("lcnet %s:\n%s", strings.Join(args, " "), s.logs.String())
@@ -881,13 +883,13 @@ func (s *served) expect200(t *testing.T, path string) {
 }
 
 func (s *served) stop() int {
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	select {
 	case <-s.done:
 	case <-ctx.Done():
-		s.cmd.Process.Kill()
+		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
 	return s.cmd.ProcessState.ExitCode()

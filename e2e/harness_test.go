@@ -110,7 +110,7 @@ func startServer(t *testing.T, store string, extra ...string) *server {
 	}
 	s := &server{t: t, cmd: cmd, URL: "http://" + addr, Store: store, logs: logs, done: make(chan struct{})}
 	go func() {
-		cmd.Wait()
+		_ = cmd.Wait()
 		s.state = cmd.ProcessState
 		close(s.done)
 	}()
@@ -146,11 +146,11 @@ func (s *server) stop(sig os.Signal) int {
 	select {
 	case <-s.done:
 	default:
-		s.cmd.Process.Signal(sig)
+		_ = s.cmd.Process.Signal(sig)
 		select {
 		case <-s.done:
 		case <-time.After(30 * time.Second):
-			s.cmd.Process.Kill()
+			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
 	}
@@ -190,7 +190,9 @@ func curl(t *testing.T, args ...string) curlResult {
 	}
 	var r curlResult
 	tail := strings.TrimSpace(string(out[i+len(sep):]))
-	fmt.Sscanf(tail, "%d", &r.Status)
+	if _, err := fmt.Sscanf(tail, "%d", &r.Status); err != nil {
+		t.Fatalf("curl status line %q: %v", tail, err)
+	}
 	if sp := strings.IndexByte(tail, ' '); sp >= 0 {
 		r.ContentType = tail[sp+1:]
 	}

@@ -57,7 +57,7 @@ func TestKillDuringUpload(t *testing.T) {
 	<-sent
 	srv.stop(syscall.SIGKILL)
 	pw.CloseWithError(errors.New("server killed"))
-	<-errc
+	<-errc //nolint:errcheck // the upload was cut on purpose; it fails either way
 
 	srv2 := startServer(t, store)
 	if vs := versions(t, srv2.URL, "m"); len(vs) != 1 || vs[0] != "1" {
@@ -119,7 +119,7 @@ func TestGracefulShutdown(t *testing.T) {
 					failures.Store(err.Error(), true)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				switch {
 				case resp.StatusCode == 200:

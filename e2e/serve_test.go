@@ -256,7 +256,9 @@ func TestV2Protocol(t *testing.T) {
 	}
 	body, _ := json.Marshal(req)
 	f := filepath.Join(t.TempDir(), "req.json")
-	os.WriteFile(f, body, 0o644)
+	if err := os.WriteFile(f, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := curl(t, "-H", "Content-Type: application/json", "--data-binary", "@"+f, srv.URL+"/v2/models/x0_25/infer")
 	if r.Status != 200 {
 		t.Fatalf("infer: %d %s", r.Status, truncate(r.Body))
@@ -349,13 +351,21 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	good := writePNG(t, dir, "good.png", 64, 64)
 	text := filepath.Join(dir, "notes.txt")
-	os.WriteFile(text, []byte("this is not an image\n"), 0o644)
+	if err := os.WriteFile(text, []byte("this is not an image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	jpegPath := filepath.Join(dir, "trunc.jpg")
-	os.WriteFile(jpegPath, truncatedJPEG(t), 0o644)
+	if err := os.WriteFile(jpegPath, truncatedJPEG(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bomb := filepath.Join(dir, "bomb.png")
-	os.WriteFile(bomb, pngHeader(65000, 65000), 0o644)
+	if err := os.WriteFile(bomb, pngHeader(65000, 65000), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	big := filepath.Join(dir, "big.bin")
-	os.WriteFile(big, bytes.Repeat([]byte{0xff}, 50<<20), 0o644)
+	if err := os.WriteFile(big, bytes.Repeat([]byte{0xff}, 50<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	url := srv.URL + "/v1/models/m/classify"
 
 	for _, tc := range []struct {
@@ -429,7 +439,9 @@ func uploadBody(t *testing.T, name, file string) (*bytes.Buffer, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("name", name)
+	if err := mw.WriteField("name", name); err != nil {
+		t.Fatal(err)
+	}
 	fw, err := mw.CreateFormFile("file", filepath.Base(file))
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +450,9 @@ func uploadBody(t *testing.T, name, file string) (*bytes.Buffer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(data)
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	return &buf, mw.FormDataContentType()
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -323,7 +324,7 @@ func TestJPEGScanLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Extra SOS markers after EOI: counted before decoding starts.
-	bomb := append(jpg, bytes.Repeat([]byte{0xff, 0xda, 0, 2}, maxJPEGScans)...)
+	bomb := slices.Concat(jpg, bytes.Repeat([]byte{0xff, 0xda, 0, 2}, maxJPEGScans))
 	if _, err := Decode(bomb, 0); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "scans") {
 		t.Fatalf("Decode = %v, want ErrTooLarge for scans", err)
 	}

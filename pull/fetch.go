@@ -127,7 +127,7 @@ func (f *Fetcher) once(ctx context.Context, url string, out *os.File, progress f
 	}
 	defer resp.Body.Close()
 
-	total := int64(-1)
+	var total int64
 	switch resp.StatusCode {
 	case http.StatusOK:
 		// The server sends the whole file (it ignored or we sent no Range).

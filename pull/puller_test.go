@@ -204,8 +204,12 @@ func TestPullInferenceTar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tw.WriteHeader(&tar.Header{Name: "PP-LCNet_x0_25_textline_ori_infer/" + f, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
-		tw.Write(b)
+		if err := tw.WriteHeader(&tar.Header{Name: "PP-LCNet_x0_25_textline_ori_infer/" + f, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tw.Close()
 	s := newSite(t, map[string][]byte{"PP-LCNet_x0_25_textline_ori_infer.tar": buf.Bytes()})

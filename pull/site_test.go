@@ -62,7 +62,7 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 	if noRange {
 		r.Header.Del("Range")
 	}
-	var out http.ResponseWriter = w
+	out := w
 	if cut {
 		out = &breakingWriter{ResponseWriter: w, left: breakAt}
 	}

@@ -285,7 +285,10 @@ func (l *Local) List(ctx context.Context, prefix string) ([]string, error) {
 // removeStaleTemps deletes temp files older than cutoff: the leftovers of
 // writers that crashed. Younger ones may belong to a live writer.
 func (l *Local) removeStaleTemps(cutoff time.Time) {
-	filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	// Best effort: the walk returns no error of its own (the callback
+	// skips what it cannot read), and a temp left behind is retried at
+	// the next start.
+	_ = filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
 			return nil
 		}

@@ -26,11 +26,19 @@ func TestLocalRemovesStaleTemps(t *testing.T) {
 	dir := t.TempDir()
 	old := filepath.Join(dir, "models", ".tmp-weights-dead")
 	young := filepath.Join(dir, "models", ".tmp-weights-live")
-	os.MkdirAll(filepath.Dir(old), 0o755)
-	os.WriteFile(old, []byte("x"), 0o644)
-	os.WriteFile(young, []byte("x"), 0o644)
+	if err := os.MkdirAll(filepath.Dir(old), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(young, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	past := time.Now().Add(-2 * time.Hour)
-	os.Chtimes(old, past, past)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
 	s, err := storage.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)

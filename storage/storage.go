@@ -59,7 +59,7 @@ func Open(ctx context.Context, spec string) (Store, error) {
 	case strings.HasPrefix(spec, "s3://"):
 		return NewS3(ctx, spec)
 	case strings.Contains(spec, "://"):
-		scheme := spec[:strings.Index(spec, "://")]
+		scheme, _, _ := strings.Cut(spec, "://")
 		return nil, fmt.Errorf("store %q: the %s:// scheme is not supported; use a directory path or s3://BUCKET/PREFIX", spec, scheme)
 	}
 	return NewLocal(spec)

@@ -6,8 +6,8 @@ import "time"
 // server (package api), its swag annotations (and so the OpenAPI document),
 // this client and the CLI all use these types, so the wire format is
 // defined once. Each struct ends in "@name api.X": swag names a definition
-// after the package its type is in, and the published document has always
-// called them api.X, so clients generated from it keep their type names.
+// after its type's package, and the published document calls them api.X;
+// clients generated from it take their type names from there.
 
 // Prediction is one class of a classification, most probable first.
 type Prediction struct {

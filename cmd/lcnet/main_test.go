@@ -76,7 +76,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"convert", "a.pdparams"}, "lcnet convert: ", "--name"},
 		{[]string{"convert", "a", "b", "--name", "m"}, "lcnet convert: ", "one SOURCE"},
 		{[]string{"convert", "a.pdparams", "--name", "m", "--dtype", "int8"}, "lcnet convert: ", "int8"},
-		{[]string{"convert", "--nmae", "m", "a.pdparams"}, "lcnet convert: ", "unknown flag"},
+		{[]string{"convert", "--nmae", "m", "a.pdparams"}, "lcnet convert: ", "unknown flag"}, //nolint:misspell // the typo is the case
 		{[]string{"zoo"}, "lcnet zoo: ", "subcommand"},
 		{[]string{"zoo", "show"}, "lcnet zoo show: ", "NAME"},
 		{[]string{"zoo", "rm", "m"}, "lcnet zoo rm: ", "NAME:VERSION"},
@@ -164,14 +164,18 @@ func TestReadLabels(t *testing.T) {
 		{"numbers that are names", "3 degrees\n7 degrees\n", []string{"3 degrees", "7 degrees"}},
 	} {
 		p := filepath.Join(dir, tc.name)
-		os.WriteFile(p, []byte(tc.text), 0o644)
+		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		got, err := readLabels(p)
 		if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("%s: readLabels = %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
 	empty := filepath.Join(dir, "empty")
-	os.WriteFile(empty, []byte("\n\n"), 0o644)
+	if err := os.WriteFile(empty, []byte("\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := readLabels(empty); err == nil {
 		t.Error("an empty labels file was accepted")
 	}

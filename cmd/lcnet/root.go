@@ -109,7 +109,9 @@ Every command keeps its models in a store: --store DIR (or $` + storeEnv + `),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SetOut(a.stderr)
-			cmd.Help()
+			if err := cmd.Help(); err != nil {
+				return err
+			}
 			return usagef("no command given")
 		},
 	}

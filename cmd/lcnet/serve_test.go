@@ -108,7 +108,9 @@ func TestServePullOnDemand(t *testing.T) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("image", "a.png")
-	fw.Write(png)
+	if _, err := fw.Write(png); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	resp, err := http.Post(base+"/v1/models/PPLCNet_x0_25/classify", mw.FormDataContentType(), &body)
 	if err != nil {
@@ -118,7 +120,9 @@ func TestServePullOnDemand(t *testing.T) {
 		Model, Version string
 		Results        []struct{ Predictions []prediction }
 	}
-	json.NewDecoder(resp.Body).Decode(&res)
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 || res.Model != "PPLCNet_x0_25" || len(res.Results) != 1 {
 		t.Fatalf("classify on a pulled model: %d %+v\n%s", resp.StatusCode, res, stderr.String())
@@ -163,8 +167,12 @@ func TestClassifyThroughServer(t *testing.T) {
 	writeTestPNG(t, img)
 
 	var local, remote classifyOutput
-	json.Unmarshal([]byte(mustLcnet(t, "classify", img, "--model", "g:1", "--json", "--store", store)), &local)
-	json.Unmarshal([]byte(mustLcnet(t, "classify", img, "--model", "g:1", "--json", "--server", hs.URL)), &remote)
+	if err := json.Unmarshal([]byte(mustLcnet(t, "classify", img, "--model", "g:1", "--json", "--store", store)), &local); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(mustLcnet(t, "classify", img, "--model", "g:1", "--json", "--server", hs.URL)), &remote); err != nil {
+		t.Fatal(err)
+	}
 	if len(local.Results) != 1 || len(remote.Results) != 1 || remote.Model != "g" || remote.Version != "1" {
 		t.Fatalf("local %+v, remote %+v", local, remote)
 	}
@@ -185,7 +193,9 @@ func TestClassifyThroughServer(t *testing.T) {
 
 func TestServeFailures(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
-	os.WriteFile(file, nil, 0o644)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string

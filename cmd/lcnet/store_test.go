@@ -88,7 +88,9 @@ func TestConvertLabelsFile(t *testing.T) {
 	src := fixtures.Path(t, "paddle3", "PP-LCNet_x0_25_textline_ori")
 	store := t.TempDir()
 	labels := filepath.Join(t.TempDir(), "labels.txt")
-	os.WriteFile(labels, []byte("0 upright\n1 upside down\n"), 0o644)
+	if err := os.WriteFile(labels, []byte("0 upright\n1 upside down\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := mustLcnet(t, "convert", src, "--name", "tl", "--labels", labels, "--store", store)
 	if !strings.HasPrefix(out, "tl:1\n") || !strings.Contains(out, "2 classes") || !strings.Contains(out, "80x160") {
 		t.Fatalf("convert printed %q", out)
@@ -116,8 +118,12 @@ func TestConvertBadInputs(t *testing.T) {
 	var evil bytes.Buffer
 	tw := tar.NewWriter(&evil)
 	payload := []byte("pwned")
-	tw.WriteHeader(&tar.Header{Name: "../../../tmp/lcnet-evil", Mode: 0o644, Size: int64(len(payload)), Typeflag: tar.TypeReg})
-	tw.Write(payload)
+	if err := tw.WriteHeader(&tar.Header{Name: "../../../tmp/lcnet-evil", Mode: 0o644, Size: int64(len(payload)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(payload); err != nil {
+		t.Fatal(err)
+	}
 	tw.Close()
 	for _, tc := range []struct{ name, path string }{
 		{"truncated", write("truncated.pdparams", good[:len(good)/2])},
@@ -212,7 +218,9 @@ func inferGolden(t *testing.T, name, dtype string) {
 	}
 	// A tensor that is not NCHW with 3 channels is refused, one line.
 	bad := filepath.Join(t.TempDir(), "bad.npy")
-	npy.WriteFile(bad, &npy.Array{Shape: []int{2, 4}, Data: make([]float32, 8)})
+	if err := npy.WriteFile(bad, &npy.Array{Shape: []int{2, 4}, Data: make([]float32, 8)}); err != nil {
+		t.Fatal(err)
+	}
 	_, errOut, code := lcnet(t, nil, "infer", "--model", "g", "--input", bad, "--out", out, "--store", store)
 	wantFailure(t, code, errOut, exitFail, "lcnet infer: ", "bad.npy", "[N 3 H W]")
 }

@@ -26,7 +26,9 @@ names you chose). NAME alone means the newest version.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SetOut(a.stderr)
-			cmd.Help()
+			if err := cmd.Help(); err != nil {
+				return err
+			}
 			return usagef("want a subcommand: list, show or rm")
 		},
 	}

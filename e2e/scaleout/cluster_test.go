@@ -190,7 +190,7 @@ func (r *replica) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	r.mu.Lock()
 	r.cmd, r.done = cmd, done
 	r.mu.Unlock()
@@ -226,11 +226,11 @@ func (r *replica) stop(sig syscall.Signal) int {
 	select {
 	case <-done:
 	default:
-		cmd.Process.Signal(sig)
+		_ = cmd.Process.Signal(sig)
 		select {
 		case <-done:
 		case <-time.After(45 * time.Second):
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			<-done
 		}
 	}
@@ -357,14 +357,14 @@ func startNginx(t *testing.T, upstreams ...string) *nginxProxy {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	p := &nginxProxy{URL: "http://" + listen, dir: dir}
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
 		if t.Failed() {

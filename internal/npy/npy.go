@@ -160,17 +160,19 @@ func Write(w io.Writer, a *Array) error {
 	total := len(magic) + 2 + 2 + len(h) + 1
 	pad := (64 - total%64) % 64
 	h += strings.Repeat(" ", pad) + "\n"
+	// A bufio.Writer keeps its first error and Flush returns it, so the
+	// writes are checked once, there.
 	bw := bufio.NewWriter(w)
-	bw.Write(magic)
-	bw.Write([]byte{1, 0})
+	_, _ = bw.Write(magic)
+	_, _ = bw.Write([]byte{1, 0})
 	var hl [2]byte
 	binary.LittleEndian.PutUint16(hl[:], uint16(len(h)))
-	bw.Write(hl[:])
-	bw.WriteString(h)
+	_, _ = bw.Write(hl[:])
+	_, _ = bw.WriteString(h)
 	var b [4]byte
 	for _, v := range a.Data {
 		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-		bw.Write(b[:])
+		_, _ = bw.Write(b[:])
 	}
 	return bw.Flush()
 }

@@ -77,7 +77,9 @@ func TestReadErrors(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	var buf bytes.Buffer
-	Write(&buf, &Array{Shape: []int{2, 2}, Data: []float32{1, 2, 3, 4}})
+	if err := Write(&buf, &Array{Shape: []int{2, 2}, Data: []float32{1, 2, 3, 4}}); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(buf.Bytes())
 	f.Add([]byte("\x93NUMPY\x02\x00\x10\x00\x00\x00{'shape': ()}"))
 	f.Fuzz(func(t *testing.T, b []byte) {

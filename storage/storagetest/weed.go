@@ -91,7 +91,9 @@ func startWeed(t *testing.T) string {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
-	os.MkdirAll(data, 0o755)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "server",
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir="+data,
 		"-master.port="+strconv.Itoa(ports[0]), "-master.telemetry=false", "-master.volumeSizeLimitMB=64",
@@ -105,14 +107,14 @@ func startWeed(t *testing.T) string {
 		t.Fatalf("starting %s: %v", bin, err)
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		// The process group is this test's alone: end exactly what it started.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
 		logf.Close()
