@@ -9,6 +9,9 @@
 // load lazily on first use and stay cached until deleted. Errors are
 // RFC 9457 application/problem+json.
 //
+// The request and response bodies, and a Go client, are in package
+// api/client, which a program that only calls a server imports alone.
+//
 //	@title						lcnet
 //	@version					1.0
 //	@description				Image classification and features with PaddlePaddle's PP-LCNet models, from one static Go binary. Errors are application/problem+json (RFC 9457).

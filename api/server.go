@@ -78,7 +78,8 @@ type Config struct {
 // package pull implements it.
 type Puller interface {
 	// Pull makes sure name is in the zoo, downloading and importing it if
-	// not. Concurrent calls for one name share one download.
+	// not. Concurrent calls for one name share one download. A name the
+	// catalog lacks is an error wrapping pull.ErrUnknownModel (a 404).
 	Pull(ctx context.Context, name string, progress func(done, total int64)) (zoo.Manifest, error)
 	// Progress reports a download under way (total -1 while unknown).
 	Progress(name string) (done, total int64, ok bool)
