@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,5 +148,38 @@ func TestRequireKey(t *testing.T) {
 				t.Error("401 without WWW-Authenticate")
 			}
 		})
+	}
+}
+
+func TestLogRequests(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		level  string
+	}{
+		{http.StatusOK, "INFO"},
+		{http.StatusNotFound, "INFO"},
+		{http.StatusServiceUnavailable, "WARN"},
+	} {
+		var buf bytes.Buffer
+		s, err := New(Config{backend: newFake("m"), Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tc.status)
+			_, _ = w.Write([]byte("abc"))
+		}))
+		serveOnce(h, httptest.NewRequest("GET", "/x", nil))
+		s.Close()
+		var line struct {
+			Level, Msg, Method, Path string
+			Status, Bytes            int
+		}
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatalf("log %q: %v", buf.String(), err)
+		}
+		if line.Level != tc.level || line.Msg != "request" || line.Method != "GET" || line.Path != "/x" || line.Status != tc.status || line.Bytes != 3 {
+			t.Errorf("status %d logged as %+v", tc.status, line)
+		}
 	}
 }
