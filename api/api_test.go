@@ -2,11 +2,9 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -22,8 +20,6 @@ import (
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/pull"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 func solid(t testing.TB, format string, c color.Color, w, h int) []byte {
@@ -549,81 +545,6 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
-type fakePuller struct {
-	f     *fakeBackend
-	pulls sync.Mutex
-	n     int
-	fail  error
-	delay time.Duration
-	// as, when set, is the catalog's spelling the model is imported under.
-	as string
-}
-
-func (p *fakePuller) Pull(ctx context.Context, name string, progress func(done, total int64)) (zoo.Manifest, error) {
-	p.pulls.Lock()
-	p.n++
-	p.pulls.Unlock()
-	time.Sleep(p.delay)
-	if p.fail != nil {
-		return zoo.Manifest{}, p.fail
-	}
-	if p.as != "" {
-		name = p.as
-	}
-	return p.f.add(name), nil
-}
-
-func (p *fakePuller) Progress(name string) (int64, int64, bool) { return 5, 10, true }
-
-func TestPullOnDemand(t *testing.T) {
-	png := solid(t, "png", red, 20, 20)
-	t.Run("one pull for concurrent requests", func(t *testing.T) {
-		f := newFake()
-		p := &fakePuller{f: f, delay: 100 * time.Millisecond}
-		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
-		var wg sync.WaitGroup
-		for range 6 {
-			wg.Go(func() {
-				if r := do(t, "POST", ts.URL+"/v1/models/PPLCNet_x0_25/classify", "image/png", bytes.NewReader(png)); r.status != 200 {
-					t.Errorf("%d %s", r.status, r.body)
-				}
-			})
-		}
-		wg.Wait()
-		if p.n != 1 {
-			t.Errorf("%d pulls, want 1", p.n)
-		}
-		if m := decode[client.Model](t, do(t, "GET", ts.URL+"/v1/models/PPLCNet_x0_25", "", nil)); m.Pull == nil || m.Pull.Total != 10 {
-			t.Errorf("progress not reported: %+v", m)
-		}
-	})
-	t.Run("served under the catalog's spelling", func(t *testing.T) {
-		f := newFake()
-		p := &fakePuller{f: f, as: "PPLCNet_x0_25"}
-		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
-		r := do(t, "POST", ts.URL+"/v1/models/pplcnet_x0_25/classify", "image/png", bytes.NewReader(png))
-		if r.status != 200 {
-			t.Fatalf("%d %s", r.status, r.body)
-		}
-		if c := decode[client.ClassifyResponse](t, r); c.Model != "PPLCNet_x0_25" {
-			t.Errorf("answered as %q, want the imported name PPLCNet_x0_25", c.Model)
-		}
-	})
-	t.Run("failure is 503", func(t *testing.T) {
-		f := newFake()
-		p := &fakePuller{f: f, fail: errors.New("connection refused")}
-		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
-		r := do(t, "POST", ts.URL+"/v1/models/PPLCNet_x1_0/classify", "image/png", bytes.NewReader(png))
-		checkProblem(t, r, 503, "connection refused")
-	})
-	t.Run("not in the catalog is 404", func(t *testing.T) {
-		f := newFake()
-		p := &fakePuller{f: f, fail: fmt.Errorf(`%w "zzz"`, pull.ErrUnknownModel)}
-		_, ts := newTestServer(t, f, func(c *Config) { c.Puller = p })
-		checkProblem(t, do(t, "POST", ts.URL+"/v1/models/zzz/classify", "image/png", bytes.NewReader(png)), 404, "zzz")
-	})
-}
-
 // pngBomb is a valid PNG header declaring w x h pixels with almost no
 // data behind it: decoding it would allocate w*h*4 bytes.
 func pngBomb(t testing.TB, w, h uint32) []byte {
@@ -690,31 +611,4 @@ func solidImage(c color.Color, w, h int) *image.RGBA {
 		}
 	}
 	return img
-}
-
-func TestResolveCache(t *testing.T) {
-	f := newFake("m")
-	_, ts := newTestServer(t, f, func(c *Config) { c.ResolveTTL = 200 * time.Millisecond })
-	png := solid(t, "png", red, 20, 20)
-	version := func() string {
-		return decode[client.ClassifyResponse](t, do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(png))).Version
-	}
-	if v := version(); v != "1" {
-		t.Fatalf("version %s", v)
-	}
-	f.add("m") // as another replica's upload would
-	if v := version(); v != "1" {
-		t.Errorf("latest changed within the TTL: %s", v)
-	}
-	time.Sleep(250 * time.Millisecond)
-	if v := version(); v != "2" {
-		t.Errorf("latest after the TTL: %s, want 2", v)
-	}
-	// Deleting through this server is seen at once.
-	if r := do(t, "DELETE", ts.URL+"/v1/models/m/versions/2", "", nil); r.status != 204 {
-		t.Fatal(r.status)
-	}
-	if v := version(); v != "1" {
-		t.Errorf("latest right after deleting 2: %s, want 1", v)
-	}
 }

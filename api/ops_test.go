@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -186,51 +184,5 @@ func TestDraining(t *testing.T) {
 	checkProblem(t, r, 503, "shutting down")
 	if r.header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
-	}
-}
-
-// TestSweepUnloadsDeletedVersions deletes a loaded version behind the
-// server's back, as another replica sharing the store does, and checks
-// that the sweep unloads it and keeps the versions still in the store.
-func TestSweepUnloadsDeletedVersions(t *testing.T) {
-	f := newFake("keep", "doomed")
-	s, err := New(Config{backend: f, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for _, name := range []string{"keep", "doomed"} {
-		if _, err := s.loadRef(ctx, name, ""); err != nil {
-			t.Fatalf("load %s: %v", name, err)
-		}
-	}
-	doomed, err := f.resolve(ctx, "doomed", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.remove(ctx, "doomed", doomed.Version); err != nil {
-		t.Fatal(err)
-	}
-	go s.sweepDeleted(ctx, 10*time.Millisecond)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var names []string
-		for _, m := range s.cache.manifests() {
-			names = append(names, m.Name)
-		}
-		if len(names) == 1 && names[0] == "keep" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("loaded after the sweep: %v; want only keep", names)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if !strings.Contains(rec.Body.String(), "\nlcnet_models_loaded 1\n") {
-		t.Errorf("/metrics after the sweep does not say lcnet_models_loaded 1")
 	}
 }
