@@ -16,8 +16,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lcnet/lcnet/nn"
-	"github.com/lcnet/lcnet/zoo"
+	"github.com/lcnet/lcnet/arch"
 )
 
 // The files of an exported inference model.
@@ -45,13 +44,13 @@ type Checkpoint struct {
 	Format string
 	// Tensors are float32, by PaddleClas structured name, without
 	// wrapper prefixes such as base_model.
-	Tensors map[string]nn.Tensor
+	Tensors map[string]arch.Tensor
 	// Arch is read from the program; nil for a .pdparams, whose
 	// architecture the importer infers from the tensor shapes.
-	Arch *nn.Arch
+	Arch *arch.Arch
 	// Labels and Preprocess come from inference.yml when there is one.
 	Labels     []string
-	Preprocess *zoo.Preprocess
+	Preprocess *arch.Preprocess
 	// SourceName is the base name of the path given; SourceSHA256 the
 	// SHA-256 of the file read (the archive, the .pdparams, or for a
 	// directory its inference.pdiparams).
@@ -217,7 +216,7 @@ func fromFiles(ctx context.Context, fs files, what string) (*Checkpoint, error) 
 		if err != nil {
 			return nil, err
 		}
-		arch, names, err := prog.walk()
+		a, names, err := prog.walk()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", programFile(format), err)
 		}
@@ -235,11 +234,11 @@ func fromFiles(ctx context.Context, fs files, what string) (*Checkpoint, error) 
 				return nil, err
 			}
 		}
-		ck.Tensors = make(map[string]nn.Tensor, len(static))
+		ck.Tensors = make(map[string]arch.Tensor, len(static))
 		for s, t := range static {
 			ck.Tensors[names[s]] = t
 		}
-		ck.Format, ck.Arch = format, &arch
+		ck.Format, ck.Arch = format, &a
 	default:
 		pd := pdparamsIn(fs.names())
 		switch len(pd) {
@@ -270,20 +269,14 @@ func fromFiles(ctx context.Context, fs files, what string) (*Checkpoint, error) 
 		}
 		ck.Preprocess, ck.Labels = pre, labels
 	}
-	if ck.Arch != nil {
-		if ck.Arch.InputHeight <= 0 || ck.Arch.InputWidth <= 0 {
-			// A dynamic feed shape: the size the model was trained at
-			// is what the preprocessing produces.
-			ck.Arch.InputHeight, ck.Arch.InputWidth = 224, 224
-			if ck.Preprocess != nil {
-				if h, w := ck.Preprocess.OutputSize(); h > 0 {
-					ck.Arch.InputHeight, ck.Arch.InputWidth = h, w
-				}
-			}
+	if ck.Arch != nil && (ck.Arch.InputHeight <= 0 || ck.Arch.InputWidth <= 0) {
+		// A dynamic feed shape: the size the model was trained at is what
+		// the preprocessing produces.
+		var pre arch.Preprocess
+		if ck.Preprocess != nil {
+			pre = *ck.Preprocess
 		}
-		if err := checkShapes(*ck.Arch, ck.Tensors); err != nil {
-			return nil, fmt.Errorf("%s: %w", filePdiparams, err)
-		}
+		ck.Arch.InputHeight, ck.Arch.InputWidth = ck.Arch.InputSize(pre)
 	}
 	return ck, nil
 }
@@ -377,7 +370,7 @@ func readInfo(data []byte) (map[string]string, error) {
 // a directory holding inference.json or inference.pdmodel, or the file.
 // inference.yml beside it supplies the input size when the program's is
 // dynamic.
-func ReadProgram(ctx context.Context, path string) (*nn.Arch, error) {
+func ReadProgram(ctx context.Context, path string) (*arch.Arch, error) {
 	dir := path
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("read program %s: %w", path, err)
@@ -398,23 +391,22 @@ func ReadProgram(ctx context.Context, path string) (*nn.Arch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read program %s: %w", path, err)
 	}
-	arch, _, err := prog.walk()
+	a, _, err := prog.walk()
 	if err != nil {
 		return nil, fmt.Errorf("read program %s: %s: %w", path, programFile(format), err)
 	}
-	if arch.InputHeight <= 0 || arch.InputWidth <= 0 {
-		arch.InputHeight, arch.InputWidth = 224, 224
+	if a.InputHeight <= 0 || a.InputWidth <= 0 {
+		var pre arch.Preprocess
 		if have[fileYML] {
 			if raw, err := d.read(ctx, fileYML); err == nil {
-				if pre, _, err := parseYML(raw); err == nil && pre != nil {
-					if h, w := pre.OutputSize(); h > 0 {
-						arch.InputHeight, arch.InputWidth = h, w
-					}
+				if p, _, err := parseYML(raw); err == nil && p != nil {
+					pre = *p
 				}
 			}
 		}
+		a.InputHeight, a.InputWidth = a.InputSize(pre)
 	}
-	return &arch, nil
+	return &a, nil
 }
 
 // readHead returns up to n bytes from the start of a file.

@@ -9,9 +9,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/lcnet/lcnet/arch"
 	"google.golang.org/protobuf/encoding/protowire"
-
-	"github.com/lcnet/lcnet/nn"
 )
 
 // DefaultONNXOpset is the opset ExportONNX writes unless told otherwise:
@@ -56,12 +55,12 @@ const (
 
 // ExportONNX writes arch with the given weights as an ONNX ModelProto to w.
 // tensors are PaddleClas structured names with BatchNorm unfolded, as the
-// zoo stores them (fp16 zoo weights arrive widened to float32 in nn.Tensor,
+// zoo stores them (fp16 zoo weights arrive widened to float32 in arch.Tensor,
 // so the export is always fp32). BatchNorm is folded into each conv's weight
 // and bias. The graph takes x [N,3,H,W] (N, H and W dynamic) and gives
 // logits and probabilities [N,classes], features [N,FeatureDim] (the head
 // before dropout) and pooled [N,LastChannels].
-func ExportONNX(w io.Writer, arch nn.Arch, tensors map[string]nn.Tensor, opts ONNXOptions) error {
+func ExportONNX(w io.Writer, arch arch.Arch, tensors map[string]arch.Tensor, opts ONNXOptions) error {
 	if err := arch.Validate(); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
@@ -109,7 +108,7 @@ type onnxInit struct {
 }
 
 type onnxGraph struct {
-	tensors map[string]nn.Tensor
+	tensors map[string]arch.Tensor
 	opset   int
 	nodes   [][]byte
 	inits   []onnxInit
@@ -145,7 +144,7 @@ func onnxSameShape(a, b []int) bool {
 	return true
 }
 
-func (g *onnxGraph) build(a nn.Arch) error {
+func (g *onnxGraph) build(a arch.Arch) error {
 	x := ONNXInput
 	var err error
 	stem := a.StemStride()
@@ -164,7 +163,7 @@ func (g *onnxGraph) build(a nn.Arch) error {
 				return err
 			}
 		}
-		if x, err = g.convBN(p+".pw_conv", x, b.In, b.Out, 1, nn.Square(1), 1); err != nil {
+		if x, err = g.convBN(p+".pw_conv", x, b.In, b.Out, 1, arch.Square(1), 1); err != nil {
 			return err
 		}
 		x = g.hardswish(p+".pw_conv", x)
@@ -182,7 +181,7 @@ func (g *onnxGraph) build(a nn.Arch) error {
 			return err
 		}
 		g.addInit("last_conv.weight", []int{a.ClassExpand, a.LastChannels(), 1, 1}, wt)
-		c := g.node("Conv", "last_conv", []string{gap, "last_conv.weight"}, onnxConvAttrs(1, nn.Square(1), 1)...)
+		c := g.node("Conv", "last_conv", []string{gap, "last_conv.weight"}, onnxConvAttrs(1, arch.Square(1), 1)...)
 		h := g.hardswish("last_conv", c)
 		features = g.node("Flatten", ONNXFeatures, []string{h}, onnxAttrInt("axis", 1))
 		// Dropout(mode="downscale_in_infer") multiplies by 1-p at inference;
@@ -219,7 +218,7 @@ func (g *onnxGraph) build(a nn.Arch) error {
 // convBN adds a bias-free conv followed by BatchNorm, folded into one Conv:
 // w' = w * gamma/sqrt(var+eps), b' = beta - mean * gamma/sqrt(var+eps),
 // computed in float64 so folding adds no error beyond the final rounding.
-func (g *onnxGraph) convBN(prefix, in string, cin, cout, k int, stride nn.Stride, groups int) (string, error) {
+func (g *onnxGraph) convBN(prefix, in string, cin, cout, k int, stride arch.Stride, groups int) (string, error) {
 	wshape := []int{cout, cin / groups, k, k}
 	w, err := g.tensor(prefix+".conv.weight", wshape...)
 	if err != nil {
@@ -269,9 +268,9 @@ func (g *onnxGraph) se(prefix, in string, c int) (string, error) {
 		g.addInit(names[i], shapes[i], d)
 	}
 	pool := g.node("GlobalAveragePool", prefix+".avg_pool", []string{in})
-	c1 := g.node("Conv", prefix+".conv1", []string{pool, names[0], names[1]}, onnxConvAttrs(1, nn.Square(1), 1)...)
+	c1 := g.node("Conv", prefix+".conv1", []string{pool, names[0], names[1]}, onnxConvAttrs(1, arch.Square(1), 1)...)
 	relu := g.node("Relu", prefix+".relu", []string{c1})
-	c2 := g.node("Conv", prefix+".conv2", []string{relu, names[2], names[3]}, onnxConvAttrs(1, nn.Square(1), 1)...)
+	c2 := g.node("Conv", prefix+".conv2", []string{relu, names[2], names[3]}, onnxConvAttrs(1, arch.Square(1), 1)...)
 	hs := g.node("HardSigmoid", prefix+".hardsigmoid", []string{c2}, onnxHardSigmoidAttrs()...)
 	return g.node("Mul", prefix+".mul", []string{in, hs}), nil
 }
@@ -307,7 +306,7 @@ func (g *onnxGraph) addInit(name string, dims []int, data []float32) {
 	g.inits = append(g.inits, onnxInit{name: name, dims: dims, data: data})
 }
 
-func onnxConvAttrs(k int, s nn.Stride, groups int) [][]byte {
+func onnxConvAttrs(k int, s arch.Stride, groups int) [][]byte {
 	p := int64((k - 1) / 2)
 	return [][]byte{
 		onnxAttrInts("kernel_shape", int64(k), int64(k)),

@@ -14,19 +14,19 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
-	"github.com/lcnet/lcnet/nn"
 )
 
 // randomWeights fills every tensor arch needs with deterministic random
 // values scaled so that activations stay O(1) through the whole network,
 // BN statistics included, so that the folding is exercised for real.
-func randomWeights(a nn.Arch, seed uint64) map[string]nn.Tensor {
+func randomWeights(a arch.Arch, seed uint64) map[string]arch.Tensor {
 	rng := rand.New(rand.NewPCG(seed, 0x6c636e6574))
-	ts := map[string]nn.Tensor{}
-	uniform := func(lo, hi float64, shape ...int) nn.Tensor {
-		t := nn.Tensor{Shape: shape}
+	ts := map[string]arch.Tensor{}
+	uniform := func(lo, hi float64, shape ...int) arch.Tensor {
+		t := arch.Tensor{Shape: shape}
 		t.Data = make([]float32, t.NumElements())
 		for i := range t.Data {
 			t.Data[i] = float32(lo + (hi-lo)*rng.Float64())
@@ -91,7 +91,7 @@ type fmap struct {
 	v       []float64
 }
 
-func refConv(x fmap, wt nn.Tensor, bias []float32, stride nn.Stride, groups int) fmap {
+func refConv(x fmap, wt arch.Tensor, bias []float32, stride arch.Stride, groups int) fmap {
 	co, cig, k := wt.Shape[0], wt.Shape[1], wt.Shape[2]
 	p := (k - 1) / 2
 	oh := (x.h+2*p-k)/stride.H + 1
@@ -131,7 +131,7 @@ func refConv(x fmap, wt nn.Tensor, bias []float32, stride nn.Stride, groups int)
 
 func hardswish64(v float64) float64 { return v * math.Min(math.Max(v+3, 0), 6) / 6 }
 
-func refConvBN(ts map[string]nn.Tensor, p string, x fmap, stride nn.Stride, groups int) fmap {
+func refConvBN(ts map[string]arch.Tensor, p string, x fmap, stride arch.Stride, groups int) fmap {
 	y := refConv(x, ts[p+".conv.weight"], nil, stride, groups)
 	g, b, m, v := ts[p+".bn.weight"].Data, ts[p+".bn.bias"].Data, ts[p+".bn._mean"].Data, ts[p+".bn._variance"].Data
 	hw := y.h * y.w
@@ -156,7 +156,7 @@ func refGAP(x fmap) fmap {
 	return out
 }
 
-func refForward(a nn.Arch, ts map[string]nn.Tensor, x *npy.Array) refOutputs {
+func refForward(a arch.Arch, ts map[string]arch.Tensor, x *npy.Array) refOutputs {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	var out refOutputs
 	for i := 0; i < n; i++ {
@@ -169,11 +169,11 @@ func refForward(a nn.Arch, ts map[string]nn.Tensor, x *npy.Array) refOutputs {
 			p := b.Name()
 			f = refConvBN(ts, p+".dw_conv", f, b.Stride, b.In)
 			if b.SE {
-				s := refConv(refGAP(f), ts[p+".se.conv1.weight"], ts[p+".se.conv1.bias"].Data, nn.Square(1), 1)
+				s := refConv(refGAP(f), ts[p+".se.conv1.weight"], ts[p+".se.conv1.bias"].Data, arch.Square(1), 1)
 				for j := range s.v {
 					s.v[j] = math.Max(s.v[j], 0)
 				}
-				s = refConv(s, ts[p+".se.conv2.weight"], ts[p+".se.conv2.bias"].Data, nn.Square(1), 1)
+				s = refConv(s, ts[p+".se.conv2.weight"], ts[p+".se.conv2.bias"].Data, arch.Square(1), 1)
 				hw := f.h * f.w
 				for c := 0; c < f.c; c++ {
 					gate := math.Min(math.Max(s.v[c]/6+0.5, 0), 1)
@@ -182,14 +182,14 @@ func refForward(a nn.Arch, ts map[string]nn.Tensor, x *npy.Array) refOutputs {
 					}
 				}
 			}
-			f = refConvBN(ts, p+".pw_conv", f, nn.Square(1), 1)
+			f = refConvBN(ts, p+".pw_conv", f, arch.Square(1), 1)
 		}
 		gap := refGAP(f)
 		pooled := append([]float64(nil), gap.v...)
 		features := pooled
 		head := pooled
 		if a.UseLastConv {
-			e := refConv(gap, ts["last_conv.weight"], nil, nn.Square(1), 1)
+			e := refConv(gap, ts["last_conv.weight"], nil, arch.Square(1), 1)
 			features = make([]float64, len(e.v))
 			head = make([]float64, len(e.v))
 			for j, v := range e.v {
@@ -286,7 +286,7 @@ func runORT(t *testing.T, model string, x *npy.Array, names ...string) map[strin
 	return res
 }
 
-func exportFile(t *testing.T, a nn.Arch, ts map[string]nn.Tensor, opts ONNXOptions) string {
+func exportFile(t *testing.T, a arch.Arch, ts map[string]arch.Tensor, opts ONNXOptions) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := ExportONNX(&buf, a, ts, opts); err != nil {
@@ -343,23 +343,23 @@ var onnxOutputs = []string{ONNXLogits, ONNXProbabilities, ONNXFeatures, ONNXPool
 // under ONNX Runtime and compares every output with the float64 reference,
 // covering the variants of released models.
 func TestExportONNXRuntimeVariants(t *testing.T) {
-	textline := nn.DefaultArch(0.25, 2)
-	textline.StrideList = []nn.Stride{nn.Square(2), {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}}
+	textline := arch.DefaultArch(0.25, 2)
+	textline.StrideList = []arch.Stride{arch.Square(2), {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}}
 	textline.InputHeight, textline.InputWidth = 80, 160
 	textline.FillBlocks()
-	noLast := nn.DefaultArch(0.5, 10)
+	noLast := arch.DefaultArch(0.5, 10)
 	noLast.UseLastConv = false
 	textlineNoLast := textline
 	textlineNoLast.UseLastConv = false
 	cases := []struct {
 		name    string
-		arch    nn.Arch
+		arch    arch.Arch
 		opset   int
 		n, h, w int
 	}{
-		{"x0_25 1000 classes", nn.DefaultArch(0.25, 1000), 0, 2, 64, 64},
-		{"x0_25 opset 13", nn.DefaultArch(0.25, 1000), 13, 1, 64, 64},
-		{"x1_0 odd size", nn.DefaultArch(1.0, 4), 0, 1, 72, 100},
+		{"x0_25 1000 classes", arch.DefaultArch(0.25, 1000), 0, 2, 64, 64},
+		{"x0_25 opset 13", arch.DefaultArch(0.25, 1000), 13, 1, 64, 64},
+		{"x1_0 odd size", arch.DefaultArch(1.0, 4), 0, 1, 72, 100},
 		{"use_last_conv false", noLast, 0, 2, 64, 64},
 		{"textline (2,1) strides 2 classes", textline, 0, 2, 80, 160},
 		{"textline without last conv", textlineNoLast, 17, 1, 80, 160},
@@ -379,7 +379,7 @@ func TestExportONNXRuntimeVariants(t *testing.T) {
 	}
 }
 
-func readGolden(t *testing.T, scale string) (nn.Arch, map[string]nn.Tensor) {
+func readGolden(t *testing.T, scale string) (arch.Arch, map[string]arch.Tensor) {
 	t.Helper()
 	f, err := os.Open(fixtures.Path(t, "golden", "PPLCNet_x"+scale+".pdparams"))
 	if err != nil {
@@ -394,7 +394,7 @@ func readGolden(t *testing.T, scale string) (nn.Arch, map[string]nn.Tensor) {
 	if _, err := fmt.Sscanf(strings.Replace(scale, "_", ".", 1), "%g", &s); err != nil {
 		t.Fatal(err)
 	}
-	return nn.DefaultArch(s, 1000), ts
+	return arch.DefaultArch(s, 1000), ts
 }
 
 func readGoldenNpy(t *testing.T, scale, what string) *npy.Array {
@@ -495,7 +495,7 @@ func pbFields(t *testing.T, b []byte) map[protowire.Number][]any {
 // users rely on: versions, opset, the dynamic input, the output names,
 // and that every initializer's raw data has the size its dims say.
 func TestExportONNXStructure(t *testing.T) {
-	a := nn.DefaultArch(0.25, 1000)
+	a := arch.DefaultArch(0.25, 1000)
 	ts := randomWeights(a, 1)
 	var buf bytes.Buffer
 	if err := ExportONNX(&buf, a, ts, ONNXOptions{ProducerVersion: "test", Metadata: map[string]string{"labels": `["a"]`}}); err != nil {
@@ -591,10 +591,10 @@ func TestExportONNXStructure(t *testing.T) {
 }
 
 func TestExportONNXErrors(t *testing.T) {
-	a := nn.DefaultArch(0.25, 10)
+	a := arch.DefaultArch(0.25, 10)
 	good := randomWeights(a, 3)
-	without := func(name string) map[string]nn.Tensor {
-		m := map[string]nn.Tensor{}
+	without := func(name string) map[string]arch.Tensor {
+		m := map[string]arch.Tensor{}
 		for k, v := range good {
 			if k != name {
 				m[k] = v
@@ -602,7 +602,7 @@ func TestExportONNXErrors(t *testing.T) {
 		}
 		return m
 	}
-	with := func(name string, tn nn.Tensor) map[string]nn.Tensor {
+	with := func(name string, tn arch.Tensor) map[string]arch.Tensor {
 		m := without(name)
 		m[name] = tn
 		return m
@@ -611,16 +611,16 @@ func TestExportONNXErrors(t *testing.T) {
 	bad.ClassNum = 0
 	cases := []struct {
 		name string
-		arch nn.Arch
-		ts   map[string]nn.Tensor
+		arch arch.Arch
+		ts   map[string]arch.Tensor
 		opts ONNXOptions
 		want string
 	}{
 		{"missing BN variance", a, without("blocks4.1.pw_conv.bn._variance"), ONNXOptions{}, "tensor blocks4.1.pw_conv.bn._variance is missing"},
 		{"missing fc bias", a, without("fc.bias"), ONNXOptions{}, "tensor fc.bias is missing"},
-		{"transposed fc", a, with("fc.weight", nn.Tensor{Shape: []int{10, 1280}, Data: make([]float32, 12800)}), ONNXOptions{}, "fc.weight has shape [10 1280], the architecture needs [1280 10]"},
-		{"short data", a, with("last_conv.weight", nn.Tensor{Shape: []int{1280, 128, 1, 1}, Data: make([]float32, 3)}), ONNXOptions{}, "tensor last_conv.weight: shape [1280 128 1 1] needs 163840 values, have 3"},
-		{"negative variance", a, with("conv1.bn._variance", nn.Tensor{Shape: []int{8}, Data: []float32{1, 1, -1, 1, 1, 1, 1, 1}}), ONNXOptions{}, "conv1.bn._variance[2]"},
+		{"transposed fc", a, with("fc.weight", arch.Tensor{Shape: []int{10, 1280}, Data: make([]float32, 12800)}), ONNXOptions{}, "fc.weight has shape [10 1280], the architecture needs [1280 10]"},
+		{"short data", a, with("last_conv.weight", arch.Tensor{Shape: []int{1280, 128, 1, 1}, Data: make([]float32, 3)}), ONNXOptions{}, "tensor last_conv.weight: shape [1280 128 1 1] needs 163840 values, have 3"},
+		{"negative variance", a, with("conv1.bn._variance", arch.Tensor{Shape: []int{8}, Data: []float32{1, 1, -1, 1, 1, 1, 1, 1}}), ONNXOptions{}, "conv1.bn._variance[2]"},
 		{"opset too old", a, good, ONNXOptions{Opset: 11}, "opset 11 not supported"},
 		{"invalid arch", bad, good, ONNXOptions{}, "class_num must be at least 1"},
 	}
@@ -646,7 +646,7 @@ func (f *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestExportONNXWriteError(t *testing.T) {
-	a := nn.DefaultArch(0.25, 10)
+	a := arch.DefaultArch(0.25, 10)
 	err := ExportONNX(&failWriter{n: 100000}, a, randomWeights(a, 1), ONNXOptions{})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v, want the writer's error", err)
@@ -719,7 +719,7 @@ func TestExportONNXInferenceModels(t *testing.T) {
 }
 
 func BenchmarkExportONNX(b *testing.B) {
-	a := nn.DefaultArch(1.0, 1000)
+	a := arch.DefaultArch(1.0, 1000)
 	ts := randomWeights(a, 1)
 	var n countWriter
 	for b.Loop() {

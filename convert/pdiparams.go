@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/lcnet/lcnet/arch"
 	"google.golang.org/protobuf/encoding/protowire"
-
-	"github.com/lcnet/lcnet/nn"
 )
 
 // Paddle's combined parameter file (inference.pdiparams) is every
@@ -31,8 +30,8 @@ const (
 // decodePdiparams reads the tensors of a combined parameter file. names
 // are the static names in file order and shapes what the program declares
 // for them; a tensor whose stored dims differ is an error.
-func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[string]nn.Tensor, error) {
-	out := make(map[string]nn.Tensor, len(names))
+func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[string]arch.Tensor, error) {
+	out := make(map[string]arch.Tensor, len(names))
 	pos := 0
 	for _, name := range names {
 		t, n, err := decodeLoDTensor(data[pos:], shapes[name])
@@ -50,51 +49,51 @@ func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[
 
 // decodeLoDTensor decodes one serialized tensor and returns it with the
 // number of bytes it took.
-func decodeLoDTensor(b []byte, want []int) (nn.Tensor, int, error) {
+func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 	r := byteReader{b: b}
 	if v, err := r.u32(); err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	} else if v != 0 {
-		return nn.Tensor{}, 0, fmt.Errorf("LoD tensor version %d, want 0", v)
+		return arch.Tensor{}, 0, fmt.Errorf("LoD tensor version %d, want 0", v)
 	}
 	lod, err := r.u64()
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
 	if lod > uint64(len(b)) {
-		return nn.Tensor{}, 0, fmt.Errorf("lod_level %d exceeds the input", lod)
+		return arch.Tensor{}, 0, fmt.Errorf("lod_level %d exceeds the input", lod)
 	}
 	for i := uint64(0); i < lod; i++ {
 		n, err := r.u64()
 		if err != nil {
-			return nn.Tensor{}, 0, err
+			return arch.Tensor{}, 0, err
 		}
 		if n > uint64(len(b)) {
-			return nn.Tensor{}, 0, fmt.Errorf("LoD level %d of %d bytes exceeds the input", i, n)
+			return arch.Tensor{}, 0, fmt.Errorf("LoD level %d of %d bytes exceeds the input", i, n)
 		}
 		if _, err := r.take(int(n)); err != nil {
-			return nn.Tensor{}, 0, err
+			return arch.Tensor{}, 0, err
 		}
 	}
 	if v, err := r.u32(); err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	} else if v != 0 {
-		return nn.Tensor{}, 0, fmt.Errorf("tensor version %d, want 0", v)
+		return arch.Tensor{}, 0, fmt.Errorf("tensor version %d, want 0", v)
 	}
 	dl, err := r.u32()
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
 	desc, err := r.take(int(int32(dl)))
 	if err != nil {
-		return nn.Tensor{}, 0, fmt.Errorf("tensor desc: %w", err)
+		return arch.Tensor{}, 0, fmt.Errorf("tensor desc: %w", err)
 	}
 	dtype, dims, err := parseTensorDesc(desc, false)
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
 	if want != nil && !slices.Equal(dims, want) {
-		return nn.Tensor{}, 0, fmt.Errorf("stored shape %v, the program declares %v", dims, want)
+		return arch.Tensor{}, 0, fmt.Errorf("stored shape %v, the program declares %v", dims, want)
 	}
 	var size int
 	switch dtype {
@@ -105,24 +104,24 @@ func decodeLoDTensor(b []byte, want []int) (nn.Tensor, int, error) {
 	case pdFP64:
 		size = 8
 	default:
-		return nn.Tensor{}, 0, fmt.Errorf("unsupported data type %d (want FP16=4, FP32=5 or FP64=6)", dtype)
+		return arch.Tensor{}, 0, fmt.Errorf("unsupported data type %d (want FP16=4, FP32=5 or FP64=6)", dtype)
 	}
 	n := 1
 	for _, d := range dims {
 		if d < 0 || (d > 0 && n > len(b)/d) {
-			return nn.Tensor{}, 0, fmt.Errorf("shape %v is larger than the input", dims)
+			return arch.Tensor{}, 0, fmt.Errorf("shape %v is larger than the input", dims)
 		}
 		n *= d
 	}
 	raw, err := r.take(n * size)
 	if err != nil {
-		return nn.Tensor{}, 0, fmt.Errorf("data of shape %v: %w", dims, err)
+		return arch.Tensor{}, 0, fmt.Errorf("data of shape %v: %w", dims, err)
 	}
 	vals, err := decodeFloats(raw, 'f', size, binary.LittleEndian, n)
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
-	return nn.Tensor{Shape: dims, Data: vals}, r.pos, nil
+	return arch.Tensor{Shape: dims, Data: vals}, r.pos, nil
 }
 
 // parseTensorDesc decodes VarType.TensorDesc {1: data_type, 2: repeated

@@ -11,7 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
+	"github.com/x448/float16"
 )
 
 // structuredKey is the entry paddle.save adds to a state dict: a dict from
@@ -36,7 +37,7 @@ func StripPrefix(name string) string {
 // returns its tensors by structured name, with wrapper prefixes stripped and
 // every value converted to float32. Entries that are not arrays (such as
 // StructuredToParameterName@@) are skipped.
-func ReadPdparams(r io.Reader) (map[string]nn.Tensor, error) {
+func ReadPdparams(r io.Reader) (map[string]arch.Tensor, error) {
 	data, err := readAllSized(r)
 	if err != nil {
 		return nil, fmt.Errorf("pdparams: %w", err)
@@ -44,7 +45,7 @@ func ReadPdparams(r io.Reader) (map[string]nn.Tensor, error) {
 	return decodePdparams(data)
 }
 
-func decodePdparams(data []byte) (map[string]nn.Tensor, error) {
+func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
 	obj, err := unpickle(data)
 	if err != nil {
 		return nil, fmt.Errorf("pdparams: %w", err)
@@ -53,7 +54,7 @@ func decodePdparams(data []byte) (map[string]nn.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("pdparams: the pickle holds a %s, want a dict of arrays", typeName(obj))
 	}
-	out := make(map[string]nn.Tensor, len(d.keys))
+	out := make(map[string]arch.Tensor, len(d.keys))
 	from := make(map[string]string, len(d.keys))
 	for i, k := range d.keys {
 		name, ok := k.(string)
@@ -119,33 +120,33 @@ func readAllSized(r io.Reader) ([]byte, error) {
 }
 
 // tensor converts a numpy array to a float32 tensor in C order.
-func (a *npArray) tensor() (nn.Tensor, error) {
+func (a *npArray) tensor() (arch.Tensor, error) {
 	if !a.filled || a.dtype == nil {
-		return nn.Tensor{}, errors.New("array was never given its data")
+		return arch.Tensor{}, errors.New("array was never given its data")
 	}
 	kind, size, order, err := a.dtype.parse()
 	if err != nil {
-		return nn.Tensor{}, err
+		return arch.Tensor{}, err
 	}
 	n := 1
 	for _, d := range a.shape {
 		if d != 0 && n > math.MaxInt32/d {
-			return nn.Tensor{}, fmt.Errorf("shape %v is too large", a.shape)
+			return arch.Tensor{}, fmt.Errorf("shape %v is too large", a.shape)
 		}
 		n *= d
 	}
 	if len(a.raw) != n*size {
-		return nn.Tensor{}, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, a.dtype.str, n*size, len(a.raw))
+		return arch.Tensor{}, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, a.dtype.str, n*size, len(a.raw))
 	}
 	data, err := decodeFloats(a.raw, kind, size, order, n)
 	if err != nil {
-		return nn.Tensor{}, fmt.Errorf("dtype %s: %w", a.dtype.str, err)
+		return arch.Tensor{}, fmt.Errorf("dtype %s: %w", a.dtype.str, err)
 	}
 	shape := append([]int{}, a.shape...)
 	if a.fortran && len(shape) > 1 {
 		data = fortranToC(data, shape)
 	}
-	return nn.Tensor{Shape: shape, Data: data}, nil
+	return arch.Tensor{Shape: shape, Data: data}, nil
 }
 
 // parse splits a numpy dtype string such as "<f4" into kind, size and byte
@@ -182,7 +183,7 @@ func decodeFloats(raw []byte, kind byte, size int, order binary.ByteOrder, n int
 	switch size {
 	case 2:
 		for i := range out {
-			out[i] = halfToFloat(order.Uint16(raw[2*i:]))
+			out[i] = float16.Frombits(order.Uint16(raw[2*i:])).Float32()
 		}
 	case 4:
 		for i := range out {
@@ -196,28 +197,6 @@ func decodeFloats(raw []byte, kind byte, size int, order binary.ByteOrder, n int
 		return nil, fmt.Errorf("unsupported float size %d", size)
 	}
 	return out, nil
-}
-
-// halfToFloat widens an IEEE 754 binary16 value.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: renormalise
-		e := uint32(127 - 15 + 1)
-		for frac&0x400 == 0 {
-			frac <<= 1
-			e--
-		}
-		frac &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | frac<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
 // fortranToC reorders column-major data to row-major.

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -147,8 +148,10 @@ func TestHalfToFloat(t *testing.T) {
 		{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, 5.9604645e-08}, {0x8000, 0}, {0x3555, 0.33325195},
 	}
 	for _, tc := range tests {
-		if got := halfToFloat(tc.h); got != tc.want {
-			t.Errorf("halfToFloat(%#04x) = %g, want %g", tc.h, got, tc.want)
+		raw := binary.LittleEndian.AppendUint16(nil, tc.h)
+		got, err := decodeFloats(raw, 'f', 2, binary.LittleEndian, 1)
+		if err != nil || got[0] != tc.want {
+			t.Errorf("fp16 %#04x = %v (%v), want %g", tc.h, got, err, tc.want)
 		}
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 )
 
 // program is what the walk needs from a Paddle inference program, whichever
@@ -75,7 +75,7 @@ var stageSizes = []struct {
 // parameter's static name to its PaddleClas structured name. Nothing is
 // assumed that the program states: strides, kernels, SE placement, the last
 // conv, dropout and the class count all come from the ops.
-func (p *program) walk() (nn.Arch, map[string]string, error) {
+func (p *program) walk() (arch.Arch, map[string]string, error) {
 	var layers []*layer
 	var dropout *progOp
 	for i := range p.ops {
@@ -84,22 +84,22 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 		case "conv":
 			w := op.params["Filter"]
 			if w == "" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter filter", i, op.typ)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter filter", i, op.typ)
 			}
 			layers = append(layers, &layer{op: op, weight: w})
 		case "matmul":
 			w := op.params["Y"]
 			if w == "" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter weight", i, op.typ)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter weight", i, op.typ)
 			}
 			layers = append(layers, &layer{op: op, weight: w})
 		case "bn":
 			if len(layers) == 0 || layers[len(layers)-1].bn != nil || layers[len(layers)-1].op.kind != "conv" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) does not follow a convolution", i, op.typ)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) does not follow a convolution", i, op.typ)
 			}
 			for _, s := range []string{"Scale", "Bias", "Mean", "Variance"} {
 				if op.params[s] == "" {
-					return nn.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter %s", i, op.typ, s)
+					return arch.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter %s", i, op.typ, s)
 				}
 			}
 			layers[len(layers)-1].bn = op
@@ -109,7 +109,7 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 				continue // a residual or other non-parameter add
 			}
 			if len(layers) == 0 || layers[len(layers)-1].bias != "" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) adds %s but follows no layer", i, op.typ, b)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) adds %s but follows no layer", i, op.typ, b)
 			}
 			layers[len(layers)-1].bias = b
 		case "dropout":
@@ -135,22 +135,22 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 		name(l.bn.params["Mean"], prefix+".bn._mean")
 		name(l.bn.params["Variance"], prefix+".bn._variance")
 	}
-	stride := func(l *layer) nn.Stride {
+	stride := func(l *layer) arch.Stride {
 		if len(l.op.strides) == 2 {
-			return nn.Stride{H: l.op.strides[0], W: l.op.strides[1]}
+			return arch.Stride{H: l.op.strides[0], W: l.op.strides[1]}
 		}
 		if len(l.op.strides) == 1 {
-			return nn.Square(l.op.strides[0])
+			return arch.Square(l.op.strides[0])
 		}
-		return nn.Square(1)
+		return arch.Square(1)
 	}
 
 	for _, l := range layers {
 		if err := l.checkGeometry(shape(l.weight)); err != nil {
-			return nn.Arch{}, nil, fmt.Errorf("%s %s: %w", l.op.typ, l.weight, err)
+			return arch.Arch{}, nil, fmt.Errorf("%s %s: %w", l.op.typ, l.weight, err)
 		}
 	}
-	var a nn.Arch
+	var a arch.Arch
 	if len(layers) == 0 {
 		return a, nil, errors.New("the program has no convolutions")
 	}
@@ -162,11 +162,11 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 	}
 	convBN(stem, "conv1")
 	a.StemOut = ws[0]
-	a.StrideList = []nn.Stride{stride(stem)}
+	a.StrideList = []arch.Stride{stride(stem)}
 	rest := layers[1:]
 	for _, st := range stageSizes {
 		for i := 0; i < st.n; i++ {
-			b := nn.Block{Stage: st.name, Index: i}
+			b := arch.Block{Stage: st.name, Index: i}
 			prefix := b.Name()
 			if len(rest) == 0 {
 				return a, nil, fmt.Errorf("the program ends before %s", prefix)
@@ -265,9 +265,9 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 
 // guessScale finds the PaddleClas scale whose channel widths the program
 // has; the scale only names the model, the widths come from the weights.
-func guessScale(a nn.Arch) float64 {
+func guessScale(a arch.Arch) float64 {
 	for _, s := range []float64{0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5} {
-		d := nn.DefaultArch(s, 1)
+		d := arch.DefaultArch(s, 1)
 		if d.StemOut != a.StemOut || len(d.Blocks) != len(a.Blocks) {
 			continue
 		}

@@ -5,9 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lcnet/lcnet/arch"
 	"gopkg.in/yaml.v3"
-
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // inferenceYML is the part of PaddleX/PaddleClas' inference.yml lcnet uses.
@@ -24,7 +23,7 @@ type inferenceYML struct {
 
 // parseYML returns the preprocessing (nil when the file has no
 // transform_ops) and the labels of an inference.yml.
-func parseYML(data []byte) (*zoo.Preprocess, []string, error) {
+func parseYML(data []byte) (*arch.Preprocess, []string, error) {
 	var y inferenceYML
 	if err := yaml.Unmarshal(data, &y); err != nil {
 		return nil, nil, fmt.Errorf("inference.yml: %w", err)
@@ -33,7 +32,7 @@ func parseYML(data []byte) (*zoo.Preprocess, []string, error) {
 	if len(y.PreProcess.TransformOps) == 0 {
 		return nil, labels, nil
 	}
-	p := zoo.DefaultPreprocess()
+	p := arch.DefaultPreprocess()
 	p.ResizeShort, p.CropWidth, p.CropHeight = 0, 0, 0
 	var sawResize bool
 	for i, op := range y.PreProcess.TransformOps {
@@ -75,7 +74,7 @@ func parseYML(data []byte) (*zoo.Preprocess, []string, error) {
 	return &p, labels, nil
 }
 
-func parseResize(n *yaml.Node, p *zoo.Preprocess) error {
+func parseResize(n *yaml.Node, p *arch.Preprocess) error {
 	var r struct {
 		Size          yaml.Node `yaml:"size"`
 		ResizeShort   int       `yaml:"resize_short"`
@@ -120,7 +119,7 @@ func parseSize(n *yaml.Node) (w, h int, err error) {
 	return w, h, nil
 }
 
-func parseNormalize(n *yaml.Node, p *zoo.Preprocess) error {
+func parseNormalize(n *yaml.Node, p *arch.Preprocess) error {
 	var r struct {
 		Scale yaml.Node `yaml:"scale"`
 		Mean  []float64 `yaml:"mean"`
