@@ -19,6 +19,9 @@ const (
 	maxArchiveTotal = 2 << 30
 )
 
+// errTruncated is wrapped by the errors for input that ends too early.
+var errTruncated = errors.New("unexpected end of data")
+
 // wantedInArchive reports whether a file of a model directory is read.
 func wantedInArchive(base string) bool {
 	switch base {

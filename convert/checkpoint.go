@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 )
 
 // The files of an exported inference model.
@@ -116,7 +117,7 @@ func read(ctx context.Context, path string, opts ReadOptions) (*Checkpoint, erro
 	if err != nil {
 		return nil, err
 	}
-	if len(data) == 0 || data[0] != opProto && data[0] != opEmptyDict && data[0] != opMark {
+	if !pickle.Looks(data) {
 		return nil, errors.New("neither a pickle (.pdparams) nor a tar archive")
 	}
 	ts, err := decodePdparams(data)
@@ -335,32 +336,32 @@ func checkInfo(ctx context.Context, fs files, names map[string]string) error {
 
 // readInfo decodes a .pdiparams.info pickle to static -> structured name.
 func readInfo(data []byte) (map[string]string, error) {
-	obj, err := unpickle(data)
+	obj, err := pickle.Load(data)
 	if err != nil {
 		return nil, err
 	}
-	d, ok := obj.(*pyDict)
+	d, ok := obj.(*pickle.Dict)
 	if !ok {
-		return nil, fmt.Errorf("holds a %s, want a dict", typeName(obj))
+		return nil, fmt.Errorf("holds a %s, want a dict", pickle.TypeName(obj))
 	}
-	out := make(map[string]string, len(d.keys))
-	for i, k := range d.keys {
+	out := make(map[string]string, len(d.Keys))
+	for i, k := range d.Keys {
 		static, ok := k.(string)
 		if !ok {
 			return nil, fmt.Errorf("key %v is not a name", k)
 		}
-		switch v := d.vals[i].(type) {
+		switch v := d.Vals[i].(type) {
 		case string:
 			out[static] = v
-		case *pyDict:
-			s, ok := v.get("structured_name")
+		case *pickle.Dict:
+			s, ok := v.Get("structured_name")
 			name, ok2 := s.(string)
 			if !ok || !ok2 {
 				return nil, fmt.Errorf("%s has no structured_name", static)
 			}
 			out[static] = name
 		default:
-			return nil, fmt.Errorf("%s maps to a %s", static, typeName(v))
+			return nil, fmt.Errorf("%s maps to a %s", static, pickle.TypeName(v))
 		}
 	}
 	return out, nil

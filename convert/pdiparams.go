@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -117,7 +118,7 @@ func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 	if err != nil {
 		return arch.Tensor{}, 0, fmt.Errorf("data of shape %v: %w", dims, err)
 	}
-	vals, err := decodeFloats(raw, 'f', size, binary.LittleEndian, n)
+	vals, err := pickle.DecodeFloats(raw, 'f', size, binary.LittleEndian, n)
 	if err != nil {
 		return arch.Tensor{}, 0, err
 	}
