@@ -1,13 +1,16 @@
 package convert
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/convert/internal/pickle"
+	"github.com/x448/float16"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -27,6 +30,43 @@ const (
 	pdFP64  = 6
 	pdBF16  = 22
 )
+
+// readCombined reads an exported inference model: the program in file
+// (parsed by parse) says which tensors inference.pdiparams holds, in which
+// order and with which shapes, and its walk gives the architecture and the
+// structured names. The PIR and ProgramDesc rows differ only in parse.
+func readCombined(ctx context.Context, d *modelDir, format, file string, parse func([]byte) (*program, error)) (*Checkpoint, error) {
+	raw, err := d.read(ctx, file)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	a, names, err := prog.walk()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	raw, err = d.read(ctx, filePdiparams)
+	if err != nil {
+		return nil, err
+	}
+	static, err := decodePdiparams(raw, sortedNames(prog.params), prog.params)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filePdiparams, err)
+	}
+	if d.has(fileInfo) {
+		if err := checkInfo(ctx, d, names); err != nil {
+			return nil, err
+		}
+	}
+	ck := &Checkpoint{Format: format, Arch: &a, Tensors: make(map[string]arch.Tensor, len(static)), SourceSHA256: d.sums[filePdiparams]}
+	for s, t := range static {
+		ck.Tensors[names[s]] = t
+	}
+	return ck, nil
+}
 
 // decodePdiparams reads the tensors of a combined parameter file. names
 // are the static names in file order and shapes what the program declares
@@ -118,11 +158,7 @@ func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 	if err != nil {
 		return arch.Tensor{}, 0, fmt.Errorf("data of shape %v: %w", dims, err)
 	}
-	vals, err := pickle.DecodeFloats(raw, 'f', size, binary.LittleEndian, n)
-	if err != nil {
-		return arch.Tensor{}, 0, err
-	}
-	return arch.Tensor{Shape: dims, Data: vals}, r.pos, nil
+	return arch.Tensor{Shape: dims, Data: floatsLE(raw, size, n)}, r.pos, nil
 }
 
 // parseTensorDesc decodes VarType.TensorDesc {1: data_type, 2: repeated
@@ -212,7 +248,7 @@ type byteReader struct {
 
 func (r *byteReader) take(n int) ([]byte, error) {
 	if n < 0 || n > len(r.b)-r.pos {
-		return nil, fmt.Errorf("%w: need %d bytes at offset %d, %d left", errTruncated, n, r.pos, len(r.b)-r.pos)
+		return nil, fmt.Errorf("%w: need %d bytes at offset %d, %d left", pickle.ErrTruncated, n, r.pos, len(r.b)-r.pos)
 	}
 	s := r.b[r.pos : r.pos+n]
 	r.pos += n
@@ -233,4 +269,25 @@ func (r *byteReader) u64() (uint64, error) {
 		return 0, err
 	}
 	return binary.LittleEndian.Uint64(s), nil
+}
+
+// floatsLE widens or narrows n little-endian IEEE floats of size bytes (2,
+// 4 or 8; decodeLoDTensor allows no other) to float32.
+func floatsLE(raw []byte, size, n int) []float32 {
+	out := make([]float32, n)
+	switch size {
+	case 2:
+		for i := range out {
+			out[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
+		}
+	case 4:
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case 8:
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,21 @@ func ReadPdparams(r io.Reader) (map[string]arch.Tensor, error) {
 		return nil, fmt.Errorf("pdparams: %w", err)
 	}
 	return decodePdparams(data)
+}
+
+// readPdparamsFile is the reader row for a dygraph checkpoint: one
+// .pdparams file, which has no program, so the importer infers the
+// architecture from the tensor shapes.
+func readPdparamsFile(ctx context.Context, d *modelDir, name string) (*Checkpoint, error) {
+	raw, err := d.read(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := decodePdparams(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Checkpoint{Format: FormatPdparams, Tensors: ts, SourceSHA256: d.sums[name]}, nil
 }
 
 func decodePdparams(data []byte) (map[string]arch.Tensor, error) {

@@ -1,9 +1,12 @@
 package convert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/lcnet/lcnet/arch"
 )
@@ -323,4 +326,61 @@ func (l *layer) checkGeometry(w []int) error {
 		}
 	}
 	return nil
+}
+
+// ReadProgram reads the architecture from a program alone (no weights):
+// a directory holding inference.json or inference.pdmodel, or the file.
+// inference.yml beside it supplies the input size when the program's is
+// dynamic.
+func ReadProgram(ctx context.Context, path string) (*arch.Arch, error) {
+	a, err := readProgram(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("read program %s: %w", path, err)
+	}
+	return a, nil
+}
+
+func readProgram(ctx context.Context, path string) (*arch.Arch, error) {
+	dir := path
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	d, err := dirModel(os.DirFS(dir), "directory "+dir, ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range readers() {
+		if r.program == nil || !d.has(r.key) {
+			continue
+		}
+		raw, err := d.read(ctx, r.key)
+		if err != nil {
+			return nil, err
+		}
+		prog, err := r.program(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.key, err)
+		}
+		a, _, err := prog.walk()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.key, err)
+		}
+		if a.InputHeight <= 0 || a.InputWidth <= 0 {
+			// An unreadable inference.yml leaves the default size: the
+			// program is what was asked for.
+			var pre arch.Preprocess
+			if d.has(fileYML) {
+				if raw, err := d.read(ctx, fileYML); err == nil {
+					if p, _, err := parseYML(raw); err == nil && p != nil {
+						pre = *p
+					}
+				}
+			}
+			a.InputHeight, a.InputWidth = a.InputSize(pre)
+		}
+		return &a, nil
+	}
+	return nil, fmt.Errorf("no %s or %s", fileJSON, filePdmodel)
 }

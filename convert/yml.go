@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,6 +20,21 @@ type inferenceYML struct {
 			LabelList []string `yaml:"label_list"`
 		} `yaml:"Topk"`
 	} `yaml:"PostProcess"`
+}
+
+// readYML fills a checkpoint's preprocessing and labels from the
+// inference.yml of its directory.
+func readYML(ctx context.Context, d *modelDir, ck *Checkpoint) error {
+	raw, err := d.read(ctx, fileYML)
+	if err != nil {
+		return err
+	}
+	pre, labels, err := parseYML(raw)
+	if err != nil {
+		return err
+	}
+	ck.Preprocess, ck.Labels = pre, labels
+	return nil
 }
 
 // parseYML returns the preprocessing (nil when the file has no

@@ -30,7 +30,7 @@ func (a *Array) Floats() (shape []int, data []float32, err error) {
 	if len(a.raw) != n*size {
 		return nil, nil, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, a.dtype.str, n*size, len(a.raw))
 	}
-	data, err = DecodeFloats(a.raw, kind, size, order, n)
+	data, err = decodeFloats(a.raw, kind, size, order, n)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dtype %s: %w", a.dtype.str, err)
 	}
@@ -67,9 +67,9 @@ func (d *npDtype) parse() (kind byte, size int, order binary.ByteOrder, err erro
 	return kind, size, order, nil
 }
 
-// DecodeFloats decodes n IEEE floats of size bytes (2, 4 or 8) in order;
+// decodeFloats decodes n IEEE floats of size bytes (2, 4 or 8) in order;
 // kind must be 'f', as numpy's dtype strings spell floats.
-func DecodeFloats(raw []byte, kind byte, size int, order binary.ByteOrder, n int) ([]float32, error) {
+func decodeFloats(raw []byte, kind byte, size int, order binary.ByteOrder, n int) ([]float32, error) {
 	if kind != 'f' {
 		return nil, fmt.Errorf("unsupported kind %q", kind)
 	}

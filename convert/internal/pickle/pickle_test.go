@@ -59,7 +59,7 @@ func TestHalfToFloat(t *testing.T) {
 	}
 	for _, tc := range tests {
 		raw := binary.LittleEndian.AppendUint16(nil, tc.h)
-		got, err := DecodeFloats(raw, 'f', 2, binary.LittleEndian, 1)
+		got, err := decodeFloats(raw, 'f', 2, binary.LittleEndian, 1)
 		if err != nil || got[0] != tc.want {
 			t.Errorf("fp16 %#04x = %v (%v), want %g", tc.h, got, err, tc.want)
 		}
