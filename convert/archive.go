@@ -162,10 +162,11 @@ func checkEntryName(name string) error {
 // memFS is an archive's model files by base name, as a flat fs.FS.
 type memFS map[string][]byte
 
-// ReadFile hands out the stored bytes, not a copy as fs.ReadFileFS asks:
-// a memFS belongs to one Read, whose decoders never write their input, and
-// a copy would hold the largest file twice.
-func (m memFS) ReadFile(name string) ([]byte, error) {
+// file hands out the stored bytes, not the copy that fs.ReadFileFS would
+// owe its callers (which is why memFS does not implement it): a memFS
+// belongs to one Read, whose decoders never write their input, and a copy
+// would hold the largest file twice.
+func (m memFS) file(name string) ([]byte, error) {
 	b, ok := m[name]
 	if !ok {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}

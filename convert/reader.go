@@ -111,7 +111,7 @@ func (d *modelDir) has(name string) bool { return slices.Contains(d.names, name)
 // now, hashed, with progress.
 func (d *modelDir) read(ctx context.Context, name string) ([]byte, error) {
 	if m, ok := d.fsys.(memFS); ok {
-		return m.ReadFile(name)
+		return m.file(name)
 	}
 	b, sum, err := readFSFile(ctx, d.fsys, name, d.prog)
 	if err != nil {
