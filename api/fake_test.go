@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -44,12 +44,12 @@ func newFake(names ...string) *fakeBackend {
 
 // fakeManifest is a 3-class model on 32x32 inputs, pixels scaled to 0..1.
 func fakeManifest(name, version string) zoo.Manifest {
-	a := nn.DefaultArch(0.25, 3)
+	a := arch.DefaultArch(0.25, 3)
 	a.InputHeight, a.InputWidth = 32, 32
 	return zoo.Manifest{
 		Name: name, Version: version, Arch: a,
 		Labels: []string{"red", "green", "blue"},
-		Preprocess: zoo.Preprocess{ResizeWidth: 32, ResizeHeight: 32, Scale: 1.0 / 255,
+		Preprocess: arch.Preprocess{ResizeWidth: 32, ResizeHeight: 32, Scale: 1.0 / 255,
 			Std: [3]float64{1, 1, 1}, ChannelOrder: "RGB"},
 		DType:     zoo.FP32,
 		CreatedAt: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),

@@ -103,10 +103,7 @@ func modelOf(m modelVersions) client.Model {
 }
 
 func versionOf(m zoo.Manifest) client.VersionInfo {
-	h, w := m.Preprocess.OutputSize()
-	if h == 0 {
-		h, w = m.Arch.InputHeight, m.Arch.InputWidth
-	}
+	h, w := m.Arch.InputSize(m.Preprocess)
 	labels := len(m.Labels)
 	if labels == 0 {
 		labels = m.Arch.ClassNum

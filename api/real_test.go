@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/lcnet/lcnet/api/client"
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
@@ -31,7 +32,7 @@ func textlinePath(t testing.TB) string {
 
 // directProbs is what "lcnet infer" computes for one image: the same
 // decode and preprocessing, then the network with no server in between.
-func directProbs(t testing.TB, m zoo.Manifest, tensors map[string]nn.Tensor, img []byte) []float32 {
+func directProbs(t testing.TB, m zoo.Manifest, tensors map[string]arch.Tensor, img []byte) []float32 {
 	t.Helper()
 	model, err := nn.Load(m.Arch, tensors, nn.Options{Threads: 1})
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/convert"
-	"github.com/lcnet/lcnet/nn"
 	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -57,7 +57,7 @@ func serveZoo(t testing.TB, z *zoo.Zoo, mod func(*Config)) (*httptest.Server, ba
 	return ts, s.be
 }
 
-func realTensors(t testing.TB, be backend, m zoo.Manifest) map[string]nn.Tensor {
+func realTensors(t testing.TB, be backend, m zoo.Manifest) map[string]arch.Tensor {
 	t.Helper()
 	ts, err := be.(*zooBackend).z.Weights(context.Background(), m)
 	if err != nil {

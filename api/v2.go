@@ -76,10 +76,7 @@ func (s *Server) v2Metadata(w http.ResponseWriter, r *http.Request) error {
 	if version != "" {
 		versions = []string{m.Version}
 	}
-	h, wd := m.Preprocess.OutputSize()
-	if h == 0 {
-		h, wd = m.Arch.InputHeight, m.Arch.InputWidth
-	}
+	h, wd := m.Arch.InputSize(m.Preprocess)
 	classes := int64(m.Arch.ClassNum)
 	writeJSON(w, http.StatusOK, client.V2ModelMetadata{
 		Name:     m.Name,

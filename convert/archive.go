@@ -5,11 +5,20 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path"
+	"sort"
 	"strings"
+	"time"
+
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 )
 
 // Limits for archives: Paddle's largest PP-LCNet export is under 40 MB, so
@@ -18,15 +27,6 @@ const (
 	maxArchiveFile  = 1 << 30
 	maxArchiveTotal = 2 << 30
 )
-
-// wantedInArchive reports whether a file of a model directory is read.
-func wantedInArchive(base string) bool {
-	switch base {
-	case fileJSON, filePdmodel, filePdiparams, fileYML, fileInfo:
-		return true
-	}
-	return strings.HasSuffix(base, ".pdparams")
-}
 
 // isArchive reports whether head (the first bytes of a file) starts a
 // gzip stream or a tar archive.
@@ -37,13 +37,34 @@ func isArchive(head []byte) bool {
 	return len(head) >= 262 && string(head[257:262]) == "ustar"
 }
 
+// readArchiveFile streams an archive from disk through readArchive,
+// hashing it and reporting progress on the way.
+func readArchiveFile(ctx context.Context, path string, p *progress) (memFS, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	files, err := readArchive(io.TeeReader(&ctxReader{ctx: ctx, r: f, p: p}, h))
+	if err != nil {
+		return nil, "", err
+	}
+	// Hash what follows the end-of-archive marker too: the sum is of the file.
+	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: f, p: p}); err != nil {
+		return nil, "", err
+	}
+	return files, hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // readArchive reads the model files of a .tar, .tar.gz or .tgz into memory
-// without touching the disk. Entries with absolute or ../ paths, links and
-// device files are refused by name, whether or not they are model files.
-// The files are returned by base name; they must all sit in one directory
-// (Paddle ships one top-level directory such as
+// without touching the disk, streaming: only the wanted files are kept,
+// each and all of them under a size cap. Entries with absolute or ../
+// paths, links and device files are refused by name, whether or not they
+// are model files. The files are kept by base name; they must all sit in
+// one directory (Paddle ships one top-level directory such as
 // PP-LCNet_x0_25_textline_ori_infer/).
-func readArchive(r io.Reader) (map[string][]byte, error) {
+func readArchive(r io.Reader) (memFS, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
@@ -55,7 +76,7 @@ func readArchive(r io.Reader) (map[string][]byte, error) {
 		src = gz
 	}
 	tr := tar.NewReader(src)
-	files := map[string][]byte{}
+	files := memFS{}
 	dirOf := map[string]string{}
 	var total int64
 	dir := ""
@@ -87,7 +108,7 @@ func readArchive(r io.Reader) (map[string][]byte, error) {
 		}
 		clean := path.Clean(strings.TrimPrefix(name, "./"))
 		base := path.Base(clean)
-		if !wantedInArchive(base) || strings.HasPrefix(base, "._") {
+		if !wanted(base) {
 			continue // README, macOS resource forks, ...
 		}
 		total += h.Size
@@ -112,7 +133,7 @@ func readArchive(r io.Reader) (map[string][]byte, error) {
 			return nil, fmt.Errorf("tar entry %q: %w", name, err)
 		}
 		if n != h.Size {
-			return nil, fmt.Errorf("tar entry %q: %w: %d of %d bytes", name, errTruncated, n, h.Size)
+			return nil, fmt.Errorf("tar entry %q: %w: %d of %d bytes", name, pickle.ErrTruncated, n, h.Size)
 		}
 		files[base] = buf.Bytes()
 	}
@@ -137,3 +158,103 @@ func checkEntryName(name string) error {
 	}
 	return nil
 }
+
+// memFS is an archive's model files by base name, as a flat fs.FS.
+type memFS map[string][]byte
+
+// file hands out the stored bytes, not the copy that fs.ReadFileFS would
+// owe its callers (which is why memFS does not implement it): a memFS
+// belongs to one Read, whose decoders never write their input, and a copy
+// would hold the largest file twice.
+func (m memFS) file(name string) ([]byte, error) {
+	b, ok := m[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	return b, nil
+}
+
+func (m memFS) Open(name string) (fs.File, error) {
+	if name == "." {
+		return &memDir{m: m}, nil
+	}
+	b, ok := m[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return &memFile{info: memInfo{name: name, size: int64(len(b))}, r: bytes.NewReader(b)}, nil
+}
+
+func (m memFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if name != "." {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]fs.DirEntry, len(names))
+	for i, n := range names {
+		out[i] = fs.FileInfoToDirEntry(memInfo{name: n, size: int64(len(m[n]))})
+	}
+	return out, nil
+}
+
+type memFile struct {
+	info memInfo
+	r    *bytes.Reader
+}
+
+func (f *memFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *memFile) Read(b []byte) (int, error) { return f.r.Read(b) }
+func (f *memFile) Close() error               { return nil }
+
+// memDir is the root of a memFS, listed in pages as fs.ReadDirFile asks.
+type memDir struct {
+	m    memFS
+	list []fs.DirEntry
+	read bool
+}
+
+func (d *memDir) Stat() (fs.FileInfo, error) { return memInfo{name: ".", dir: true}, nil }
+func (d *memDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: ".", Err: errors.New("is a directory")}
+}
+func (d *memDir) Close() error { return nil }
+func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if !d.read {
+		d.list, _ = d.m.ReadDir(".")
+		d.read = true
+	}
+	if n <= 0 {
+		es := d.list
+		d.list = nil
+		return es, nil
+	}
+	if len(d.list) == 0 {
+		return nil, io.EOF
+	}
+	k := min(n, len(d.list))
+	es := d.list[:k]
+	d.list = d.list[k:]
+	return es, nil
+}
+
+type memInfo struct {
+	name string
+	size int64
+	dir  bool
+}
+
+func (i memInfo) Name() string { return i.name }
+func (i memInfo) Size() int64  { return i.size }
+func (i memInfo) Mode() fs.FileMode {
+	if i.dir {
+		return fs.ModeDir | 0o555
+	}
+	return 0o444
+}
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return i.dir }
+func (i memInfo) Sys() any           { return nil }

@@ -6,18 +6,15 @@ package convert
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/lcnet/lcnet/nn"
-	"github.com/lcnet/lcnet/zoo"
+	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 )
 
 // The files of an exported inference model.
@@ -45,13 +42,13 @@ type Checkpoint struct {
 	Format string
 	// Tensors are float32, by PaddleClas structured name, without
 	// wrapper prefixes such as base_model.
-	Tensors map[string]nn.Tensor
+	Tensors map[string]arch.Tensor
 	// Arch is read from the program; nil for a .pdparams, whose
 	// architecture the importer infers from the tensor shapes.
-	Arch *nn.Arch
+	Arch *arch.Arch
 	// Labels and Preprocess come from inference.yml when there is one.
 	Labels     []string
-	Preprocess *zoo.Preprocess
+	Preprocess *arch.Preprocess
 	// SourceName is the base name of the path given; SourceSHA256 the
 	// SHA-256 of the file read (the archive, the .pdparams, or for a
 	// directory its inference.pdiparams).
@@ -82,13 +79,14 @@ func read(ctx context.Context, path string, opts ReadOptions) (*Checkpoint, erro
 	if err != nil {
 		return nil, err
 	}
-	name := filepath.Base(filepath.Clean(path))
+	clean := filepath.Clean(path)
 	if st.IsDir() {
-		return readDir(ctx, path, name, opts)
+		return readDir(ctx, clean, filepath.Base(clean), opts)
 	}
-	switch filepath.Base(path) {
-	case fileJSON, filePdmodel, filePdiparams, fileYML, fileInfo:
-		return readDir(ctx, filepath.Dir(path), filepath.Base(filepath.Dir(path)), opts)
+	dir, base := filepath.Dir(clean), filepath.Base(clean)
+	if base != "." && wanted(base) && !strings.HasSuffix(base, ".pdparams") {
+		// A file of an exported model stands for its directory.
+		return readDir(ctx, dir, filepath.Base(dir), opts)
 	}
 	if !st.Mode().IsRegular() {
 		return nil, errors.New("not a regular file or a directory")
@@ -105,316 +103,39 @@ func read(ctx context.Context, path string, opts ReadOptions) (*Checkpoint, erro
 		if err != nil {
 			return nil, err
 		}
-		ck, err := fromFiles(ctx, mapFiles(files), "archive")
+		ck, err := readModel(ctx, &modelDir{fsys: files, names: sortedNames(files), what: "archive", prog: prog})
 		if err != nil {
 			return nil, err
 		}
 		ck.Format = tarPrefix + ck.Format
-		ck.SourceName, ck.SourceSHA256 = name, sum
+		ck.SourceName, ck.SourceSHA256 = base, sum
 		return ck, nil
 	}
-	data, sum, err := readFile(ctx, path, prog)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) == 0 || data[0] != opProto && data[0] != opEmptyDict && data[0] != opMark {
+	if !pickle.Looks(head) {
 		return nil, errors.New("neither a pickle (.pdparams) nor a tar archive")
 	}
-	ts, err := decodePdparams(data)
+	// A single checkpoint file, whatever its name: the pdparams row on
+	// its directory, given this file and no other.
+	d := &modelDir{fsys: os.DirFS(dir), names: []string{base}, what: "file " + path, prog: prog, sums: map[string]string{}}
+	ck, err := readPdparamsFile(ctx, d, base)
 	if err != nil {
 		return nil, err
 	}
-	return &Checkpoint{Format: FormatPdparams, Tensors: ts, SourceName: name, SourceSHA256: sum}, nil
-}
-
-// files is a model directory, on disk or from an archive.
-type files interface {
-	names() []string
-	read(ctx context.Context, name string) ([]byte, error)
-}
-
-type mapFiles map[string][]byte
-
-func (m mapFiles) names() []string { return sortedNames(m) }
-func (m mapFiles) read(_ context.Context, name string) ([]byte, error) {
-	b, ok := m[name]
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
-	}
-	return b, nil
-}
-
-type dirFiles struct {
-	dir  string
-	list []string
-	prog *progress
-	sums map[string]string
-}
-
-func (d *dirFiles) names() []string { return d.list }
-func (d *dirFiles) read(ctx context.Context, name string) ([]byte, error) {
-	b, sum, err := readFile(ctx, filepath.Join(d.dir, name), d.prog)
-	if err != nil {
-		return nil, err
-	}
-	d.sums[name] = sum
-	return b, nil
+	ck.SourceName = base
+	return ck, nil
 }
 
 func readDir(ctx context.Context, dir, name string, opts ReadOptions) (*Checkpoint, error) {
-	entries, err := os.ReadDir(dir)
+	d, err := dirModel(os.DirFS(dir), "directory "+dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	d := &dirFiles{dir: dir, prog: &progress{fn: opts.Progress}, sums: map[string]string{}}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !wantedInArchive(e.Name()) {
-			continue
-		}
-		d.list = append(d.list, e.Name())
-		if info, err := e.Info(); err == nil {
-			d.prog.total += info.Size()
-		}
-	}
-	sort.Strings(d.list)
-	ck, err := fromFiles(ctx, d, "directory "+dir)
+	ck, err := readModel(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	ck.SourceName = name
-	if ck.Format == FormatPdparams {
-		ck.SourceSHA256 = d.sums[pdparamsIn(d.list)[0]]
-	} else {
-		ck.SourceSHA256 = d.sums[filePdiparams]
-	}
 	return ck, nil
-}
-
-func pdparamsIn(names []string) []string {
-	var out []string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".pdparams") {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// fromFiles reads a model directory: a program with its parameters if
-// there is one, else a single .pdparams; inference.yml either way.
-func fromFiles(ctx context.Context, fs files, what string) (*Checkpoint, error) {
-	have := map[string]bool{}
-	for _, n := range fs.names() {
-		have[n] = true
-	}
-	ck := &Checkpoint{}
-	switch {
-	case have[fileJSON] || have[filePdmodel]:
-		if !have[filePdiparams] {
-			return nil, fmt.Errorf("%s has a program but no %s (the weights)", what, filePdiparams)
-		}
-		prog, format, err := readProgramFiles(ctx, fs, have)
-		if err != nil {
-			return nil, err
-		}
-		arch, names, err := prog.walk()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", programFile(format), err)
-		}
-		raw, err := fs.read(ctx, filePdiparams)
-		if err != nil {
-			return nil, err
-		}
-		order := sortedNames(prog.params)
-		static, err := decodePdiparams(raw, order, prog.params)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filePdiparams, err)
-		}
-		if have[fileInfo] {
-			if err := checkInfo(ctx, fs, names); err != nil {
-				return nil, err
-			}
-		}
-		ck.Tensors = make(map[string]nn.Tensor, len(static))
-		for s, t := range static {
-			ck.Tensors[names[s]] = t
-		}
-		ck.Format, ck.Arch = format, &arch
-	default:
-		pd := pdparamsIn(fs.names())
-		switch len(pd) {
-		case 0:
-			return nil, fmt.Errorf("%s holds no weights: looked for %s or %s with %s, or a *.pdparams file", what, fileJSON, filePdmodel, filePdiparams)
-		case 1:
-		default:
-			return nil, fmt.Errorf("%s holds %d .pdparams files (%s); give the one to import", what, len(pd), strings.Join(pd, ", "))
-		}
-		raw, err := fs.read(ctx, pd[0])
-		if err != nil {
-			return nil, err
-		}
-		ts, err := decodePdparams(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", pd[0], err)
-		}
-		ck.Format, ck.Tensors = FormatPdparams, ts
-	}
-	if have[fileYML] {
-		raw, err := fs.read(ctx, fileYML)
-		if err != nil {
-			return nil, err
-		}
-		pre, labels, err := parseYML(raw)
-		if err != nil {
-			return nil, err
-		}
-		ck.Preprocess, ck.Labels = pre, labels
-	}
-	if ck.Arch != nil {
-		if ck.Arch.InputHeight <= 0 || ck.Arch.InputWidth <= 0 {
-			// A dynamic feed shape: the size the model was trained at
-			// is what the preprocessing produces.
-			ck.Arch.InputHeight, ck.Arch.InputWidth = 224, 224
-			if ck.Preprocess != nil {
-				if h, w := ck.Preprocess.OutputSize(); h > 0 {
-					ck.Arch.InputHeight, ck.Arch.InputWidth = h, w
-				}
-			}
-		}
-		if err := checkShapes(*ck.Arch, ck.Tensors); err != nil {
-			return nil, fmt.Errorf("%s: %w", filePdiparams, err)
-		}
-	}
-	return ck, nil
-}
-
-func programFile(format string) string {
-	if format == FormatPIR {
-		return fileJSON
-	}
-	return filePdmodel
-}
-
-func readProgramFiles(ctx context.Context, fs files, have map[string]bool) (*program, string, error) {
-	format := FormatPdmodel
-	if have[fileJSON] {
-		format = FormatPIR
-	}
-	raw, err := fs.read(ctx, programFile(format))
-	if err != nil {
-		return nil, "", err
-	}
-	var prog *program
-	if format == FormatPIR {
-		prog, err = parsePIR(raw)
-	} else {
-		prog, err = parsePdmodel(raw)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", programFile(format), err)
-	}
-	return prog, format, nil
-}
-
-// checkInfo compares the walk's names with inference.pdiparams.info, which
-// Paddle 2 exports write: static name -> {"structured_name": ...}. A
-// mismatch means the walk misread the program, which must not pass.
-func checkInfo(ctx context.Context, fs files, names map[string]string) error {
-	raw, err := fs.read(ctx, fileInfo)
-	if err != nil {
-		return err
-	}
-	info, err := readInfo(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fileInfo, err)
-	}
-	for _, static := range sortedNames(info) {
-		got, ok := names[static]
-		if !ok {
-			return fmt.Errorf("%s names %s, which the program does not declare", fileInfo, static)
-		}
-		if want := StripPrefix(info[static]); got != want {
-			return fmt.Errorf("%s maps %s to %s, but the program uses it as %s", fileInfo, static, want, got)
-		}
-	}
-	return nil
-}
-
-// readInfo decodes a .pdiparams.info pickle to static -> structured name.
-func readInfo(data []byte) (map[string]string, error) {
-	obj, err := unpickle(data)
-	if err != nil {
-		return nil, err
-	}
-	d, ok := obj.(*pyDict)
-	if !ok {
-		return nil, fmt.Errorf("holds a %s, want a dict", typeName(obj))
-	}
-	out := make(map[string]string, len(d.keys))
-	for i, k := range d.keys {
-		static, ok := k.(string)
-		if !ok {
-			return nil, fmt.Errorf("key %v is not a name", k)
-		}
-		switch v := d.vals[i].(type) {
-		case string:
-			out[static] = v
-		case *pyDict:
-			s, ok := v.get("structured_name")
-			name, ok2 := s.(string)
-			if !ok || !ok2 {
-				return nil, fmt.Errorf("%s has no structured_name", static)
-			}
-			out[static] = name
-		default:
-			return nil, fmt.Errorf("%s maps to a %s", static, typeName(v))
-		}
-	}
-	return out, nil
-}
-
-// ReadProgram reads the architecture from a program alone (no weights):
-// a directory holding inference.json or inference.pdmodel, or the file.
-// inference.yml beside it supplies the input size when the program's is
-// dynamic.
-func ReadProgram(ctx context.Context, path string) (*nn.Arch, error) {
-	dir := path
-	if st, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("read program %s: %w", path, err)
-	} else if !st.IsDir() {
-		dir = filepath.Dir(path)
-	}
-	d := &dirFiles{dir: dir, prog: &progress{}, sums: map[string]string{}}
-	have := map[string]bool{}
-	for _, n := range []string{fileJSON, filePdmodel, fileYML} {
-		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() {
-			have[n] = true
-		}
-	}
-	if !have[fileJSON] && !have[filePdmodel] {
-		return nil, fmt.Errorf("read program %s: no %s or %s", path, fileJSON, filePdmodel)
-	}
-	prog, format, err := readProgramFiles(ctx, d, have)
-	if err != nil {
-		return nil, fmt.Errorf("read program %s: %w", path, err)
-	}
-	arch, _, err := prog.walk()
-	if err != nil {
-		return nil, fmt.Errorf("read program %s: %s: %w", path, programFile(format), err)
-	}
-	if arch.InputHeight <= 0 || arch.InputWidth <= 0 {
-		arch.InputHeight, arch.InputWidth = 224, 224
-		if have[fileYML] {
-			if raw, err := d.read(ctx, fileYML); err == nil {
-				if pre, _, err := parseYML(raw); err == nil && pre != nil {
-					if h, w := pre.OutputSize(); h > 0 {
-						arch.InputHeight, arch.InputWidth = h, w
-					}
-				}
-			}
-		}
-	}
-	return &arch, nil
 }
 
 // readHead returns up to n bytes from the start of a file.
@@ -430,91 +151,4 @@ func readHead(path string, n int) ([]byte, error) {
 		return nil, err
 	}
 	return b[:m], nil
-}
-
-// readArchiveFile streams an archive from disk through readArchive,
-// hashing it and reporting progress on the way.
-func readArchiveFile(ctx context.Context, path string, p *progress) (map[string][]byte, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	files, err := readArchive(io.TeeReader(&ctxReader{ctx: ctx, r: f, p: p}, h))
-	if err != nil {
-		return nil, "", err
-	}
-	// Hash what follows the end-of-archive marker too: the sum is of the file.
-	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: f, p: p}); err != nil {
-		return nil, "", err
-	}
-	return files, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ctxReader stops reading when ctx is done and reports progress.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-	p   *progress
-}
-
-func (c *ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := c.r.Read(b)
-	c.p.add(n)
-	return n, err
-}
-
-// progress counts bytes read for ReadOptions.Progress.
-type progress struct {
-	fn          func(done, total int64)
-	done, total int64
-}
-
-func (p *progress) add(n int) {
-	p.done += int64(n)
-	if p.fn != nil {
-		p.fn(p.done, p.total)
-	}
-}
-
-// readFile reads a whole file, hashing it on the way, allocating once,
-// reporting progress and stopping when ctx is done.
-func readFile(ctx context.Context, path string, p *progress) ([]byte, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, "", err
-	}
-	size := st.Size()
-	if size > maxArchiveTotal {
-		return nil, "", fmt.Errorf("%s is %d bytes, over the %d-byte limit", path, size, maxArchiveTotal)
-	}
-	buf := make([]byte, size)
-	h := sha256.New()
-	const chunk = 1 << 20
-	off := 0
-	for off < len(buf) {
-		if err := ctx.Err(); err != nil {
-			return nil, "", err
-		}
-		n, err := f.Read(buf[off:min(off+chunk, len(buf))])
-		h.Write(buf[off : off+n])
-		off += n
-		p.add(n)
-		if err == io.EOF {
-			return nil, "", fmt.Errorf("%s: %w: file shrank to %d bytes while reading", path, errTruncated, off)
-		}
-		if err != nil {
-			return nil, "", err
-		}
-	}
-	return buf, hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -14,17 +14,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/nn"
 )
 
-func textlineStrides() []nn.Stride {
-	return []nn.Stride{nn.Square(2), {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}}
+func textlineStrides() []arch.Stride {
+	return []arch.Stride{arch.Square(2), {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}}
 }
 
 // checkBN catches a misordered .pdiparams: same-shaped BN tensors swapped
 // would still pass the shape check, but variances must be positive.
-func checkBN(t *testing.T, ts map[string]nn.Tensor) {
+func checkBN(t *testing.T, ts map[string]arch.Tensor) {
 	t.Helper()
 	for name, tensor := range ts {
 		if !strings.HasSuffix(name, ".bn._variance") {
@@ -41,7 +41,7 @@ func checkBN(t *testing.T, ts map[string]nn.Tensor) {
 func TestReadPaddle3(t *testing.T) {
 	tests := []struct {
 		dir       string
-		strides   []nn.Stride
+		strides   []arch.Stride
 		lastConv  bool
 		dropout   float64
 		numTensor int
@@ -49,7 +49,7 @@ func TestReadPaddle3(t *testing.T) {
 		{"PP-LCNet_x0_25_textline_ori", textlineStrides(), true, 0.2, 146},
 		// The earlier release: no last conv and no dropout, and its stem
 		// really has stride (1,2), as its program says.
-		{"PP-LCNet_x0_25_textline_ori_nolastconv", append([]nn.Stride{{H: 1, W: 2}}, textlineStrides()[1:]...), false, 0, 145},
+		{"PP-LCNet_x0_25_textline_ori_nolastconv", append([]arch.Stride{{H: 1, W: 2}}, textlineStrides()[1:]...), false, 0, 145},
 	}
 	for _, tc := range tests {
 		t.Run(tc.dir, func(t *testing.T) {
@@ -109,9 +109,9 @@ func TestReadProgramStructure(t *testing.T) {
 		dir     string
 		classes int
 		h, w    int
-		strides []nn.Stride
+		strides []arch.Stride
 	}{
-		{"PP-LCNet_x1_0_doc_ori", 4, 224, 224, nn.DefaultStrides()},
+		{"PP-LCNet_x1_0_doc_ori", 4, 224, 224, arch.DefaultStrides()},
 		{"PP-LCNet_x1_0_textline_ori", 2, 80, 160, textlineStrides()},
 	}
 	for _, tc := range tests {
@@ -120,7 +120,7 @@ func TestReadProgramStructure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := nn.DefaultArch(1.0, tc.classes)
+			want := arch.DefaultArch(1.0, tc.classes)
 			want.StrideList = tc.strides
 			want.FillBlocks()
 			want.InputHeight, want.InputWidth = tc.h, tc.w
@@ -143,7 +143,7 @@ func TestReadLegacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := nn.DefaultArch(0.75, 1000)
+	want := arch.DefaultArch(0.75, 1000)
 	want.DropoutProb = ck.Arch.DropoutProb
 	gotJSON, _ := json.Marshal(ck.Arch)
 	wantJSON, _ := json.Marshal(want)
@@ -154,7 +154,7 @@ func TestReadLegacy(t *testing.T) {
 		t.Errorf("format %s, %d tensors", ck.Format, len(ck.Tensors))
 	}
 	checkBN(t, ck.Tensors)
-	if err := checkShapes(*ck.Arch, ck.Tensors); err != nil {
+	if err := ck.Arch.Check(ck.Tensors); err != nil {
 		t.Error(err)
 	}
 }
@@ -427,7 +427,7 @@ func TestWalkPIREdits(t *testing.T) {
 				data = bytes.Replace(src, []byte(tc.old), []byte(tc.new), 1)
 			}
 			p, err := parsePIR(data)
-			var a nn.Arch
+			var a arch.Arch
 			if err == nil {
 				a, _, err = p.walk()
 			}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -23,7 +25,17 @@ import (
 //
 //	go test -run '^$' -fuzz '^FuzzPIR$' -fuzztime 60s -fuzzminimizetime 5x ./convert
 
-func FuzzPickle(f *testing.F) {
+// FuzzPdparams runs the pickle seeds of convert/internal/pickle through
+// the .pdparams and .pdiparams.info decoders built on the unpickler.
+func FuzzPdparams(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("internal", "pickle", "testdata", "fuzz", "FuzzPickle", "*"))
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil {
+			if data, ok := corpusBytes(b); ok {
+				f.Add(data)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if ts, err := decodePdparams(data); err == nil {
 			for n, tensor := range ts {
@@ -85,11 +97,11 @@ func FuzzTar(f *testing.F) {
 			return
 		}
 		for name := range files {
-			if !wantedInArchive(name) {
+			if !wanted(name) {
 				t.Fatalf("kept %q", name)
 			}
 		}
-		_, _ = fromFiles(context.Background(), mapFiles(files), "archive")
+		_, _ = readModel(context.Background(), &modelDir{fsys: files, names: sortedNames(files), what: "archive"})
 	})
 }
 
@@ -101,6 +113,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	write := func(target, name string, data []byte) {
 		dir := filepath.Join("testdata", "fuzz", target)
+		if target == "FuzzPickle" {
+			dir = filepath.Join("internal", "pickle", "testdata", "fuzz", target)
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -237,4 +252,21 @@ func FuzzYML(f *testing.F) {
 			}
 		}
 	})
+}
+
+// corpusBytes reads a "go test fuzz v1" file holding one []byte.
+func corpusBytes(b []byte) ([]byte, bool) {
+	lines := strings.SplitN(string(b), "\n", 3)
+	if len(lines) < 2 || lines[0] != "go test fuzz v1" {
+		return nil, false
+	}
+	lit, ok := strings.CutPrefix(lines[1], "[]byte(")
+	if !ok {
+		return nil, false
+	}
+	q, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+	if err != nil {
+		return nil, false
+	}
+	return []byte(q), true
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/nn"
 	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -70,7 +70,7 @@ func TestImportRefusedLeavesZooEmpty(t *testing.T) {
 	}
 	drop := func(name string) *Checkpoint {
 		c := *ck
-		c.Tensors = map[string]nn.Tensor{}
+		c.Tensors = map[string]arch.Tensor{}
 		for k, v := range ck.Tensors {
 			if k != name {
 				c.Tensors[k] = v
@@ -84,7 +84,7 @@ func TestImportRefusedLeavesZooEmpty(t *testing.T) {
 		for _, d := range shape {
 			n *= d
 		}
-		c.Tensors[name] = nn.Tensor{Shape: shape, Data: make([]float32, n)}
+		c.Tensors[name] = arch.Tensor{Shape: shape, Data: make([]float32, n)}
 		return c
 	}
 	tests := []struct {

@@ -1,14 +1,17 @@
 package convert
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
+	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/convert/internal/pickle"
+	"github.com/x448/float16"
 	"google.golang.org/protobuf/encoding/protowire"
-
-	"github.com/lcnet/lcnet/nn"
 )
 
 // Paddle's combined parameter file (inference.pdiparams) is every
@@ -28,11 +31,48 @@ const (
 	pdBF16  = 22
 )
 
+// readCombined reads an exported inference model: the program in file
+// (parsed by parse) says which tensors inference.pdiparams holds, in which
+// order and with which shapes, and its walk gives the architecture and the
+// structured names. The PIR and ProgramDesc rows differ only in parse.
+func readCombined(ctx context.Context, d *modelDir, format, file string, parse func([]byte) (*program, error)) (*Checkpoint, error) {
+	raw, err := d.read(ctx, file)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	a, names, err := prog.walk()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	raw, err = d.read(ctx, filePdiparams)
+	if err != nil {
+		return nil, err
+	}
+	static, err := decodePdiparams(raw, sortedNames(prog.params), prog.params)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filePdiparams, err)
+	}
+	if d.has(fileInfo) {
+		if err := checkInfo(ctx, d, names); err != nil {
+			return nil, err
+		}
+	}
+	ck := &Checkpoint{Format: format, Arch: &a, Tensors: make(map[string]arch.Tensor, len(static)), SourceSHA256: d.sums[filePdiparams]}
+	for s, t := range static {
+		ck.Tensors[names[s]] = t
+	}
+	return ck, nil
+}
+
 // decodePdiparams reads the tensors of a combined parameter file. names
 // are the static names in file order and shapes what the program declares
 // for them; a tensor whose stored dims differ is an error.
-func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[string]nn.Tensor, error) {
-	out := make(map[string]nn.Tensor, len(names))
+func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[string]arch.Tensor, error) {
+	out := make(map[string]arch.Tensor, len(names))
 	pos := 0
 	for _, name := range names {
 		t, n, err := decodeLoDTensor(data[pos:], shapes[name])
@@ -50,51 +90,51 @@ func decodePdiparams(data []byte, names []string, shapes map[string][]int) (map[
 
 // decodeLoDTensor decodes one serialized tensor and returns it with the
 // number of bytes it took.
-func decodeLoDTensor(b []byte, want []int) (nn.Tensor, int, error) {
+func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 	r := byteReader{b: b}
 	if v, err := r.u32(); err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	} else if v != 0 {
-		return nn.Tensor{}, 0, fmt.Errorf("LoD tensor version %d, want 0", v)
+		return arch.Tensor{}, 0, fmt.Errorf("LoD tensor version %d, want 0", v)
 	}
 	lod, err := r.u64()
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
 	if lod > uint64(len(b)) {
-		return nn.Tensor{}, 0, fmt.Errorf("lod_level %d exceeds the input", lod)
+		return arch.Tensor{}, 0, fmt.Errorf("lod_level %d exceeds the input", lod)
 	}
 	for i := uint64(0); i < lod; i++ {
 		n, err := r.u64()
 		if err != nil {
-			return nn.Tensor{}, 0, err
+			return arch.Tensor{}, 0, err
 		}
 		if n > uint64(len(b)) {
-			return nn.Tensor{}, 0, fmt.Errorf("LoD level %d of %d bytes exceeds the input", i, n)
+			return arch.Tensor{}, 0, fmt.Errorf("LoD level %d of %d bytes exceeds the input", i, n)
 		}
 		if _, err := r.take(int(n)); err != nil {
-			return nn.Tensor{}, 0, err
+			return arch.Tensor{}, 0, err
 		}
 	}
 	if v, err := r.u32(); err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	} else if v != 0 {
-		return nn.Tensor{}, 0, fmt.Errorf("tensor version %d, want 0", v)
+		return arch.Tensor{}, 0, fmt.Errorf("tensor version %d, want 0", v)
 	}
 	dl, err := r.u32()
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
 	desc, err := r.take(int(int32(dl)))
 	if err != nil {
-		return nn.Tensor{}, 0, fmt.Errorf("tensor desc: %w", err)
+		return arch.Tensor{}, 0, fmt.Errorf("tensor desc: %w", err)
 	}
 	dtype, dims, err := parseTensorDesc(desc, false)
 	if err != nil {
-		return nn.Tensor{}, 0, err
+		return arch.Tensor{}, 0, err
 	}
 	if want != nil && !slices.Equal(dims, want) {
-		return nn.Tensor{}, 0, fmt.Errorf("stored shape %v, the program declares %v", dims, want)
+		return arch.Tensor{}, 0, fmt.Errorf("stored shape %v, the program declares %v", dims, want)
 	}
 	var size int
 	switch dtype {
@@ -105,24 +145,20 @@ func decodeLoDTensor(b []byte, want []int) (nn.Tensor, int, error) {
 	case pdFP64:
 		size = 8
 	default:
-		return nn.Tensor{}, 0, fmt.Errorf("unsupported data type %d (want FP16=4, FP32=5 or FP64=6)", dtype)
+		return arch.Tensor{}, 0, fmt.Errorf("unsupported data type %d (want FP16=4, FP32=5 or FP64=6)", dtype)
 	}
 	n := 1
 	for _, d := range dims {
 		if d < 0 || (d > 0 && n > len(b)/d) {
-			return nn.Tensor{}, 0, fmt.Errorf("shape %v is larger than the input", dims)
+			return arch.Tensor{}, 0, fmt.Errorf("shape %v is larger than the input", dims)
 		}
 		n *= d
 	}
 	raw, err := r.take(n * size)
 	if err != nil {
-		return nn.Tensor{}, 0, fmt.Errorf("data of shape %v: %w", dims, err)
+		return arch.Tensor{}, 0, fmt.Errorf("data of shape %v: %w", dims, err)
 	}
-	vals, err := decodeFloats(raw, 'f', size, binary.LittleEndian, n)
-	if err != nil {
-		return nn.Tensor{}, 0, err
-	}
-	return nn.Tensor{Shape: dims, Data: vals}, r.pos, nil
+	return arch.Tensor{Shape: dims, Data: floatsLE(raw, size, n)}, r.pos, nil
 }
 
 // parseTensorDesc decodes VarType.TensorDesc {1: data_type, 2: repeated
@@ -212,7 +248,7 @@ type byteReader struct {
 
 func (r *byteReader) take(n int) ([]byte, error) {
 	if n < 0 || n > len(r.b)-r.pos {
-		return nil, fmt.Errorf("%w: need %d bytes at offset %d, %d left", errTruncated, n, r.pos, len(r.b)-r.pos)
+		return nil, fmt.Errorf("%w: need %d bytes at offset %d, %d left", pickle.ErrTruncated, n, r.pos, len(r.b)-r.pos)
 	}
 	s := r.b[r.pos : r.pos+n]
 	r.pos += n
@@ -233,4 +269,25 @@ func (r *byteReader) u64() (uint64, error) {
 		return 0, err
 	}
 	return binary.LittleEndian.Uint64(s), nil
+}
+
+// floatsLE widens or narrows n little-endian IEEE floats of size bytes (2,
+// 4 or 8; decodeLoDTensor allows no other) to float32.
+func floatsLE(raw []byte, size, n int) []float32 {
+	out := make([]float32, n)
+	switch size {
+	case 2:
+		for i := range out {
+			out[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
+		}
+	case 4:
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case 8:
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
+		}
+	}
+	return out
 }

@@ -1,10 +1,12 @@
 package convert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -293,4 +295,67 @@ func parseAttr(b []byte, op *pdOp) error {
 		op.bools[name] = bv
 	}
 	return nil
+}
+
+// readPdmodel is the reader row for a Paddle 2 export: inference.pdmodel
+// with inference.pdiparams.
+func readPdmodel(ctx context.Context, d *modelDir, key string) (*Checkpoint, error) {
+	return readCombined(ctx, d, FormatPdmodel, key, parsePdmodel)
+}
+
+// checkInfo compares the walk's names with inference.pdiparams.info, which
+// Paddle 2 exports write: static name -> {"structured_name": ...}. A
+// mismatch means the walk misread the program, which must not pass.
+func checkInfo(ctx context.Context, d *modelDir, names map[string]string) error {
+	raw, err := d.read(ctx, fileInfo)
+	if err != nil {
+		return err
+	}
+	info, err := readInfo(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fileInfo, err)
+	}
+	for _, static := range sortedNames(info) {
+		got, ok := names[static]
+		if !ok {
+			return fmt.Errorf("%s names %s, which the program does not declare", fileInfo, static)
+		}
+		if want := StripPrefix(info[static]); got != want {
+			return fmt.Errorf("%s maps %s to %s, but the program uses it as %s", fileInfo, static, want, got)
+		}
+	}
+	return nil
+}
+
+// readInfo decodes a .pdiparams.info pickle to static -> structured name.
+func readInfo(data []byte) (map[string]string, error) {
+	obj, err := pickle.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := obj.(*pickle.Dict)
+	if !ok {
+		return nil, fmt.Errorf("holds a %s, want a dict", pickle.TypeName(obj))
+	}
+	out := make(map[string]string, len(d.Keys))
+	for i, k := range d.Keys {
+		static, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("key %v is not a name", k)
+		}
+		switch v := d.Vals[i].(type) {
+		case string:
+			out[static] = v
+		case *pickle.Dict:
+			s, ok := v.Get("structured_name")
+			name, ok2 := s.(string)
+			if !ok || !ok2 {
+				return nil, fmt.Errorf("%s has no structured_name", static)
+			}
+			out[static] = name
+		default:
+			return nil, fmt.Errorf("%s maps to a %s", static, pickle.TypeName(v))
+		}
+	}
+	return out, nil
 }

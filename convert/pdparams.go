@@ -2,16 +2,16 @@ package convert
 
 import (
 	"bytes"
-	"encoding/binary"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"strings"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 )
 
 // structuredKey is the entry paddle.save adds to a state dict: a dict from
@@ -36,7 +36,7 @@ func StripPrefix(name string) string {
 // returns its tensors by structured name, with wrapper prefixes stripped and
 // every value converted to float32. Entries that are not arrays (such as
 // StructuredToParameterName@@) are skipped.
-func ReadPdparams(r io.Reader) (map[string]nn.Tensor, error) {
+func ReadPdparams(r io.Reader) (map[string]arch.Tensor, error) {
 	data, err := readAllSized(r)
 	if err != nil {
 		return nil, fmt.Errorf("pdparams: %w", err)
@@ -44,35 +44,51 @@ func ReadPdparams(r io.Reader) (map[string]nn.Tensor, error) {
 	return decodePdparams(data)
 }
 
-func decodePdparams(data []byte) (map[string]nn.Tensor, error) {
-	obj, err := unpickle(data)
+// readPdparamsFile is the reader row for a dygraph checkpoint: one
+// .pdparams file, which has no program, so the importer infers the
+// architecture from the tensor shapes.
+func readPdparamsFile(ctx context.Context, d *modelDir, name string) (*Checkpoint, error) {
+	raw, err := d.read(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := decodePdparams(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Checkpoint{Format: FormatPdparams, Tensors: ts, SourceSHA256: d.sums[name]}, nil
+}
+
+func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
+	obj, err := pickle.Load(data)
 	if err != nil {
 		return nil, fmt.Errorf("pdparams: %w", err)
 	}
-	d, ok := obj.(*pyDict)
+	d, ok := obj.(*pickle.Dict)
 	if !ok {
-		return nil, fmt.Errorf("pdparams: the pickle holds a %s, want a dict of arrays", typeName(obj))
+		return nil, fmt.Errorf("pdparams: the pickle holds a %s, want a dict of arrays", pickle.TypeName(obj))
 	}
-	out := make(map[string]nn.Tensor, len(d.keys))
-	from := make(map[string]string, len(d.keys))
-	for i, k := range d.keys {
+	out := make(map[string]arch.Tensor, len(d.Keys))
+	from := make(map[string]string, len(d.Keys))
+	for i, k := range d.Keys {
 		name, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("pdparams: key %v is a %s, want a tensor name", k, typeName(k))
+			return nil, fmt.Errorf("pdparams: key %v is a %s, want a tensor name", k, pickle.TypeName(k))
 		}
-		v := d.vals[i]
-		if t, ok := v.(pyTuple); ok && len(t) == 2 {
+		v := d.Vals[i]
+		if t, ok := v.(pickle.Tuple); ok && len(t) == 2 {
 			// Paddle 2.0 pickles a Tensor as (static name, ndarray).
 			if _, named := t[0].(string); named {
 				v = t[1]
 			}
 		}
-		arr, ok := v.(*npArray)
+		arr, ok := v.(*pickle.Array)
 		if !ok {
 			// StructuredToParameterName@@ and any other bookkeeping.
 			continue
 		}
-		t, err := arr.tensor()
+		shape, data, err := arr.Floats()
+		t := arch.Tensor{Shape: shape, Data: data}
 		if err != nil {
 			return nil, fmt.Errorf("pdparams: tensor %q: %w", name, err)
 		}
@@ -116,137 +132,6 @@ func readAllSized(r io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// tensor converts a numpy array to a float32 tensor in C order.
-func (a *npArray) tensor() (nn.Tensor, error) {
-	if !a.filled || a.dtype == nil {
-		return nn.Tensor{}, errors.New("array was never given its data")
-	}
-	kind, size, order, err := a.dtype.parse()
-	if err != nil {
-		return nn.Tensor{}, err
-	}
-	n := 1
-	for _, d := range a.shape {
-		if d != 0 && n > math.MaxInt32/d {
-			return nn.Tensor{}, fmt.Errorf("shape %v is too large", a.shape)
-		}
-		n *= d
-	}
-	if len(a.raw) != n*size {
-		return nn.Tensor{}, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, a.dtype.str, n*size, len(a.raw))
-	}
-	data, err := decodeFloats(a.raw, kind, size, order, n)
-	if err != nil {
-		return nn.Tensor{}, fmt.Errorf("dtype %s: %w", a.dtype.str, err)
-	}
-	shape := append([]int{}, a.shape...)
-	if a.fortran && len(shape) > 1 {
-		data = fortranToC(data, shape)
-	}
-	return nn.Tensor{Shape: shape, Data: data}, nil
-}
-
-// parse splits a numpy dtype string such as "<f4" into kind, size and byte
-// order.
-func (d *npDtype) parse() (kind byte, size int, order binary.ByteOrder, err error) {
-	s := d.str
-	bo := d.byteOrder
-	if len(s) > 0 && strings.IndexByte("<>|=", s[0]) >= 0 {
-		bo = s[0]
-		s = s[1:]
-	}
-	switch s {
-	case "f2", "float16", "e":
-		kind, size = 'f', 2
-	case "f4", "float32", "f":
-		kind, size = 'f', 4
-	case "f8", "float64", "d":
-		kind, size = 'f', 8
-	default:
-		return 0, 0, nil, fmt.Errorf("unsupported dtype %q: want float16, float32 or float64", d.str)
-	}
-	order = binary.LittleEndian
-	if bo == '>' {
-		order = binary.BigEndian
-	}
-	return kind, size, order, nil
-}
-
-func decodeFloats(raw []byte, kind byte, size int, order binary.ByteOrder, n int) ([]float32, error) {
-	if kind != 'f' {
-		return nil, fmt.Errorf("unsupported kind %q", kind)
-	}
-	out := make([]float32, n)
-	switch size {
-	case 2:
-		for i := range out {
-			out[i] = halfToFloat(order.Uint16(raw[2*i:]))
-		}
-	case 4:
-		for i := range out {
-			out[i] = math.Float32frombits(order.Uint32(raw[4*i:]))
-		}
-	case 8:
-		for i := range out {
-			out[i] = float32(math.Float64frombits(order.Uint64(raw[8*i:])))
-		}
-	default:
-		return nil, fmt.Errorf("unsupported float size %d", size)
-	}
-	return out, nil
-}
-
-// halfToFloat widens an IEEE 754 binary16 value.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: renormalise
-		e := uint32(127 - 15 + 1)
-		for frac&0x400 == 0 {
-			frac <<= 1
-			e--
-		}
-		frac &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | frac<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
-}
-
-// fortranToC reorders column-major data to row-major.
-func fortranToC(src []float32, shape []int) []float32 {
-	dst := make([]float32, len(src))
-	nd := len(shape)
-	idx := make([]int, nd)
-	// Fortran strides: first axis varies fastest.
-	fstride := make([]int, nd)
-	s := 1
-	for i := 0; i < nd; i++ {
-		fstride[i] = s
-		s *= shape[i]
-	}
-	for c := range dst {
-		off := 0
-		for i := 0; i < nd; i++ {
-			off += idx[i] * fstride[i]
-		}
-		dst[c] = src[off]
-		for i := nd - 1; i >= 0; i-- {
-			idx[i]++
-			if idx[i] < shape[i] {
-				break
-			}
-			idx[i] = 0
-		}
-	}
-	return dst
 }
 
 // sortedNames returns the keys of m in byte-wise order.

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/nn"
 )
 
 var goldenScales = []string{"0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5"}
@@ -38,13 +38,15 @@ func TestReadPdparamsGolden(t *testing.T) {
 			if err := json.Unmarshal(b, &meta); err != nil {
 				t.Fatal(err)
 			}
-			if got := nn.ParamCount(ts); got != meta.Params {
+			if got := arch.ParamCount(ts); got != meta.Params {
 				t.Errorf("params = %d, want %d", got, meta.Params)
 			}
 			// Every tensor the default architecture names must be there
 			// with its shape; nothing else may be.
-			arch := nn.DefaultArch(meta.Scale, meta.ClassNum)
-			want := expectedShapes(arch)
+			want := map[string][]int{}
+			for _, sp := range arch.DefaultArch(meta.Scale, meta.ClassNum).Tensors() {
+				want[sp.Name] = sp.Shape
+			}
 			if len(ts) != len(want) {
 				t.Errorf("%d tensors, want %d", len(ts), len(want))
 			}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lcnet/lcnet/convert/internal/pickle"
 )
 
 // The testdata pickles come from gen_pickles.py: CPython's pickler with
@@ -88,7 +90,7 @@ func TestPickleRefusesGlobals(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = ReadPdparams(bytes.NewReader(b))
-			if err == nil || !errors.Is(err, ErrForbiddenGlobal) || !strings.Contains(err.Error(), tc.name) {
+			if err == nil || !errors.Is(err, pickle.ErrForbiddenGlobal) || !strings.Contains(err.Error(), tc.name) {
 				t.Fatalf("err = %v, want a forbidden-global error naming %s", err, tc.name)
 			}
 		})
@@ -135,20 +137,6 @@ func TestReadPdparamsTruncated(t *testing.T) {
 	for n := 0; n < len(b)-1; n++ {
 		if _, err := ReadPdparams(bytes.NewReader(b[:n])); err == nil {
 			t.Fatalf("%d of %d bytes: no error", n, len(b))
-		}
-	}
-}
-
-func TestHalfToFloat(t *testing.T) {
-	tests := []struct {
-		h    uint16
-		want float32
-	}{
-		{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, 5.9604645e-08}, {0x8000, 0}, {0x3555, 0.33325195},
-	}
-	for _, tc := range tests {
-		if got := halfToFloat(tc.h); got != tc.want {
-			t.Errorf("halfToFloat(%#04x) = %g, want %g", tc.h, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,4 +219,10 @@ func pirInts(raw json.RawMessage) ([]int, error) {
 		out[i] = it.D
 	}
 	return out, nil
+}
+
+// readPIR is the reader row for a Paddle 3 export: inference.json with
+// inference.pdiparams.
+func readPIR(ctx context.Context, d *modelDir, key string) (*Checkpoint, error) {
+	return readCombined(ctx, d, FormatPIR, key, parsePIR)
 }

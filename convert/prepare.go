@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -24,17 +24,17 @@ type ImportOptions struct {
 	// Arch, when set, replaces the architecture read from the program or
 	// inferred from the tensors, for checkpoints whose shapes cannot tell
 	// (a .pdparams of a text-line model with (2,1) strides).
-	Arch *nn.Arch
+	Arch *arch.Arch
 	// StrideList, when set, overrides only the strides of the
 	// architecture (PaddleClas' stride_list: stem, then the first block of
 	// blocks3..blocks6).
-	StrideList []nn.Stride
+	StrideList []arch.Stride
 }
 
 // deps are the parts of nn and zoo an import uses, passed in so the
 // decisions below are testable on their own.
 type deps struct {
-	inferArch      func(map[string]nn.Tensor) (nn.Arch, error)
+	inferArch      func(map[string]arch.Tensor) (arch.Arch, error)
 	imageNetLabels func() []string
 }
 
@@ -45,38 +45,38 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	if ck == nil || len(ck.Tensors) == 0 {
 		return zoo.Manifest{}, errors.New("import: the checkpoint holds no tensors")
 	}
-	var arch nn.Arch
+	var a arch.Arch
 	switch {
 	case opts.Arch != nil:
-		arch = *opts.Arch
+		a = *opts.Arch
 	case ck.Arch != nil:
-		arch = *ck.Arch
+		a = *ck.Arch
 	default:
-		a, err := d.inferArch(ck.Tensors)
+		inferred, err := d.inferArch(ck.Tensors)
 		if err != nil {
 			return zoo.Manifest{}, fmt.Errorf("import: inferring the architecture from the tensor shapes: %w", err)
 		}
-		arch = a
+		a = inferred
 	}
 	if len(opts.StrideList) > 0 {
-		if err := applyStrides(&arch, opts.StrideList); err != nil {
+		if err := applyStrides(&a, opts.StrideList); err != nil {
 			return zoo.Manifest{}, fmt.Errorf("import: %w", err)
 		}
 	}
-	pre := zoo.DefaultPreprocess()
+	pre := arch.DefaultPreprocess()
 	if ck.Preprocess != nil {
 		pre = *ck.Preprocess
 	}
-	if arch.InputHeight <= 0 || arch.InputWidth <= 0 {
-		arch.InputHeight, arch.InputWidth = pre.OutputSize()
+	if a.InputHeight <= 0 || a.InputWidth <= 0 {
+		a.InputHeight, a.InputWidth = a.InputSize(pre)
 	}
-	if err := arch.Validate(); err != nil {
+	if err := a.Validate(); err != nil {
 		return zoo.Manifest{}, fmt.Errorf("import: %w", err)
 	}
-	if err := checkShapes(arch, ck.Tensors); err != nil {
+	if err := a.Check(ck.Tensors); err != nil {
 		return zoo.Manifest{}, fmt.Errorf("import: %w", err)
 	}
-	labels, err := chooseLabels(arch.ClassNum, opts.Labels, ck.Labels, d.imageNetLabels)
+	labels, err := chooseLabels(a.ClassNum, opts.Labels, ck.Labels, d.imageNetLabels)
 	if err != nil {
 		return zoo.Manifest{}, fmt.Errorf("import: %w", err)
 	}
@@ -106,11 +106,11 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	return zoo.Manifest{
 		Name:       name,
 		Version:    opts.Version,
-		Arch:       arch,
+		Arch:       a,
 		Labels:     labels,
 		Preprocess: pre,
 		DType:      dtype,
-		Params:     nn.ParamCount(ck.Tensors),
+		Params:     arch.ParamCount(ck.Tensors),
 		Source:     zoo.Source{Format: ck.Format, Name: ck.SourceName, SHA256: ck.SourceSHA256},
 	}, nil
 }
@@ -138,7 +138,7 @@ func chooseLabels(classes int, given, own []string, imageNet func() []string) ([
 
 // applyStrides sets PaddleClas' stride_list on an architecture whose
 // blocks are already filled.
-func applyStrides(a *nn.Arch, strides []nn.Stride) error {
+func applyStrides(a *arch.Arch, strides []arch.Stride) error {
 	if len(strides) != len(stageSizes) {
 		return fmt.Errorf("stride_list has %d entries, want %d (stem, blocks3..blocks6)", len(strides), len(stageSizes))
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/nn"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -21,8 +21,8 @@ func fakeImageNet() []string {
 }
 
 // noInfer fails the test if the importer infers what the program states.
-func noInfer(map[string]nn.Tensor) (nn.Arch, error) {
-	return nn.Arch{}, fmt.Errorf("inferArch called for a checkpoint with a program")
+func noInfer(map[string]arch.Tensor) (arch.Arch, error) {
+	return arch.Arch{}, fmt.Errorf("inferArch called for a checkpoint with a program")
 }
 
 func TestPrepare(t *testing.T) {
@@ -53,11 +53,11 @@ func TestPrepare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Labels) != 1000 || m.Labels[999] != "in999" || m.Preprocess != zoo.DefaultPreprocess() || m.DType != zoo.FP16 {
+	if len(m.Labels) != 1000 || m.Labels[999] != "in999" || m.Preprocess != arch.DefaultPreprocess() || m.DType != zoo.FP16 {
 		t.Errorf("legacy manifest: %d labels, preprocess %+v", len(m.Labels), m.Preprocess)
 	}
 
-	broken := func(edit func(ts map[string]nn.Tensor)) *Checkpoint {
+	broken := func(edit func(ts map[string]arch.Tensor)) *Checkpoint {
 		c := *textline
 		c.Tensors = maps.Clone(textline.Tensors)
 		edit(c.Tensors)
@@ -71,17 +71,17 @@ func TestPrepare(t *testing.T) {
 	}{
 		{"label count", textline, ImportOptions{Labels: []string{"a", "b", "c"}}, "the labels given has 3 labels, the model has 2 classes"},
 		{"dtype", textline, ImportOptions{DType: "int8"}, `unknown dtype "int8"`},
-		{"missing tensor", broken(func(ts map[string]nn.Tensor) { delete(ts, "blocks5.3.dw_conv.conv.weight") }), ImportOptions{}, "tensor blocks5.3.dw_conv.conv.weight is missing"},
-		{"wrong shape", broken(func(ts map[string]nn.Tensor) {
-			ts["fc.bias"] = nn.Tensor{Shape: []int{3}, Data: make([]float32, 3)}
+		{"missing tensor", broken(func(ts map[string]arch.Tensor) { delete(ts, "blocks5.3.dw_conv.conv.weight") }), ImportOptions{}, "tensor blocks5.3.dw_conv.conv.weight is missing"},
+		{"wrong shape", broken(func(ts map[string]arch.Tensor) {
+			ts["fc.bias"] = arch.Tensor{Shape: []int{3}, Data: make([]float32, 3)}
 		}), ImportOptions{}, "tensor fc.bias has shape [3], the architecture needs [2]"},
-		{"extra tensor", broken(func(ts map[string]nn.Tensor) {
-			ts["head.weight"] = nn.Tensor{Shape: []int{1}, Data: []float32{1}}
+		{"extra tensor", broken(func(ts map[string]arch.Tensor) {
+			ts["head.weight"] = arch.Tensor{Shape: []int{1}, Data: []float32{1}}
 		}), ImportOptions{}, "tensor head.weight is not part"},
-		{"bad data", broken(func(ts map[string]nn.Tensor) {
-			ts["fc.bias"] = nn.Tensor{Shape: []int{2}, Data: make([]float32, 1)}
+		{"bad data", broken(func(ts map[string]arch.Tensor) {
+			ts["fc.bias"] = arch.Tensor{Shape: []int{2}, Data: make([]float32, 1)}
 		}), ImportOptions{}, "tensor fc.bias: shape [2] needs 2 values"},
-		{"strides", textline, ImportOptions{StrideList: []nn.Stride{nn.Square(2)}}, "stride_list has 1 entries"},
+		{"strides", textline, ImportOptions{StrideList: []arch.Stride{arch.Square(2)}}, "stride_list has 1 entries"},
 		{"empty", &Checkpoint{}, ImportOptions{}, "no tensors"},
 	}
 	for _, tc := range errs {
@@ -95,11 +95,11 @@ func TestPrepare(t *testing.T) {
 }
 
 func TestApplyStrides(t *testing.T) {
-	a := nn.DefaultArch(0.25, 2)
+	a := arch.DefaultArch(0.25, 2)
 	if err := applyStrides(&a, textlineStrides()); err != nil {
 		t.Fatal(err)
 	}
-	want := nn.DefaultArch(0.25, 2)
+	want := arch.DefaultArch(0.25, 2)
 	want.StrideList = textlineStrides()
 	want.FillBlocks()
 	for i := range a.Blocks {
@@ -122,14 +122,14 @@ func TestModelName(t *testing.T) {
 	}
 }
 
-// A .pdparams has no program: the architecture comes from nn.InferArch,
+// A .pdparams has no program: the architecture comes from arch.InferArch,
 // and the stride override turns it into the text-line layout.
 func TestPrepareGolden(t *testing.T) {
 	ck, err := Read(context.Background(), fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"), ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := deps{inferArch: nn.InferArch, imageNetLabels: fakeImageNet}
+	d := deps{inferArch: arch.InferArch, imageNetLabels: fakeImageNet}
 	m, err := prepare(ck, ImportOptions{}, d)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestPrepareGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Arch.Blocks[1].Stride != (nn.Stride{H: 2, W: 1}) || m.Arch.Blocks[0].Stride != nn.Square(1) {
+	if m.Arch.Blocks[1].Stride != (arch.Stride{H: 2, W: 1}) || m.Arch.Blocks[0].Stride != arch.Square(1) {
 		t.Errorf("strides not applied: %+v", m.Arch.Blocks[:2])
 	}
 }

@@ -1,11 +1,14 @@
 package convert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 )
 
 // program is what the walk needs from a Paddle inference program, whichever
@@ -75,7 +78,7 @@ var stageSizes = []struct {
 // parameter's static name to its PaddleClas structured name. Nothing is
 // assumed that the program states: strides, kernels, SE placement, the last
 // conv, dropout and the class count all come from the ops.
-func (p *program) walk() (nn.Arch, map[string]string, error) {
+func (p *program) walk() (arch.Arch, map[string]string, error) {
 	var layers []*layer
 	var dropout *progOp
 	for i := range p.ops {
@@ -84,22 +87,22 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 		case "conv":
 			w := op.params["Filter"]
 			if w == "" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter filter", i, op.typ)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter filter", i, op.typ)
 			}
 			layers = append(layers, &layer{op: op, weight: w})
 		case "matmul":
 			w := op.params["Y"]
 			if w == "" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter weight", i, op.typ)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter weight", i, op.typ)
 			}
 			layers = append(layers, &layer{op: op, weight: w})
 		case "bn":
 			if len(layers) == 0 || layers[len(layers)-1].bn != nil || layers[len(layers)-1].op.kind != "conv" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) does not follow a convolution", i, op.typ)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) does not follow a convolution", i, op.typ)
 			}
 			for _, s := range []string{"Scale", "Bias", "Mean", "Variance"} {
 				if op.params[s] == "" {
-					return nn.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter %s", i, op.typ, s)
+					return arch.Arch{}, nil, fmt.Errorf("op %d (%s) has no parameter %s", i, op.typ, s)
 				}
 			}
 			layers[len(layers)-1].bn = op
@@ -109,7 +112,7 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 				continue // a residual or other non-parameter add
 			}
 			if len(layers) == 0 || layers[len(layers)-1].bias != "" {
-				return nn.Arch{}, nil, fmt.Errorf("op %d (%s) adds %s but follows no layer", i, op.typ, b)
+				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) adds %s but follows no layer", i, op.typ, b)
 			}
 			layers[len(layers)-1].bias = b
 		case "dropout":
@@ -135,22 +138,22 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 		name(l.bn.params["Mean"], prefix+".bn._mean")
 		name(l.bn.params["Variance"], prefix+".bn._variance")
 	}
-	stride := func(l *layer) nn.Stride {
+	stride := func(l *layer) arch.Stride {
 		if len(l.op.strides) == 2 {
-			return nn.Stride{H: l.op.strides[0], W: l.op.strides[1]}
+			return arch.Stride{H: l.op.strides[0], W: l.op.strides[1]}
 		}
 		if len(l.op.strides) == 1 {
-			return nn.Square(l.op.strides[0])
+			return arch.Square(l.op.strides[0])
 		}
-		return nn.Square(1)
+		return arch.Square(1)
 	}
 
 	for _, l := range layers {
 		if err := l.checkGeometry(shape(l.weight)); err != nil {
-			return nn.Arch{}, nil, fmt.Errorf("%s %s: %w", l.op.typ, l.weight, err)
+			return arch.Arch{}, nil, fmt.Errorf("%s %s: %w", l.op.typ, l.weight, err)
 		}
 	}
-	var a nn.Arch
+	var a arch.Arch
 	if len(layers) == 0 {
 		return a, nil, errors.New("the program has no convolutions")
 	}
@@ -162,11 +165,11 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 	}
 	convBN(stem, "conv1")
 	a.StemOut = ws[0]
-	a.StrideList = []nn.Stride{stride(stem)}
+	a.StrideList = []arch.Stride{stride(stem)}
 	rest := layers[1:]
 	for _, st := range stageSizes {
 		for i := 0; i < st.n; i++ {
-			b := nn.Block{Stage: st.name, Index: i}
+			b := arch.Block{Stage: st.name, Index: i}
 			prefix := b.Name()
 			if len(rest) == 0 {
 				return a, nil, fmt.Errorf("the program ends before %s", prefix)
@@ -265,9 +268,9 @@ func (p *program) walk() (nn.Arch, map[string]string, error) {
 
 // guessScale finds the PaddleClas scale whose channel widths the program
 // has; the scale only names the model, the widths come from the weights.
-func guessScale(a nn.Arch) float64 {
+func guessScale(a arch.Arch) float64 {
 	for _, s := range []float64{0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5} {
-		d := nn.DefaultArch(s, 1)
+		d := arch.DefaultArch(s, 1)
 		if d.StemOut != a.StemOut || len(d.Blocks) != len(a.Blocks) {
 			continue
 		}
@@ -323,4 +326,61 @@ func (l *layer) checkGeometry(w []int) error {
 		}
 	}
 	return nil
+}
+
+// ReadProgram reads the architecture from a program alone (no weights):
+// a directory holding inference.json or inference.pdmodel, or the file.
+// inference.yml beside it supplies the input size when the program's is
+// dynamic.
+func ReadProgram(ctx context.Context, path string) (*arch.Arch, error) {
+	a, err := readProgram(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("read program %s: %w", path, err)
+	}
+	return a, nil
+}
+
+func readProgram(ctx context.Context, path string) (*arch.Arch, error) {
+	dir := path
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	d, err := dirModel(os.DirFS(dir), "directory "+dir, ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range readers() {
+		if r.program == nil || !d.has(r.key) {
+			continue
+		}
+		raw, err := d.read(ctx, r.key)
+		if err != nil {
+			return nil, err
+		}
+		prog, err := r.program(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.key, err)
+		}
+		a, _, err := prog.walk()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.key, err)
+		}
+		if a.InputHeight <= 0 || a.InputWidth <= 0 {
+			// An unreadable inference.yml leaves the default size: the
+			// program is what was asked for.
+			var pre arch.Preprocess
+			if d.has(fileYML) {
+				if raw, err := d.read(ctx, fileYML); err == nil {
+					if p, _, err := parseYML(raw); err == nil && p != nil {
+						pre = *p
+					}
+				}
+			}
+			a.InputHeight, a.InputWidth = a.InputSize(pre)
+		}
+		return &a, nil
+	}
+	return nil, fmt.Errorf("no %s or %s", fileJSON, filePdmodel)
 }

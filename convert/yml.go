@@ -1,13 +1,13 @@
 package convert
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/lcnet/lcnet/arch"
 	"gopkg.in/yaml.v3"
-
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // inferenceYML is the part of PaddleX/PaddleClas' inference.yml lcnet uses.
@@ -22,9 +22,24 @@ type inferenceYML struct {
 	} `yaml:"PostProcess"`
 }
 
+// readYML fills a checkpoint's preprocessing and labels from the
+// inference.yml of its directory.
+func readYML(ctx context.Context, d *modelDir, ck *Checkpoint) error {
+	raw, err := d.read(ctx, fileYML)
+	if err != nil {
+		return err
+	}
+	pre, labels, err := parseYML(raw)
+	if err != nil {
+		return err
+	}
+	ck.Preprocess, ck.Labels = pre, labels
+	return nil
+}
+
 // parseYML returns the preprocessing (nil when the file has no
 // transform_ops) and the labels of an inference.yml.
-func parseYML(data []byte) (*zoo.Preprocess, []string, error) {
+func parseYML(data []byte) (*arch.Preprocess, []string, error) {
 	var y inferenceYML
 	if err := yaml.Unmarshal(data, &y); err != nil {
 		return nil, nil, fmt.Errorf("inference.yml: %w", err)
@@ -33,7 +48,7 @@ func parseYML(data []byte) (*zoo.Preprocess, []string, error) {
 	if len(y.PreProcess.TransformOps) == 0 {
 		return nil, labels, nil
 	}
-	p := zoo.DefaultPreprocess()
+	p := arch.DefaultPreprocess()
 	p.ResizeShort, p.CropWidth, p.CropHeight = 0, 0, 0
 	var sawResize bool
 	for i, op := range y.PreProcess.TransformOps {
@@ -75,7 +90,7 @@ func parseYML(data []byte) (*zoo.Preprocess, []string, error) {
 	return &p, labels, nil
 }
 
-func parseResize(n *yaml.Node, p *zoo.Preprocess) error {
+func parseResize(n *yaml.Node, p *arch.Preprocess) error {
 	var r struct {
 		Size          yaml.Node `yaml:"size"`
 		ResizeShort   int       `yaml:"resize_short"`
@@ -120,7 +135,7 @@ func parseSize(n *yaml.Node) (w, h int, err error) {
 	return w, h, nil
 }
 
-func parseNormalize(n *yaml.Node, p *zoo.Preprocess) error {
+func parseNormalize(n *yaml.Node, p *arch.Preprocess) error {
 	var r struct {
 		Scale yaml.Node `yaml:"scale"`
 		Mean  []float64 `yaml:"mean"`

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 func TestParseYMLDocOri(t *testing.T) {
@@ -20,7 +20,7 @@ func TestParseYMLDocOri(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := zoo.DefaultPreprocess()
+	want := arch.DefaultPreprocess()
 	want.Scale = 0.00392156862745098
 	if *p != want {
 		t.Errorf("preprocess %+v, want %+v", *p, want)
@@ -34,15 +34,15 @@ func TestParseYML(t *testing.T) {
 	head := "PreProcess:\n  transform_ops:\n"
 	tests := []struct {
 		name, in string
-		check    func(p *zoo.Preprocess) bool
+		check    func(p *arch.Preprocess) bool
 		err      string
 	}{
 		{"ratio scale and WH crop", head + "  - ResizeImage: {resize_short: 256, interpolation: BICUBIC}\n  - CropImage: {size: [200, 100]}\n  - NormalizeImage: {scale: 1.0/255.0, order: hwc}\n",
-			func(p *zoo.Preprocess) bool {
+			func(p *arch.Preprocess) bool {
 				return p.ResizeShort == 256 && p.CropWidth == 200 && p.CropHeight == 100 && p.Scale == 1.0/255 && p.Interpolation == "bicubic"
 			}, ""},
-		{"bgr", head + "  - DecodeImage: {to_rgb: false}\n  - ResizeImage: {size: 224}\n", func(p *zoo.Preprocess) bool { return p.ChannelOrder == "BGR" && p.ResizeWidth == 224 }, ""},
-		{"no transforms", "PostProcess:\n  Topk:\n    label_list: [a]\n", func(p *zoo.Preprocess) bool { return p == nil }, ""},
+		{"bgr", head + "  - DecodeImage: {to_rgb: false}\n  - ResizeImage: {size: 224}\n", func(p *arch.Preprocess) bool { return p.ChannelOrder == "BGR" && p.ResizeWidth == 224 }, ""},
+		{"no transforms", "PostProcess:\n  Topk:\n    label_list: [a]\n", func(p *arch.Preprocess) bool { return p == nil }, ""},
 		{"no resize", head + "  - NormalizeImage: {}\n", nil, "no ResizeImage"},
 		{"unknown op", head + "  - RandomFlip: {}\n", nil, "unsupported transform RandomFlip"},
 		{"bad mean", head + "  - ResizeImage: {size: 224}\n  - NormalizeImage: {mean: [1, 2]}\n", nil, "mean has 2 values"},

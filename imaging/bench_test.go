@@ -5,8 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // A 4000x3000 camera-sized JPEG, made once per test binary.
@@ -42,7 +42,7 @@ func BenchmarkPreprocess12Mpx(b *testing.B) {
 			}
 			img = Orient(img, o)
 			dst := make([]float32, 3*224*224)
-			p := zoo.DefaultPreprocess()
+			p := arch.DefaultPreprocess()
 			for b.Loop() {
 				if _, _, _, err := Preprocess(img, p, dst); err != nil {
 					b.Fatal(err)
@@ -58,7 +58,7 @@ func BenchmarkDecodePreprocess12Mpx(b *testing.B) {
 		b.Fatal(err)
 	}
 	dst := make([]float32, 3*224*224)
-	p := zoo.DefaultPreprocess()
+	p := arch.DefaultPreprocess()
 	for b.Loop() {
 		img, err := Decode(data, 0)
 		if err != nil {
@@ -73,7 +73,7 @@ func BenchmarkDecodePreprocess12Mpx(b *testing.B) {
 func BenchmarkPreprocessTextLine(b *testing.B) {
 	var img image.Image = testimage.TextLine(640, 64, "The quick brown fox jumps over the lazy dog 0123")
 	dst := make([]float32, 3*80*160)
-	p := zoo.Preprocess{ResizeWidth: 160, ResizeHeight: 80, Scale: 1.0 / 255,
+	p := arch.Preprocess{ResizeWidth: 160, ResizeHeight: 80, Scale: 1.0 / 255,
 		Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}}
 	for b.Loop() {
 		if _, _, _, err := Preprocess(img, p, dst); err != nil {

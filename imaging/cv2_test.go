@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lcnet/lcnet/zoo"
+	"github.com/lcnet/lcnet/arch"
 )
 
 // cv2Cases is testdata/cv2/cases.json, written by gen.py.
@@ -49,7 +49,7 @@ func TestMatchesCV2(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := raw(zoo.Preprocess{ResizeShort: c.ResizeShort, ResizeWidth: c.Size[0], ResizeHeight: c.Size[1], CropWidth: c.Crop[0], CropHeight: c.Crop[1]})
+			p := raw(arch.Preprocess{ResizeShort: c.ResizeShort, ResizeWidth: c.Size[0], ResizeHeight: c.Size[1], CropWidth: c.Crop[0], CropHeight: c.Crop[1]})
 			got, h, w, err := Preprocess(img, p, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // An upload goes through Decode (format sniffing, pixel limit, EXIF
@@ -24,7 +24,7 @@ func Example() {
 	}
 	fmt.Println("displayed", img.Bounds().Dx(), "x", img.Bounds().Dy())
 
-	x, h, w, err := imaging.Preprocess(img, zoo.DefaultPreprocess(), nil)
+	x, h, w, err := imaging.Preprocess(img, arch.DefaultPreprocess(), nil)
 	if err != nil {
 		panic(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // fuzzMaxPixels keeps fuzzed images small enough to decode quickly.
@@ -56,7 +56,7 @@ func FuzzDecode(f *testing.F) {
 		if _, _, _, err := DecodeConfig(bytes.NewReader(data)); err != nil {
 			t.Fatalf("Decode succeeded but DecodeConfig failed: %v", err)
 		}
-		for _, p := range []zoo.Preprocess{zoo.DefaultPreprocess(), {ResizeWidth: 16, ResizeHeight: 8, Std: [3]float64{1, 1, 1}}} {
+		for _, p := range []arch.Preprocess{arch.DefaultPreprocess(), {ResizeWidth: 16, ResizeHeight: 8, Std: [3]float64{1, 1, 1}}} {
 			if _, _, _, err := Preprocess(img, p, nil); err != nil {
 				t.Fatalf("preprocess %v: %v", b, err)
 			}

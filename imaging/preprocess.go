@@ -6,7 +6,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/lcnet/lcnet/zoo"
+	"github.com/lcnet/lcnet/arch"
 )
 
 // maxOutputPixels bounds the tensor a manifest can ask for (a resize_short
@@ -37,7 +37,7 @@ const (
 // larger than the resized image, a zero std), except one wrapping
 // ErrTooLarge when an upload's aspect ratio would make the uncropped
 // output tensor huge.
-func Preprocess(img image.Image, p zoo.Preprocess, dst []float32) (tensor []float32, h, w int, err error) {
+func Preprocess(img image.Image, p arch.Preprocess, dst []float32) (tensor []float32, h, w int, err error) {
 	b := img.Bounds()
 	srcW, srcH := b.Dx(), b.Dy()
 	if srcW <= 0 || srcH <= 0 {
@@ -274,7 +274,7 @@ type normalizer struct {
 	from [3]int
 }
 
-func newNormalizer(p zoo.Preprocess) (*normalizer, error) {
+func newNormalizer(p arch.Preprocess) (*normalizer, error) {
 	n := &normalizer{}
 	switch p.ChannelOrder {
 	case "", "RGB", "rgb":

@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // raw makes Preprocess return the resized 8-bit values unchanged.
-func raw(p zoo.Preprocess) zoo.Preprocess {
+func raw(p arch.Preprocess) arch.Preprocess {
 	p.Scale, p.Mean, p.Std, p.ChannelOrder = 1, [3]float64{}, [3]float64{1, 1, 1}, "RGB"
 	return p
 }
@@ -59,17 +59,17 @@ func TestResizeMatchesReference(t *testing.T) {
 	for _, c := range []struct {
 		name           string
 		img            image.Image
-		p              zoo.Preprocess
+		p              arch.Preprocess
 		rw, rh, x0, y0 int // resized size and crop offset the reference must use
 	}{
-		{"resize_short 256 crop 224 from 997x601", testimage.Photo(997, 601), zoo.DefaultPreprocess(), 425, 256, 100, 16},
-		{"portrait 601x997", testimage.Photo(601, 997), zoo.DefaultPreprocess(), 256, 425, 16, 100},
-		{"text line 640x64 to 160x80", testimage.Photo(640, 64), zoo.Preprocess{ResizeWidth: 160, ResizeHeight: 80}, 160, 80, 0, 0},
-		{"upscale 50x30 to 160x80", testimage.Photo(50, 30), zoo.Preprocess{ResizeWidth: 160, ResizeHeight: 80}, 160, 80, 0, 0},
-		{"exact half 512 to 256", testimage.Photo(512, 512), zoo.Preprocess{ResizeShort: 256}, 256, 256, 0, 0},
-		{"odd ratio 333x217 to 97x61", testimage.Photo(333, 217), zoo.Preprocess{ResizeWidth: 97, ResizeHeight: 61}, 97, 61, 0, 0},
-		{"identity", testimage.Photo(40, 30), zoo.Preprocess{}, 40, 30, 0, 0},
-		{"sub-image", testimage.Photo(300, 200).SubImage(image.Rect(17, 9, 283, 190)), zoo.DefaultPreprocess(), 376, 256, 76, 16},
+		{"resize_short 256 crop 224 from 997x601", testimage.Photo(997, 601), arch.DefaultPreprocess(), 425, 256, 100, 16},
+		{"portrait 601x997", testimage.Photo(601, 997), arch.DefaultPreprocess(), 256, 425, 16, 100},
+		{"text line 640x64 to 160x80", testimage.Photo(640, 64), arch.Preprocess{ResizeWidth: 160, ResizeHeight: 80}, 160, 80, 0, 0},
+		{"upscale 50x30 to 160x80", testimage.Photo(50, 30), arch.Preprocess{ResizeWidth: 160, ResizeHeight: 80}, 160, 80, 0, 0},
+		{"exact half 512 to 256", testimage.Photo(512, 512), arch.Preprocess{ResizeShort: 256}, 256, 256, 0, 0},
+		{"odd ratio 333x217 to 97x61", testimage.Photo(333, 217), arch.Preprocess{ResizeWidth: 97, ResizeHeight: 61}, 97, 61, 0, 0},
+		{"identity", testimage.Photo(40, 30), arch.Preprocess{}, 40, 30, 0, 0},
+		{"sub-image", testimage.Photo(300, 200).SubImage(image.Rect(17, 9, 283, 190)), arch.DefaultPreprocess(), 376, 256, 76, 16},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, h, w, err := Preprocess(c.img, raw(c.p), nil)
@@ -126,7 +126,7 @@ func TestResizeKnownCV2(t *testing.T) {
 		{"grow 3 to 5", row(10, 20, 200), 5, []float32{10, 14, 20, 128, 200}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, _, _, err := Preprocess(c.img, raw(zoo.Preprocess{ResizeWidth: c.w, ResizeHeight: 1}), nil)
+			got, _, _, err := Preprocess(c.img, raw(arch.Preprocess{ResizeWidth: c.w, ResizeHeight: 1}), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +151,7 @@ func slicesEqual(a, b []float32) bool {
 
 func TestNearest(t *testing.T) {
 	img := testimage.Photo(37, 23)
-	got, h, w, err := Preprocess(img, raw(zoo.Preprocess{ResizeWidth: 80, ResizeHeight: 9, Interpolation: "nearest"}), nil)
+	got, h, w, err := Preprocess(img, raw(arch.Preprocess{ResizeWidth: 80, ResizeHeight: 9, Interpolation: "nearest"}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestResizeShortRounding(t *testing.T) {
 		{4000, 3000, 256, 341, 256}, // 341.33 -> 341
 	} {
 		img := image.NewGray(image.Rect(0, 0, c.sw, c.sh))
-		_, h, w, err := Preprocess(img, raw(zoo.Preprocess{ResizeShort: c.short}), nil)
+		_, h, w, err := Preprocess(img, raw(arch.Preprocess{ResizeShort: c.short}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestCropOffsets(t *testing.T) {
 		{300, 100, 10, 99, 145, 0},
 	} {
 		img := testimage.Photo(c.sw, c.sh)
-		got, h, w, err := Preprocess(img, raw(zoo.Preprocess{CropWidth: c.cw, CropHeight: c.ch}), nil)
+		got, h, w, err := Preprocess(img, raw(arch.Preprocess{CropWidth: c.cw, CropHeight: c.ch}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +224,7 @@ func TestNormalize(t *testing.T) {
 	for i := 0; i < len(img.Pix); i += 4 {
 		copy(img.Pix[i:], []uint8{10, 128, 250, 255})
 	}
-	p := zoo.DefaultPreprocess()
+	p := arch.DefaultPreprocess()
 	for _, order := range []string{"RGB", "BGR"} {
 		p.ChannelOrder = order
 		got, h, w, err := Preprocess(img, p, nil)
@@ -259,7 +259,7 @@ func TestPreprocessOrientedView(t *testing.T) {
 				cp.Set(x, y, view.At(x, y))
 			}
 		}
-		p := zoo.DefaultPreprocess()
+		p := arch.DefaultPreprocess()
 		a, _, _, err := Preprocess(view, p, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -276,7 +276,7 @@ func TestPreprocessOrientedView(t *testing.T) {
 
 func TestPreprocessReusesDst(t *testing.T) {
 	dst := make([]float32, 3*224*224+5)
-	got, _, _, err := Preprocess(testimage.Photo(300, 300), zoo.DefaultPreprocess(), dst)
+	got, _, _, err := Preprocess(testimage.Photo(300, 300), arch.DefaultPreprocess(), dst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,16 +289,16 @@ func TestPreprocessErrors(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 100, 50))
 	for _, c := range []struct {
 		name string
-		p    zoo.Preprocess
+		p    arch.Preprocess
 		msg  string
 	}{
-		{"crop larger than image", zoo.Preprocess{CropWidth: 101, CropHeight: 10, Std: [3]float64{1, 1, 1}}, "larger than"},
-		{"half crop", zoo.Preprocess{CropWidth: 10, Std: [3]float64{1, 1, 1}}, "needs both"},
-		{"half resize", zoo.Preprocess{ResizeHeight: 10, Std: [3]float64{1, 1, 1}}, "needs both"},
-		{"interpolation", zoo.Preprocess{Interpolation: "bicubic", Std: [3]float64{1, 1, 1}}, "bicubic"},
-		{"channel order", zoo.Preprocess{ChannelOrder: "RGBA", Std: [3]float64{1, 1, 1}}, "RGBA"},
-		{"zero std", zoo.Preprocess{Std: [3]float64{1, 0, 1}}, "std[1]"},
-		{"huge output", zoo.Preprocess{ResizeWidth: 100000, ResizeHeight: 100000, Std: [3]float64{1, 1, 1}}, "more than the 16.8 Mpx"},
+		{"crop larger than image", arch.Preprocess{CropWidth: 101, CropHeight: 10, Std: [3]float64{1, 1, 1}}, "larger than"},
+		{"half crop", arch.Preprocess{CropWidth: 10, Std: [3]float64{1, 1, 1}}, "needs both"},
+		{"half resize", arch.Preprocess{ResizeHeight: 10, Std: [3]float64{1, 1, 1}}, "needs both"},
+		{"interpolation", arch.Preprocess{Interpolation: "bicubic", Std: [3]float64{1, 1, 1}}, "bicubic"},
+		{"channel order", arch.Preprocess{ChannelOrder: "RGBA", Std: [3]float64{1, 1, 1}}, "RGBA"},
+		{"zero std", arch.Preprocess{Std: [3]float64{1, 0, 1}}, "std[1]"},
+		{"huge output", arch.Preprocess{ResizeWidth: 100000, ResizeHeight: 100000, Std: [3]float64{1, 1, 1}}, "more than the 16.8 Mpx"},
 	} {
 		_, _, _, err := Preprocess(img, c.p, nil)
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
@@ -306,10 +306,10 @@ func TestPreprocessErrors(t *testing.T) {
 		}
 	}
 	strip := image.NewGray(image.Rect(0, 0, 1, 100000))
-	if _, _, _, err := Preprocess(strip, zoo.Preprocess{ResizeShort: 256, Std: [3]float64{1, 1, 1}}, nil); !errors.Is(err, ErrTooLarge) {
+	if _, _, _, err := Preprocess(strip, arch.Preprocess{ResizeShort: 256, Std: [3]float64{1, 1, 1}}, nil); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("1x100000 strip under resize_short 256: %v, want ErrTooLarge", err)
 	}
-	if _, _, _, err := Preprocess(image.NewRGBA(image.Rectangle{}), zoo.DefaultPreprocess(), nil); err == nil {
+	if _, _, _, err := Preprocess(image.NewRGBA(image.Rectangle{}), arch.DefaultPreprocess(), nil); err == nil {
 		t.Error("empty image: no error")
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // TestTextLineThroughONNXRuntime checks testimage.TextLine and Preprocess
@@ -22,7 +22,7 @@ func TestTextLineThroughONNXRuntime(t *testing.T) {
 	model := fixtures.Path(t, "onnx", "PP-LCNet_x0_25_textline_ori.onnx")
 	script := ortScript(t)
 	// The model's inference.yml: resize to 160x80, ImageNet mean/std.
-	p := zoo.Preprocess{ResizeWidth: 160, ResizeHeight: 80, Scale: 1.0 / 255,
+	p := arch.Preprocess{ResizeWidth: 160, ResizeHeight: 80, Scale: 1.0 / 255,
 		Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}, ChannelOrder: "RGB"}
 	var batch []float32
 	var names []string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/lcnet/lcnet/arch"
 )
 
 // BenchmarkInfer reports ms/image, allocations per inference call and the
@@ -11,7 +13,7 @@ import (
 // fp16. Random weights: speed does not depend on the values.
 func BenchmarkInfer(b *testing.B) {
 	for _, scale := range []float64{0.25, 0.35, 0.5, 0.75, 1, 1.5, 2, 2.5} {
-		a := DefaultArch(scale, 1000)
+		a := arch.DefaultArch(scale, 1000)
 		tensors := randomTensors(a, 1)
 		for _, half := range []bool{false, true} {
 			m, err := Load(a, tensors, Options{Half: half})
@@ -56,7 +58,7 @@ func BenchmarkInfer(b *testing.B) {
 // 8 batch-1 calls in sequence (each layer split over kernel.Pool when
 // useKernelPool is on; one thread while it is off). Reports ms/image.
 func BenchmarkParallelism(b *testing.B) {
-	a := DefaultArch(1, 1000)
+	a := arch.DefaultArch(1, 1000)
 	m, err := Load(a, randomTensors(a, 1), Options{})
 	if err != nil {
 		b.Fatal(err)

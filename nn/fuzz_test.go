@@ -4,13 +4,15 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/lcnet/lcnet/arch"
 )
 
 // FuzzLoad feeds InferArch and Load checkpoints with tensors dropped or
 // reshaped (tensor shapes come from untrusted files): each must either be
 // refused with an error or load and run without panicking.
 func FuzzLoad(f *testing.F) {
-	base := randomTensors(variant(0.25, 3, func(a *Arch) { a.ClassExpand = 16 }), 1)
+	base := randomTensors(variant(0.25, 3, func(a *arch.Arch) { a.ClassExpand = 16 }), 1)
 	names := make([]string, 0, len(base))
 	for n := range base {
 		names = append(names, n)
@@ -22,7 +24,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte{200, 2, 3, 1}) // another tensor, another dimension
 	f.Add([]byte{77, 1, 1, 0})  // zero dimension
 	f.Fuzz(func(t *testing.T, edits []byte) {
-		tensors := make(map[string]Tensor, len(base))
+		tensors := make(map[string]arch.Tensor, len(base))
 		for k, v := range base {
 			tensors[k] = v
 		}
@@ -43,10 +45,10 @@ func FuzzLoad(f *testing.F) {
 				for _, d := range shape {
 					n *= d
 				}
-				tensors[name] = Tensor{Shape: shape, Data: make([]float32, n)}
+				tensors[name] = arch.Tensor{Shape: shape, Data: make([]float32, n)}
 			}
 		}
-		a, err := InferArch(tensors)
+		a, err := arch.InferArch(tensors)
 		if err != nil {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/kernel"
@@ -29,7 +30,7 @@ type goldenMeta struct {
 	Top1     []int   `json:"top1"`
 }
 
-func readTensors(t *testing.T, name string) map[string]nn.Tensor {
+func readTensors(t *testing.T, name string) map[string]arch.Tensor {
 	t.Helper()
 	f, err := os.Open(fixtures.Path(t, "golden", name+".pdparams"))
 	if err != nil {
@@ -69,21 +70,21 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			tensors := readTensors(t, name)
-			if got := nn.ParamCount(tensors); got != meta.Params {
+			if got := arch.ParamCount(tensors); got != meta.Params {
 				t.Errorf("ParamCount = %d, %s.json says %d", got, name, meta.Params)
 			}
-			arch, err := nn.InferArch(tensors)
+			got, err := arch.InferArch(tensors)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := nn.DefaultArch(meta.Scale, meta.ClassNum)
-			if arch.Scale != want.Scale || arch.ClassNum != want.ClassNum || arch.StemOut != want.StemOut || len(arch.Blocks) != len(want.Blocks) {
+			want := arch.DefaultArch(meta.Scale, meta.ClassNum)
+			if got.Scale != want.Scale || got.ClassNum != want.ClassNum || got.StemOut != want.StemOut || len(got.Blocks) != len(want.Blocks) {
 				t.Fatalf("InferArch = scale %g, %d classes, stem %d, %d blocks; want %g, %d, %d, %d",
-					arch.Scale, arch.ClassNum, arch.StemOut, len(arch.Blocks), want.Scale, want.ClassNum, want.StemOut, len(want.Blocks))
+					got.Scale, got.ClassNum, got.StemOut, len(got.Blocks), want.Scale, want.ClassNum, want.StemOut, len(want.Blocks))
 			}
 			for i := range want.Blocks {
-				if arch.Blocks[i] != want.Blocks[i] {
-					t.Fatalf("InferArch block %d = %+v, want %+v", i, arch.Blocks[i], want.Blocks[i])
+				if got.Blocks[i] != want.Blocks[i] {
+					t.Fatalf("InferArch block %d = %+v, want %+v", i, got.Blocks[i], want.Blocks[i])
 				}
 			}
 			x := readNpy(t, name, "input")
@@ -95,7 +96,7 @@ func TestGolden(t *testing.T) {
 				"pooled":        readNpy(t, name, "gap"),
 			}
 			for _, half := range []bool{false, true} {
-				m, err := nn.Load(arch, tensors, nn.Options{Half: half})
+				m, err := nn.Load(got, tensors, nn.Options{Half: half})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -138,9 +139,9 @@ func TestGolden(t *testing.T) {
 // first offending tensor in network order.
 func TestLoadNamesTheBadTensor(t *testing.T) {
 	tensors := readTensors(t, "PPLCNet_x0_25")
-	arch := nn.DefaultArch(0.25, 1000)
-	clone := func() map[string]nn.Tensor {
-		c := make(map[string]nn.Tensor, len(tensors))
+	a := arch.DefaultArch(0.25, 1000)
+	clone := func() map[string]arch.Tensor {
+		c := make(map[string]arch.Tensor, len(tensors))
 		for k, v := range tensors {
 			c[k] = v
 		}
@@ -148,28 +149,28 @@ func TestLoadNamesTheBadTensor(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		edit func(map[string]nn.Tensor)
+		edit func(map[string]arch.Tensor)
 		want string
 	}{
-		{"missing", func(m map[string]nn.Tensor) {
+		{"missing", func(m map[string]arch.Tensor) {
 			delete(m, "blocks5.3.pw_conv.bn._variance")
 			delete(m, "fc.bias")
 		}, "tensor blocks5.3.pw_conv.bn._variance: missing"},
-		{"mis-shaped", func(m map[string]nn.Tensor) {
-			m["blocks6.0.se.conv1.weight"] = nn.Tensor{Shape: []int{32, 128, 1, 1}, Data: make([]float32, 32*128)}
+		{"mis-shaped", func(m map[string]arch.Tensor) {
+			m["blocks6.0.se.conv1.weight"] = arch.Tensor{Shape: []int{32, 128, 1, 1}, Data: make([]float32, 32*128)}
 		}, "tensor blocks6.0.se.conv1.weight: shape [32 128 1 1]"},
-		{"unexpected", func(m map[string]nn.Tensor) {
-			m["head.extra"] = nn.Tensor{Shape: []int{1}, Data: []float32{0}}
-			m["zz.extra"] = nn.Tensor{Shape: []int{1}, Data: []float32{0}}
+		{"unexpected", func(m map[string]arch.Tensor) {
+			m["head.extra"] = arch.Tensor{Shape: []int{1}, Data: []float32{0}}
+			m["zz.extra"] = arch.Tensor{Shape: []int{1}, Data: []float32{0}}
 		}, "tensor head.extra: unexpected"},
-		{"short data", func(m map[string]nn.Tensor) {
-			m["fc.bias"] = nn.Tensor{Shape: []int{1000}, Data: make([]float32, 999)}
+		{"short data", func(m map[string]arch.Tensor) {
+			m["fc.bias"] = arch.Tensor{Shape: []int{1000}, Data: make([]float32, 999)}
 		}, "tensor fc.bias: shape [1000] needs 1000 values, have 999"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := clone()
 			tc.edit(m)
-			_, err := nn.Load(arch, m, nn.Options{Threads: 1})
+			_, err := nn.Load(a, m, nn.Options{Threads: 1})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}

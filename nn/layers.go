@@ -1,16 +1,12 @@
 package nn
 
 import (
-	"math"
-
 	"github.com/nlpodyssey/spago/mat"
 	spago "github.com/nlpodyssey/spago/nn"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/kernel"
 )
-
-// bnEpsilon is the epsilon of PaddleClas' BatchNorm layers.
-const bnEpsilon = 1e-5
 
 // How spago parameters relate to the weights the kernels read:
 //
@@ -78,59 +74,42 @@ func (l *convLayer) sizeBytes() int {
 	return n
 }
 
-// foldBN folds BatchNorm (gamma, beta, mean, variance) into a conv without
-// bias: w'[c] = w[c]*gamma/sqrt(var+eps), b' = beta - mean*gamma/sqrt(var+eps).
-// The result is new memory; the checkpoint's tensors are not retained.
-func foldBN(w []float32, cout int, gamma, beta, mean, variance []float32) ([]float32, []float32) {
-	per := len(w) / cout
-	fw := make([]float32, len(w))
-	fb := make([]float32, cout)
-	for c := 0; c < cout; c++ {
-		s := float64(gamma[c]) / math.Sqrt(float64(variance[c])+bnEpsilon)
-		for i := c * per; i < (c+1)*per; i++ {
-			fw[i] = float32(float64(w[i]) * s)
-		}
-		fb[c] = float32(float64(beta[c]) - float64(mean[c])*s)
-	}
-	return fw, fb
-}
-
 // loadConvBN builds the folded layer for the ConvBNLayer at prefix (e.g.
-// "blocks5.3.pw_conv"). Shapes were checked by Arch.checkTensors.
-func loadConvBN(t map[string]Tensor, prefix string, half bool) *convLayer {
-	w := t[prefix+".conv.weight"]
-	cout := w.Shape[0]
-	fw, fb := foldBN(w.Data, cout,
-		t[prefix+".bn.weight"].Data, t[prefix+".bn.bias"].Data,
-		t[prefix+".bn._mean"].Data, t[prefix+".bn._variance"].Data)
-	return newConvLayer(fw, cout, len(fw)/cout, fb, half)
+// "blocks5.3.pw_conv").
+func loadConvBN(t map[string]arch.Tensor, prefix string, half bool) (*convLayer, error) {
+	fw, fb, err := arch.FoldBN(t, prefix)
+	if err != nil {
+		return nil, err
+	}
+	cout := len(fb)
+	return newConvLayer(fw, cout, len(fw)/cout, fb, half), nil
 }
 
 // loadDepthwiseBN builds the folded depthwise layer at prefix; its filters
 // stay fp32 in both modes (under 3% of the weights).
-func loadDepthwiseBN(t map[string]Tensor, prefix string) *convLayer {
-	w := t[prefix+".conv.weight"]
-	c, k := w.Shape[0], w.Shape[2]
-	fw, fb := foldBN(w.Data, c,
-		t[prefix+".bn.weight"].Data, t[prefix+".bn.bias"].Data,
-		t[prefix+".bn._mean"].Data, t[prefix+".bn._variance"].Data)
-	return newTapLayer(fw, c, k*k, fb)
+func loadDepthwiseBN(t map[string]arch.Tensor, prefix string) (*convLayer, error) {
+	fw, fb, err := arch.FoldBN(t, prefix)
+	if err != nil {
+		return nil, err
+	}
+	k := t[prefix+".conv.weight"].Shape[2]
+	return newTapLayer(fw, len(fb), k*k, fb), nil
 }
 
 // loadStemBN builds the folded stem conv: a dense 3x3 conv read by
 // kernel.Stem, fp32 in both modes (a few hundred weights).
-func loadStemBN(t map[string]Tensor, prefix string) *convLayer {
-	w := t[prefix+".conv.weight"]
-	cout := w.Shape[0]
-	fw, fb := foldBN(w.Data, cout,
-		t[prefix+".bn.weight"].Data, t[prefix+".bn.bias"].Data,
-		t[prefix+".bn._mean"].Data, t[prefix+".bn._variance"].Data)
-	return newTapLayer(fw, cout, len(fw)/cout, fb)
+func loadStemBN(t map[string]arch.Tensor, prefix string) (*convLayer, error) {
+	fw, fb, err := arch.FoldBN(t, prefix)
+	if err != nil {
+		return nil, err
+	}
+	cout := len(fb)
+	return newTapLayer(fw, cout, len(fw)/cout, fb), nil
 }
 
 // loadConv builds a plain conv (SE, last_conv) from weight [m, k, 1, 1] and
 // an optional bias.
-func loadConv(t map[string]Tensor, prefix string, withBias, half bool) *convLayer {
+func loadConv(t map[string]arch.Tensor, prefix string, withBias, half bool) *convLayer {
 	w := t[prefix+".weight"]
 	var bias []float32
 	if withBias {
@@ -147,7 +126,7 @@ type block struct {
 	SE2 *convLayer // excite C/4 -> C
 	PW  *convLayer // pointwise Out x In
 
-	spec Block
+	spec arch.Block
 	// fused blocks (all but the SE ones, whose pointwise input needs the
 	// global pool of the whole depthwise output) run depthwise and
 	// pointwise together, band by band (kernel.DepthwisePointwise). Every
@@ -168,17 +147,25 @@ type network struct {
 	FC *convLayer
 }
 
-func buildNetwork(a Arch, t map[string]Tensor, half bool) *network {
-	n := &network{Stem: loadStemBN(t, "conv1")}
+func buildNetwork(a arch.Arch, t map[string]arch.Tensor, half bool) (*network, error) {
+	stem, err := loadStemBN(t, "conv1")
+	if err != nil {
+		return nil, err
+	}
+	n := &network{Stem: stem}
 	for _, b := range a.Blocks {
 		p := b.Name()
-		bl := &block{spec: b, DW: loadDepthwiseBN(t, p+".dw_conv")}
+		bl := &block{spec: b, fused: !b.SE}
+		if bl.DW, err = loadDepthwiseBN(t, p+".dw_conv"); err != nil {
+			return nil, err
+		}
 		if b.SE {
 			bl.SE1 = loadConv(t, p+".se.conv1", true, half)
 			bl.SE2 = loadConv(t, p+".se.conv2", true, half)
 		}
-		bl.PW = loadConvBN(t, p+".pw_conv", half)
-		bl.fused = !b.SE
+		if bl.PW, err = loadConvBN(t, p+".pw_conv", half); err != nil {
+			return nil, err
+		}
 		n.Blocks = append(n.Blocks, bl)
 	}
 	in := a.LastChannels()
@@ -196,7 +183,7 @@ func buildNetwork(a Arch, t map[string]Tensor, half bool) *network {
 		}
 	}
 	n.FC = newConvLayer(wt, a.ClassNum, in, append([]float32(nil), t["fc.bias"].Data...), half)
-	return n
+	return n, nil
 }
 
 // layers lists every layer in network order.

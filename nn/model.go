@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/kernel"
 )
 
@@ -23,9 +24,7 @@ const (
 
 // useKernelPool turns on intra-op parallelism for calls with fewer images
 // than threads: each layer of a batch-1 call is split over kernel.Pool's
-// threads. It was off while the Pool had a start-up race (fixed in
-// e335b70: workers now start from generation 0, so a loop published
-// before a worker first runs is still picked up).
+// threads.
 const useKernelPool = true
 
 // ErrClosed is returned by Infer after Close.
@@ -63,7 +62,7 @@ type Output struct {
 // with fewer images than threads (batch 1) is meant to split each layer
 // over the threads with internal/kernel's Pool (see useKernelPool).
 type Model struct {
-	arch    Arch
+	arch    arch.Arch
 	half    bool
 	net     *network
 	threads int
@@ -120,11 +119,15 @@ func (c *call) fail(err error) {
 // unexpected tensor is an error naming it), folds BatchNorm into the convs
 // and starts the workers. The tensors are not retained. Close the Model to
 // stop its workers.
-func Load(arch Arch, tensors map[string]Tensor, opts Options) (*Model, error) {
-	if err := arch.Validate(); err != nil {
+func Load(a arch.Arch, tensors map[string]arch.Tensor, opts Options) (*Model, error) {
+	if err := a.Validate(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	if err := arch.checkTensors(tensors); err != nil {
+	if err := a.Check(tensors); err != nil {
+		return nil, fmt.Errorf("load: %w", checkError(err))
+	}
+	net, err := buildNetwork(a, tensors, opts.Half)
+	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	threads := opts.Threads
@@ -132,16 +135,16 @@ func Load(arch Arch, tensors map[string]Tensor, opts Options) (*Model, error) {
 		threads = runtime.NumCPU()
 	}
 	m := &Model{
-		arch:    arch,
+		arch:    a,
 		half:    opts.Half,
-		net:     buildNetwork(arch, tensors, opts.Half),
+		net:     net,
 		threads: threads,
 		jobs:    make(chan job),
 		done:    make(chan struct{}),
 		calls:   make(chan *call, 4*threads),
 	}
-	m.arch.Blocks = append([]Block(nil), arch.Blocks...)
-	m.arch.StrideList = append([]Stride(nil), arch.StrideList...)
+	m.arch.Blocks = append([]arch.Block(nil), a.Blocks...)
+	m.arch.StrideList = append([]arch.Stride(nil), a.StrideList...)
 	if threads > 1 && useKernelPool {
 		m.pool = kernel.NewPool(threads)
 	}
@@ -153,10 +156,10 @@ func Load(arch Arch, tensors map[string]Tensor, opts Options) (*Model, error) {
 }
 
 // Arch returns the architecture the model was loaded with.
-func (m *Model) Arch() Arch {
+func (m *Model) Arch() arch.Arch {
 	a := m.arch
-	a.Blocks = append([]Block(nil), a.Blocks...)
-	a.StrideList = append([]Stride(nil), a.StrideList...)
+	a.Blocks = append([]arch.Block(nil), a.Blocks...)
+	a.StrideList = append([]arch.Stride(nil), a.StrideList...)
 	return a
 }
 
@@ -320,7 +323,7 @@ func (m *Model) run(ws *worker, j job) {
 }
 
 // ensure sizes the worker's buffers for an h x w input.
-func (ws *worker) ensure(a *Arch, h, w int) {
+func (ws *worker) ensure(a *arch.Arch, h, w int) {
 	st := kernel.Stride
 	ss := a.StemStride()
 	h, w = outSize(h, 3, ss.H), outSize(w, 3, ss.W)
@@ -413,3 +416,33 @@ func (m *Model) head(c *call, n int) {
 		softmax(logits, o.Probabilities[i*o.Classes:(i+1)*o.Classes])
 	}
 }
+
+// checkError words a tensor that does not fit the architecture the way
+// the network's users read it, "tensor NAME: what is wrong", keeping the
+// *arch.TensorError reachable through errors.As.
+func checkError(err error) error {
+	var te *arch.TensorError
+	if !errors.As(err, &te) {
+		return err
+	}
+	var msg string
+	switch te.Problem {
+	case arch.Missing:
+		msg = fmt.Sprintf("tensor %s: missing (the architecture wants shape %v)", te.Name, te.Want)
+	case arch.Misshapen:
+		msg = fmt.Sprintf("tensor %s: shape %v, the architecture wants %v", te.Name, te.Shape, te.Want)
+	case arch.Unexpected:
+		msg = fmt.Sprintf("tensor %s: unexpected for this architecture (%d unexpected tensors)", te.Name, te.Extra)
+	default:
+		return err
+	}
+	return &tensorError{TensorError: te, msg: msg}
+}
+
+type tensorError struct {
+	*arch.TensorError
+	msg string
+}
+
+func (e *tensorError) Error() string { return e.msg }
+func (e *tensorError) Unwrap() error { return e.TensorError }

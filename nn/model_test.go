@@ -12,6 +12,7 @@ import (
 
 	spago "github.com/nlpodyssey/spago/nn"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/vecs"
 )
 
@@ -39,8 +40,8 @@ func closeTo(got []float32, want []float64, tol float64) (int, bool) {
 	return -1, true
 }
 
-func variant(scale float64, classes int, f func(*Arch)) Arch {
-	a := DefaultArch(scale, classes)
+func variant(scale float64, classes int, f func(*arch.Arch)) arch.Arch {
+	a := arch.DefaultArch(scale, classes)
 	if f != nil {
 		f(&a)
 		a.FillBlocks()
@@ -49,21 +50,21 @@ func variant(scale float64, classes int, f func(*Arch)) Arch {
 }
 
 func TestInferMatchesReference(t *testing.T) {
-	textline := []Stride{Square(2), {2, 1}, {2, 1}, {2, 1}, {2, 1}}
+	textline := []arch.Stride{arch.Square(2), {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}, {H: 2, W: 1}}
 	cases := []struct {
 		name    string
-		arch    Arch
+		arch    arch.Arch
 		n, h, w int
 	}{
 		{"x0_25 224 batch1", variant(0.25, 10, nil), 1, 224, 224},
 		{"x0_25 80x160 batch3", variant(0.25, 10, nil), 3, 80, 160},
 		{"x0_25 256x192 batch1", variant(0.25, 10, nil), 1, 256, 192},
 		{"x0_35 32x32 batch8", variant(0.35, 10, nil), 8, 32, 32},
-		{"x0_5 no last_conv", variant(0.5, 10, func(a *Arch) { a.UseLastConv = false }), 3, 64, 96},
+		{"x0_5 no last_conv", variant(0.5, 10, func(a *arch.Arch) { a.UseLastConv = false }), 3, 64, 96},
 		{"x0_25 2 classes", variant(0.25, 2, nil), 3, 48, 48},
 		{"x0_75 4 classes", variant(0.75, 4, nil), 1, 64, 64},
-		{"x0_25 (2,1) strides 80x160", variant(0.25, 2, func(a *Arch) { a.StrideList = textline }), 3, 80, 160},
-		{"x1_3 odd scale, no dropout", variant(1.3, 5, func(a *Arch) { a.DropoutProb = 0 }), 1, 40, 36},
+		{"x0_25 (2,1) strides 80x160", variant(0.25, 2, func(a *arch.Arch) { a.StrideList = textline }), 3, 80, 160},
+		{"x1_3 odd scale, no dropout", variant(1.3, 5, func(a *arch.Arch) { a.DropoutProb = 0 }), 1, 40, 36},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +119,7 @@ func TestInferMatchesReference(t *testing.T) {
 }
 
 func TestFP16HalvesWeightBytes(t *testing.T) {
-	a := DefaultArch(1, 1000)
+	a := arch.DefaultArch(1, 1000)
 	tensors := randomTensors(a, 3)
 	m32, err := Load(a, tensors, Options{Threads: 1})
 	if err != nil {
@@ -133,7 +134,7 @@ func TestFP16HalvesWeightBytes(t *testing.T) {
 	// fp32 holds one float32 per learned value (BN folded away), plus the
 	// zero padding of output channels to a multiple of 16 (fc's 1000
 	// classes become 1008, for one).
-	if learned := 4 * (ParamCount(tensors) - bnChannels(a)); m32.WeightBytes() < learned || float64(m32.WeightBytes()) > 1.01*float64(learned) {
+	if learned := 4 * (arch.ParamCount(tensors) - bnChannels(a)); m32.WeightBytes() < learned || float64(m32.WeightBytes()) > 1.01*float64(learned) {
 		t.Errorf("fp32 WeightBytes = %d, want %d plus at most 1%% padding", m32.WeightBytes(), learned)
 	}
 	ratio := float64(m16.WeightBytes()) / float64(m32.WeightBytes())
@@ -166,7 +167,7 @@ func TestFP16HalvesWeightBytes(t *testing.T) {
 
 // bnChannels is the number of channels with BatchNorm (each has a weight and
 // bias that folding merges into one bias).
-func bnChannels(a Arch) int {
+func bnChannels(a arch.Arch) int {
 	n := a.StemOut
 	for _, b := range a.Blocks {
 		n += b.In + b.Out
@@ -175,7 +176,7 @@ func bnChannels(a Arch) int {
 }
 
 func TestConcurrentCallers(t *testing.T) {
-	a := DefaultArch(0.25, 10)
+	a := arch.DefaultArch(0.25, 10)
 	tensors := randomTensors(a, 9)
 	m, err := Load(a, tensors, Options{Threads: 2})
 	if err != nil {
@@ -219,7 +220,7 @@ func TestConcurrentCallers(t *testing.T) {
 }
 
 func TestInferValidatesAndCancels(t *testing.T) {
-	a := DefaultArch(0.25, 3)
+	a := arch.DefaultArch(0.25, 3)
 	m, err := Load(a, randomTensors(a, 1), Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +272,7 @@ func TestInferValidatesAndCancels(t *testing.T) {
 }
 
 func TestInferIntoDoesNotAllocate(t *testing.T) {
-	a := DefaultArch(0.25, 10)
+	a := arch.DefaultArch(0.25, 10)
 	m, err := Load(a, randomTensors(a, 2), Options{Threads: 2, Half: true})
 	if err != nil {
 		t.Fatal(err)
@@ -290,5 +291,15 @@ func TestInferIntoDoesNotAllocate(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Errorf("InferInto allocates %.1f times per call in steady state", allocs)
+	}
+}
+
+func TestLoadRefusesTinySE(t *testing.T) {
+	a := arch.DefaultArch(0.25, 2)
+	last := len(a.Blocks) - 1
+	a.Blocks[last-1].Out, a.Blocks[last].In, a.Blocks[last].Out = 2, 2, 2
+	_, err := Load(a, randomTensors(a, 1), Options{Threads: 1})
+	if err == nil || !strings.Contains(err.Error(), "blocks6.1: squeeze-excitation needs at least 4 channels") {
+		t.Fatalf("error %v", err)
 	}
 }

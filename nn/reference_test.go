@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/lcnet/lcnet/arch"
 )
 
 // This file is a deliberately plain float64 PP-LCNet written from the
@@ -11,36 +13,36 @@ import (
 
 // randomTensors returns a checkpoint for a with He-scaled random weights and
 // BatchNorm statistics far enough from identity that folding matters.
-func randomTensors(a Arch, seed uint64) map[string]Tensor {
+func randomTensors(a arch.Arch, seed uint64) map[string]arch.Tensor {
 	r := rand.New(rand.NewPCG(seed, 7))
-	t := map[string]Tensor{}
-	for _, sp := range a.specs() {
+	t := map[string]arch.Tensor{}
+	for _, sp := range a.Tensors() {
 		n := 1
-		for _, d := range sp.shape {
+		for _, d := range sp.Shape {
 			n *= d
 		}
 		data := make([]float32, n)
 		fanIn := 1
-		if len(sp.shape) == 4 {
-			fanIn = sp.shape[1] * sp.shape[2] * sp.shape[3]
-		} else if len(sp.shape) == 2 {
-			fanIn = sp.shape[0]
+		if len(sp.Shape) == 4 {
+			fanIn = sp.Shape[1] * sp.Shape[2] * sp.Shape[3]
+		} else if len(sp.Shape) == 2 {
+			fanIn = sp.Shape[0]
 		}
 		for i := range data {
 			var v float64
 			switch {
-			case hasSuffix(sp.name, ".bn.weight"):
+			case hasSuffix(sp.Name, ".bn.weight"):
 				v = 0.5 + r.Float64()
-			case hasSuffix(sp.name, ".bn._variance"):
+			case hasSuffix(sp.Name, ".bn._variance"):
 				v = 0.3 + r.Float64()
-			case hasSuffix(sp.name, ".bn._mean"), hasSuffix(sp.name, ".bn.bias"), hasSuffix(sp.name, ".bias"):
+			case hasSuffix(sp.Name, ".bn._mean"), hasSuffix(sp.Name, ".bn.bias"), hasSuffix(sp.Name, ".bias"):
 				v = 0.2 * r.NormFloat64()
 			default:
 				v = r.NormFloat64() * math.Sqrt(2/float64(fanIn))
 			}
 			data[i] = float32(v)
 		}
-		t[sp.name] = Tensor{Shape: append([]int(nil), sp.shape...), Data: data}
+		t[sp.Name] = arch.Tensor{Shape: append([]int(nil), sp.Shape...), Data: data}
 	}
 	return t
 }
@@ -55,7 +57,7 @@ type ref64 struct {
 
 func hswish64(x float64) float64 { return x * math.Min(math.Max(x+3, 0), 6) / 6 }
 
-func refConvBN(t map[string]Tensor, prefix string, x ref64, k, groups int, s Stride) ref64 {
+func refConvBN(t map[string]arch.Tensor, prefix string, x ref64, k, groups int, s arch.Stride) ref64 {
 	w := t[prefix+".conv.weight"]
 	cout, cinG := w.Shape[0], w.Shape[1]
 	p := (k - 1) / 2
@@ -116,7 +118,7 @@ func dense64(w []float32, m, k int, bias []float32, x []float64) []float64 {
 
 type refOut struct{ logits, probs, features, pooled []float64 }
 
-func reference(a Arch, t map[string]Tensor, img []float32, h, w int) refOut {
+func reference(a arch.Arch, t map[string]arch.Tensor, img []float32, h, w int) refOut {
 	x := ref64{3, h, w, make([]float64, len(img))}
 	for i, v := range img {
 		x.v[i] = float64(v)
@@ -126,7 +128,7 @@ func reference(a Arch, t map[string]Tensor, img []float32, h, w int) refOut {
 		p := b.Name()
 		x = refConvBN(t, p+".dw_conv", x, b.Kernel, b.In, b.Stride)
 		if b.SE {
-			mid := seMid(b.In)
+			mid := arch.SEMid(b.In)
 			s := dense64(t[p+".se.conv1.weight"].Data, mid, b.In, t[p+".se.conv1.bias"].Data, gap64(x))
 			for i := range s {
 				s[i] = math.Max(s[i], 0)
@@ -139,7 +141,7 @@ func reference(a Arch, t map[string]Tensor, img []float32, h, w int) refOut {
 				}
 			}
 		}
-		x = refConvBN(t, p+".pw_conv", x, 1, 1, Square(1))
+		x = refConvBN(t, p+".pw_conv", x, 1, 1, arch.Square(1))
 	}
 	var o refOut
 	o.pooled = gap64(x)

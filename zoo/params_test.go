@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/internal/fixtures"
-	"github.com/lcnet/lcnet/nn"
 )
 
 // TestParamCountMatchesPaper checks the parameter count the manifest records against
@@ -34,7 +34,7 @@ func TestParamCountMatchesPaper(t *testing.T) {
 			if err := json.Unmarshal(b, &meta); err != nil {
 				t.Fatal(err)
 			}
-			if got := nn.ParamCount(tensors); got != meta.Params {
+			if got := arch.ParamCount(tensors); got != meta.Params {
 				t.Fatalf("ParamCount = %d, the reference says %d", got, meta.Params)
 			}
 		})

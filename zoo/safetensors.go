@@ -10,9 +10,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/x448/float16"
-
-	"github.com/lcnet/lcnet/nn"
 )
 
 // The weights of a version are a safetensors file: an 8-byte little-endian
@@ -30,7 +29,7 @@ type stEntry struct {
 }
 
 // writeSafetensors encodes tensors in sorted name order, as F32 or F16.
-func writeSafetensors(w io.Writer, tensors map[string]nn.Tensor, dtype DType) error {
+func writeSafetensors(w io.Writer, tensors map[string]arch.Tensor, dtype DType) error {
 	width, stType := 4, "F32"
 	if dtype == FP16 {
 		width, stType = 2, "F16"
@@ -100,7 +99,7 @@ func writeSafetensors(w io.Writer, tensors map[string]nn.Tensor, dtype DType) er
 // readSafetensors decodes a whole safetensors file into float32 tensors,
 // checking every offset against the file so a corrupt header is an error,
 // never a panic or an out-of-bounds read.
-func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
+func readSafetensors(b []byte) (map[string]arch.Tensor, error) {
 	if len(b) < 8 {
 		return nil, errors.New("safetensors: file shorter than its 8-byte header length")
 	}
@@ -113,7 +112,7 @@ func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
 		return nil, fmt.Errorf("safetensors: header: %w", err)
 	}
 	data := b[8+hlen:]
-	out := make(map[string]nn.Tensor, len(raw))
+	out := make(map[string]arch.Tensor, len(raw))
 	type span struct {
 		name       string
 		begin, end int64
@@ -161,7 +160,7 @@ func readSafetensors(b []byte) (map[string]nn.Tensor, error) {
 				vals[i] = float16.Frombits(binary.LittleEndian.Uint16(src[2*i:])).Float32()
 			}
 		}
-		out[name] = nn.Tensor{Shape: append([]int{}, e.Shape...), Data: vals}
+		out[name] = arch.Tensor{Shape: append([]int{}, e.Shape...), Data: vals}
 	}
 	// As the format requires, the tensors must tile the data exactly: an
 	// overlap or a hole means the header does not describe this file.

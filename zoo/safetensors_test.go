@@ -9,14 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lcnet/lcnet/arch"
 	"github.com/x448/float16"
-
-	"github.com/lcnet/lcnet/nn"
 )
 
 func TestSafetensorsRoundTrip(t *testing.T) {
 	inf := float32(math.Inf(1))
-	tensors := map[string]nn.Tensor{
+	tensors := map[string]arch.Tensor{
 		"scalar":            {Shape: []int{}, Data: []float32{42}},
 		"empty":             {Shape: []int{0, 3}, Data: []float32{}},
 		"conv1.conv.weight": {Shape: []int{2, 1, 2, 2}, Data: []float32{1, -2, 3.5, 0.25, 1e-3, -7, 65504, float32(math.Copysign(0, -1))}},
@@ -139,7 +138,7 @@ func TestSafetensorsRejectsMalformed(t *testing.T) {
 }
 
 func TestSafetensorsRefusesFP16Overflow(t *testing.T) {
-	ts := map[string]nn.Tensor{"fc.weight": {Shape: []int{2}, Data: []float32{1, 70000}}}
+	ts := map[string]arch.Tensor{"fc.weight": {Shape: []int{2}, Data: []float32{1, 70000}}}
 	var buf bytes.Buffer
 	err := writeSafetensors(&buf, ts, FP16)
 	if err == nil || !strings.Contains(err.Error(), "fc.weight[1]") {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/storage"
 )
 
@@ -106,7 +106,7 @@ func key(name, version, file string) string {
 // writes the weights, then the manifest. Until the manifest exists the
 // version is invisible, so a crash at any point leaves no partial version.
 // An empty m.Version takes the next integer.
-func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]nn.Tensor) (Manifest, error) {
+func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]arch.Tensor) (Manifest, error) {
 	if err := ValidateName("model name", m.Name); err != nil {
 		return Manifest{}, err
 	}
@@ -126,7 +126,7 @@ func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]nn.Tens
 	}
 	m.Version = version
 	if m.Params == 0 {
-		m.Params = nn.ParamCount(tensors)
+		m.Params = arch.ParamCount(tensors)
 	}
 
 	// Encode and hash in one pass; the pipe keeps memory flat for large
@@ -365,7 +365,7 @@ func (z *Zoo) Resolve(ctx context.Context, name, version string) (Manifest, erro
 
 // Weights reads a version's tensors after checking them against the
 // manifest's sha256, so a corrupted file is refused, not served.
-func (z *Zoo) Weights(ctx context.Context, m Manifest) (map[string]nn.Tensor, error) {
+func (z *Zoo) Weights(ctx context.Context, m Manifest) (map[string]arch.Tensor, error) {
 	file := m.WeightsFile
 	if file == "" {
 		file = weightsFile

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/storage"
 )
 
@@ -28,8 +28,8 @@ func newZoo(t *testing.T) (*Zoo, string) {
 	return New(s), dir
 }
 
-func sampleTensors() map[string]nn.Tensor {
-	return map[string]nn.Tensor{
+func sampleTensors() map[string]arch.Tensor {
+	return map[string]arch.Tensor{
 		"conv1.conv.weight": {Shape: []int{2, 3, 1, 1}, Data: []float32{1, -2, 3.5, 0.25, 1e-3, -7}},
 		"conv1.bn._mean":    {Shape: []int{2}, Data: []float32{0.5, -0.5}},
 		"fc.bias":           {Shape: []int{3}, Data: []float32{0.1, 0.2, 0.3}},
@@ -37,7 +37,7 @@ func sampleTensors() map[string]nn.Tensor {
 }
 
 func sampleManifest(name string) Manifest {
-	return Manifest{Name: name, Arch: nn.DefaultArch(0.25, 3), Preprocess: DefaultPreprocess(), Labels: []string{"a", "b", "c"}}
+	return Manifest{Name: name, Arch: arch.DefaultArch(0.25, 3), Preprocess: arch.DefaultPreprocess(), Labels: []string{"a", "b", "c"}}
 }
 
 func TestCreateResolveWeights(t *testing.T) {
@@ -210,7 +210,7 @@ func TestFailedCreateLeavesNoVersion(t *testing.T) {
 	ctx := context.Background()
 	z, dir := newZoo(t)
 	bad := sampleTensors()
-	bad["broken"] = nn.Tensor{Shape: []int{4}, Data: []float32{1}} // fails mid-stream
+	bad["broken"] = arch.Tensor{Shape: []int{4}, Data: []float32{1}} // fails mid-stream
 	if _, err := z.Create(ctx, sampleManifest("m"), bad); err == nil {
 		t.Fatal("Create with a malformed tensor succeeded")
 	}
@@ -440,7 +440,7 @@ func TestCreateRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name, version string
 		dtype         DType
-		tensors       map[string]nn.Tensor
+		tensors       map[string]arch.Tensor
 		want          string
 	}{
 		{"../x", "", FP32, sampleTensors(), "letters, digits, '.', '_' or '-'"},

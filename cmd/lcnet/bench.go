@@ -84,12 +84,7 @@ back to back, and prefer several short runs to one long one.`,
 			}
 			defer model.Close()
 			if h == 0 {
-				if h, w = m.Preprocess.OutputSize(); h == 0 || w == 0 {
-					h, w = m.Arch.InputHeight, m.Arch.InputWidth
-				}
-				if h == 0 || w == 0 {
-					h, w = 224, 224
-				}
+				h, w = m.Arch.InputSize(m.Preprocess)
 			}
 			impl := kernelImpl()
 			if !asJSON {

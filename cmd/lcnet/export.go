@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lcnet/lcnet/convert"
+	"github.com/lcnet/lcnet/onnx"
 )
 
 func (a *app) exportCmd() *cobra.Command {
@@ -53,7 +53,7 @@ metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
 			if b, err := json.Marshal(m.Preprocess); err == nil {
 				meta["lcnet.preprocess"] = string(b)
 			}
-			opts := convert.ONNXOptions{Opset: opset, ProducerVersion: versionString(), Metadata: meta}
+			opts := onnx.Options{Opset: opset, ProducerVersion: versionString(), Metadata: meta}
 			// Write beside the target and rename, so a failed export never
 			// leaves a truncated .onnx where a good one was expected.
 			tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp")
@@ -62,7 +62,7 @@ metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
 			}
 			defer os.Remove(tmp.Name())
 			bw := bufio.NewWriter(tmp)
-			if err := convert.ExportONNX(bw, m.Arch, tensors, opts); err != nil {
+			if err := onnx.Write(bw, m.Arch, tensors, opts); err != nil {
 				tmp.Close()
 				return err
 			}
@@ -91,7 +91,7 @@ metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
 	f.StringVar(&ref, "model", "", "model as NAME or NAME:VERSION (required)")
 	f.StringVar(&format, "format", "onnx", "output format (onnx)")
 	f.StringVar(&out, "out", "", "output file (required)")
-	f.IntVar(&opset, "opset", 0, fmt.Sprintf("ONNX opset, 13 to 21 (default %d)", convert.DefaultONNXOpset))
+	f.IntVar(&opset, "opset", 0, fmt.Sprintf("ONNX opset, 13 to 21 (default %d)", onnx.DefaultOpset))
 	a.storeFlag(cmd, &store)
 	return cmd
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/lcnet/lcnet/nn"
+	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -25,13 +25,7 @@ func scaleString(s float64) string {
 
 // inputSize is the HxW the model expects after preprocessing.
 func inputSize(m zoo.Manifest) string {
-	h, w := m.Preprocess.OutputSize()
-	if h == 0 || w == 0 {
-		h, w = m.Arch.InputHeight, m.Arch.InputWidth
-	}
-	if h == 0 || w == 0 {
-		return "any"
-	}
+	h, w := m.Arch.InputSize(m.Preprocess)
 	return fmt.Sprintf("%dx%d", h, w)
 }
 
@@ -45,7 +39,7 @@ func humanCount(n int) string {
 	return fmt.Sprint(n)
 }
 
-func strides(a nn.Arch) string {
+func strides(a arch.Arch) string {
 	parts := make([]string, len(a.StrideList))
 	for i, s := range a.StrideList {
 		parts[i] = s.String()

@@ -2,7 +2,8 @@ package kernel
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/x448/float16"
 )
 
 // Packed is a weight matrix M (output channels) x K (inputs), packed once
@@ -83,61 +84,8 @@ func (p *Packed) SizeBytes() int { return len(p.f32)*4 + len(p.f16)*2 }
 func (p *Packed) panels() int { return Stride(p.m) / lanes }
 
 // toHalf rounds f to the nearest IEEE 754 binary16 (ties to even).
-func toHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int((b >> 23) & 0xff)
-	man := b & 0x7fffff
-	if exp == 0xff { // Inf or NaN
-		if man != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 { // subnormal half (or zero)
-		if e < -10 {
-			return sign
-		}
-		man |= 0x800000
-		shift := uint(14 - e)
-		h := man >> shift
-		rem := man & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // may carry into the exponent, which is the correct rounding
-	}
-	return sign | uint16(h)
-}
+func toHalf(f float32) uint16 { return float16.Fromfloat32(f).Bits() }
 
-// fromHalf widens an IEEE 754 binary16 to float32 exactly.
-func fromHalf(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
-	case man == 0:
-		return math.Float32frombits(sign)
-	}
-	// subnormal: normalise
-	e := uint32(113)
-	for man&0x400 == 0 {
-		man <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
-}
+// fromHalf widens an IEEE 754 binary16 to float32 exactly; the F16C and
+// AVX-512 paths in this package do the same in bulk.
+func fromHalf(h uint16) float32 { return float16.Frombits(h).Float32() }

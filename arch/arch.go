@@ -1,7 +1,7 @@
 // Package nn is the PP-LCNet network (arXiv 2109.15099) on spago: an
 // architecture description that covers every released model, a loader from
 // PaddleClas' structured tensor names, and inference on CPUs.
-package nn
+package arch
 
 import (
 	"encoding/json"

@@ -1,4 +1,6 @@
-package convert
+// Package onnx writes a PP-LCNet as an ONNX model: an architecture and its
+// PaddleClas weights in, a ModelProto out. It reads nothing.
+package onnx
 
 import (
 	"bufio"
@@ -9,29 +11,25 @@ import (
 	"math"
 	"sort"
 
+	"github.com/lcnet/lcnet/arch"
 	"google.golang.org/protobuf/encoding/protowire"
-
-	"github.com/lcnet/lcnet/nn"
 )
 
-// DefaultONNXOpset is the opset ExportONNX writes unless told otherwise:
+// DefaultOpset is the opset Write writes unless told otherwise:
 // the first one with a HardSwish operator.
-const DefaultONNXOpset = 14
+const DefaultOpset = 14
 
-// ONNX opsets ExportONNX can write. Every operator it uses keeps the same
+// ONNX opsets Write can write. Every operator it uses keeps the same
 // semantics across this range; below 13 Softmax, Gemm and Flatten differ.
 const (
-	minONNXOpset = 13
-	maxONNXOpset = 21
+	minOpset = 13
+	maxOpset = 21
 )
 
-// onnxBNEpsilon is PaddleClas' BatchNorm epsilon, folded into the conv weights.
-const onnxBNEpsilon = 1e-5
-
-// ONNXOptions tunes ExportONNX. The zero value writes opset 14.
-type ONNXOptions struct {
+// Options tunes Write. The zero value writes opset 14.
+type Options struct {
 	// Opset is the ai.onnx opset version, 13 to 21; 0 means
-	// DefaultONNXOpset. Opset 13 has no HardSwish, so hardswish is written
+	// DefaultOpset. Opset 13 has no HardSwish, so hardswish is written
 	// as x * HardSigmoid(x) there.
 	Opset int
 	// GraphName names the graph; empty means "PPLCNet_x<scale>".
@@ -47,36 +45,41 @@ type ONNXOptions struct {
 // ONNX graph input and output names. They are part of the format's contract
 // with users (and with e2e/bench), so they are exported.
 const (
-	ONNXInput         = "x"
-	ONNXLogits        = "logits"
-	ONNXProbabilities = "probabilities"
-	ONNXFeatures      = "features"
-	ONNXPooled        = "pooled"
+	Input         = "x"
+	Logits        = "logits"
+	Probabilities = "probabilities"
+	Features      = "features"
+	Pooled        = "pooled"
 )
 
-// ExportONNX writes arch with the given weights as an ONNX ModelProto to w.
+// Write writes arch with the given weights as an ONNX ModelProto to w.
 // tensors are PaddleClas structured names with BatchNorm unfolded, as the
-// zoo stores them (fp16 zoo weights arrive widened to float32 in nn.Tensor,
+// zoo stores them (fp16 zoo weights arrive widened to float32 in arch.Tensor,
 // so the export is always fp32). BatchNorm is folded into each conv's weight
 // and bias. The graph takes x [N,3,H,W] (N, H and W dynamic) and gives
 // logits and probabilities [N,classes], features [N,FeatureDim] (the head
 // before dropout) and pooled [N,LastChannels].
-func ExportONNX(w io.Writer, arch nn.Arch, tensors map[string]nn.Tensor, opts ONNXOptions) error {
-	if err := arch.Validate(); err != nil {
+func Write(w io.Writer, a arch.Arch, tensors map[string]arch.Tensor, opts Options) error {
+	if err := a.Validate(); err != nil {
+		return fmt.Errorf("onnx export: %w", err)
+	}
+	// A checkpoint that does not match the architecture fails here with the
+	// tensor's name instead of inside the runtime that loads the file.
+	if err := a.Check(tensors); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
 	opset := opts.Opset
 	if opset == 0 {
-		opset = DefaultONNXOpset
+		opset = DefaultOpset
 	}
-	if opset < minONNXOpset || opset > maxONNXOpset {
-		return fmt.Errorf("onnx export: opset %d not supported (want %d to %d)", opset, minONNXOpset, maxONNXOpset)
+	if opset < minOpset || opset > maxOpset {
+		return fmt.Errorf("onnx export: opset %d not supported (want %d to %d)", opset, minOpset, maxOpset)
 	}
 	g := &onnxGraph{tensors: tensors, opset: opset}
-	if err := g.build(arch); err != nil {
+	if err := g.build(a); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
-	archJSON, err := json.Marshal(arch)
+	archJSON, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("onnx export: encoding the architecture: %w", err)
 	}
@@ -87,7 +90,7 @@ func ExportONNX(w io.Writer, arch nn.Arch, tensors map[string]nn.Tensor, opts ON
 	meta["lcnet.arch"] = string(archJSON)
 	name := opts.GraphName
 	if name == "" {
-		name = "PPLCNet_x" + arch.ScaleName()
+		name = "PPLCNet_x" + a.ScaleName()
 	}
 
 	bw := bufio.NewWriterSize(w, 1<<16)
@@ -109,44 +112,19 @@ type onnxInit struct {
 }
 
 type onnxGraph struct {
-	tensors map[string]nn.Tensor
+	tensors map[string]arch.Tensor
 	opset   int
 	nodes   [][]byte
 	inits   []onnxInit
 	outputs [][]byte // ValueInfoProto of the graph outputs
 }
 
-// tensor fetches a weight and checks its shape, so a checkpoint that does
-// not match the architecture fails here with its name instead of inside
-// the runtime that loads the ONNX file.
-func (g *onnxGraph) tensor(name string, shape ...int) ([]float32, error) {
-	t, ok := g.tensors[name]
-	if !ok {
-		return nil, fmt.Errorf("tensor %s is missing", name)
-	}
-	if err := t.Check(); err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", name, err)
-	}
-	if !onnxSameShape(t.Shape, shape) {
-		return nil, fmt.Errorf("tensor %s has shape %v, the architecture needs %v", name, t.Shape, shape)
-	}
-	return t.Data, nil
-}
+// tensor is a weight of the graph; Write checked them all against the
+// architecture first.
+func (g *onnxGraph) tensor(name string) []float32 { return g.tensors[name].Data }
 
-func onnxSameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func (g *onnxGraph) build(a nn.Arch) error {
-	x := ONNXInput
+func (g *onnxGraph) build(a arch.Arch) error {
+	x := Input
 	var err error
 	stem := a.StemStride()
 	if x, err = g.convBN("conv1", x, 3, a.StemOut, 3, stem, 1); err != nil {
@@ -160,52 +138,38 @@ func (g *onnxGraph) build(a nn.Arch) error {
 		}
 		x = g.hardswish(p+".dw_conv", x)
 		if b.SE {
-			if x, err = g.se(p+".se", x, b.In); err != nil {
-				return err
-			}
+			x = g.se(p+".se", x, b.In)
 		}
-		if x, err = g.convBN(p+".pw_conv", x, b.In, b.Out, 1, nn.Square(1), 1); err != nil {
+		if x, err = g.convBN(p+".pw_conv", x, b.In, b.Out, 1, arch.Square(1), 1); err != nil {
 			return err
 		}
 		x = g.hardswish(p+".pw_conv", x)
 	}
 
 	gap := g.node("GlobalAveragePool", "avg_pool", []string{x})
-	pooled := g.node("Flatten", ONNXPooled, []string{gap}, onnxAttrInt("axis", 1))
+	pooled := g.node("Flatten", Pooled, []string{gap}, onnxAttrInt("axis", 1))
 	var features string
 	fcIn := a.LastChannels()
 	alpha := float32(1)
 	if a.UseLastConv {
 		fcIn = a.ClassExpand
-		wt, err := g.tensor("last_conv.weight", a.ClassExpand, a.LastChannels(), 1, 1)
-		if err != nil {
-			return err
-		}
-		g.addInit("last_conv.weight", []int{a.ClassExpand, a.LastChannels(), 1, 1}, wt)
-		c := g.node("Conv", "last_conv", []string{gap, "last_conv.weight"}, onnxConvAttrs(1, nn.Square(1), 1)...)
+		g.addInit("last_conv.weight", []int{a.ClassExpand, a.LastChannels(), 1, 1}, g.tensor("last_conv.weight"))
+		c := g.node("Conv", "last_conv", []string{gap, "last_conv.weight"}, onnxConvAttrs(1, arch.Square(1), 1)...)
 		h := g.hardswish("last_conv", c)
-		features = g.node("Flatten", ONNXFeatures, []string{h}, onnxAttrInt("axis", 1))
+		features = g.node("Flatten", Features, []string{h}, onnxAttrInt("axis", 1))
 		// Dropout(mode="downscale_in_infer") multiplies by 1-p at inference;
 		// Gemm's alpha applies it without a separate node or rescaled weights.
 		alpha = float32(1 - a.DropoutProb)
 	} else {
 		// Without the last conv the features are the pooled vector; a graph
 		// output needs its own value name, hence the Identity.
-		features = g.node("Identity", ONNXFeatures, []string{pooled})
+		features = g.node("Identity", Features, []string{pooled})
 	}
-	fw, err := g.tensor("fc.weight", fcIn, a.ClassNum)
-	if err != nil {
-		return err
-	}
-	fb, err := g.tensor("fc.bias", a.ClassNum)
-	if err != nil {
-		return err
-	}
-	g.addInit("fc.weight", []int{fcIn, a.ClassNum}, fw)
-	g.addInit("fc.bias", []int{a.ClassNum}, fb)
+	g.addInit("fc.weight", []int{fcIn, a.ClassNum}, g.tensor("fc.weight"))
+	g.addInit("fc.bias", []int{a.ClassNum}, g.tensor("fc.bias"))
 	// Paddle's Linear weight is [in, out], which is Gemm's B without transB.
-	logits := g.node("Gemm", ONNXLogits, []string{features, "fc.weight", "fc.bias"}, onnxAttrFloat("alpha", alpha))
-	probs := g.node("Softmax", ONNXProbabilities, []string{logits}, onnxAttrInt("axis", -1))
+	logits := g.node("Gemm", Logits, []string{features, "fc.weight", "fc.bias"}, onnxAttrFloat("alpha", alpha))
+	probs := g.node("Softmax", Probabilities, []string{logits}, onnxAttrInt("axis", -1))
 
 	g.outputs = [][]byte{
 		onnxValueInfo(logits, "batch", a.ClassNum),
@@ -216,64 +180,34 @@ func (g *onnxGraph) build(a nn.Arch) error {
 	return nil
 }
 
-// convBN adds a bias-free conv followed by BatchNorm, folded into one Conv:
-// w' = w * gamma/sqrt(var+eps), b' = beta - mean * gamma/sqrt(var+eps),
-// computed in float64 so folding adds no error beyond the final rounding.
-func (g *onnxGraph) convBN(prefix, in string, cin, cout, k int, stride nn.Stride, groups int) (string, error) {
-	wshape := []int{cout, cin / groups, k, k}
-	w, err := g.tensor(prefix+".conv.weight", wshape...)
+// convBN adds a bias-free conv followed by BatchNorm, folded into one Conv
+// (arch.FoldBN).
+func (g *onnxGraph) convBN(prefix, in string, cin, cout, k int, stride arch.Stride, groups int) (string, error) {
+	fw, fb, err := arch.FoldBN(g.tensors, prefix)
 	if err != nil {
 		return "", err
 	}
-	var bn [4][]float32
-	for i, s := range []string{"weight", "bias", "_mean", "_variance"} {
-		if bn[i], err = g.tensor(prefix+".bn."+s, cout); err != nil {
-			return "", err
-		}
-	}
-	gamma, beta, mean, variance := bn[0], bn[1], bn[2], bn[3]
-	per := len(w) / cout
-	fw := make([]float32, len(w))
-	fb := make([]float32, cout)
-	for o := 0; o < cout; o++ {
-		v := float64(variance[o]) + onnxBNEpsilon
-		if !(v > 0) {
-			return "", fmt.Errorf("tensor %s.bn._variance[%d] = %g makes the BatchNorm undefined", prefix, o, variance[o])
-		}
-		scale := float64(gamma[o]) / math.Sqrt(v)
-		for i := o * per; i < (o+1)*per; i++ {
-			fw[i] = float32(float64(w[i]) * scale)
-		}
-		fb[o] = float32(float64(beta[o]) - float64(mean[o])*scale)
-	}
-	g.addInit(prefix+".weight", wshape, fw)
+	g.addInit(prefix+".weight", []int{cout, cin / groups, k, k}, fw)
 	g.addInit(prefix+".bias", []int{cout}, fb)
 	return g.node("Conv", prefix, []string{in, prefix + ".weight", prefix + ".bias"}, onnxConvAttrs(k, stride, groups)...), nil
 }
 
 // se adds PaddleClas' SEModule: GAP, 1x1 conv to C/4, ReLU, 1x1 conv back
 // to C, hardsigmoid (slope 1/6, offset 0.5) and a channel-wise multiply.
-func (g *onnxGraph) se(prefix, in string, c int) (string, error) {
-	r := c / 4
-	if r < 1 {
-		return "", fmt.Errorf("%s: %d channels are too few for a squeeze to C/4", prefix, c)
-	}
+func (g *onnxGraph) se(prefix, in string, c int) string {
+	r := arch.SEMid(c)
 	var names [4]string
 	shapes := [4][]int{{r, c, 1, 1}, {r}, {c, r, 1, 1}, {c}}
 	for i, s := range []string{"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"} {
 		names[i] = prefix + "." + s
-		d, err := g.tensor(names[i], shapes[i]...)
-		if err != nil {
-			return "", err
-		}
-		g.addInit(names[i], shapes[i], d)
+		g.addInit(names[i], shapes[i], g.tensor(names[i]))
 	}
 	pool := g.node("GlobalAveragePool", prefix+".avg_pool", []string{in})
-	c1 := g.node("Conv", prefix+".conv1", []string{pool, names[0], names[1]}, onnxConvAttrs(1, nn.Square(1), 1)...)
+	c1 := g.node("Conv", prefix+".conv1", []string{pool, names[0], names[1]}, onnxConvAttrs(1, arch.Square(1), 1)...)
 	relu := g.node("Relu", prefix+".relu", []string{c1})
-	c2 := g.node("Conv", prefix+".conv2", []string{relu, names[2], names[3]}, onnxConvAttrs(1, nn.Square(1), 1)...)
+	c2 := g.node("Conv", prefix+".conv2", []string{relu, names[2], names[3]}, onnxConvAttrs(1, arch.Square(1), 1)...)
 	hs := g.node("HardSigmoid", prefix+".hardsigmoid", []string{c2}, onnxHardSigmoidAttrs()...)
-	return g.node("Mul", prefix+".mul", []string{in, hs}), nil
+	return g.node("Mul", prefix+".mul", []string{in, hs})
 }
 
 // hardswish is x * relu6(x+3) / 6: one HardSwish from opset 14, and
@@ -307,7 +241,7 @@ func (g *onnxGraph) addInit(name string, dims []int, data []float32) {
 	g.inits = append(g.inits, onnxInit{name: name, dims: dims, data: data})
 }
 
-func onnxConvAttrs(k int, s nn.Stride, groups int) [][]byte {
+func onnxConvAttrs(k int, s arch.Stride, groups int) [][]byte {
 	p := int64((k - 1) / 2)
 	return [][]byte{
 		onnxAttrInts("kernel_shape", int64(k), int64(k)),
@@ -450,7 +384,7 @@ func writeONNXModel(w io.Writer, g *onnxGraph, name string, opset int, producerV
 		gs = pbMessage(gs, 1, n)
 	}
 	gs = pbString(gs, 2, name)
-	gs = pbMessage(gs, 11, onnxValueInfo(ONNXInput, "batch", 3, "height", "width"))
+	gs = pbMessage(gs, 11, onnxValueInfo(Input, "batch", 3, "height", "width"))
 	for _, o := range g.outputs {
 		gs = pbMessage(gs, 12, o)
 	}

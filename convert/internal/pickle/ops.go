@@ -1,0 +1,422 @@
+package pickle
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Opcodes, named as in CPython's pickle.py.
+const (
+	opMark           = '('
+	opStop           = '.'
+	opPop            = '0'
+	opPopMark        = '1'
+	opDup            = '2'
+	opFloat          = 'F'
+	opInt            = 'I'
+	opBinInt         = 'J'
+	opBinInt1        = 'K'
+	opLong           = 'L'
+	opBinInt2        = 'M'
+	opNone           = 'N'
+	opBinUnicode     = 'X'
+	opAppend         = 'a'
+	opBuild          = 'b'
+	opGlobal         = 'c'
+	opDict           = 'd'
+	opEmptyDict      = '}'
+	opAppends        = 'e'
+	opGet            = 'g'
+	opBinGet         = 'h'
+	opLongBinGet     = 'j'
+	opList           = 'l'
+	opEmptyList      = ']'
+	opPut            = 'p'
+	opBinPut         = 'q'
+	opLongBinPut     = 'r'
+	opSetItem        = 's'
+	opTuple          = 't'
+	opEmptyTuple     = ')'
+	opSetItems       = 'u'
+	opBinFloat       = 'G'
+	opReduce         = 'R'
+	opBinString      = 'T'
+	opShortBinString = 'U'
+	opUnicode        = 'V'
+	opProto          = 0x80
+	opNewObj         = 0x81
+	opTuple1         = 0x85
+	opTuple2         = 0x86
+	opTuple3         = 0x87
+	opNewTrue        = 0x88
+	opNewFalse       = 0x89
+	opLong1          = 0x8a
+	opLong4          = 0x8b
+	opBinBytes       = 'B'
+	opShortBinBytes  = 'C'
+	opShortBinUni    = 0x8c
+	opBinUnicode8    = 0x8d
+	opBinBytes8      = 0x8e
+	opEmptySet       = 0x8f
+	opAddItems       = 0x90
+	opFrozenSet      = 0x91
+	opNewObjEx       = 0x92
+	opStackGlobal    = 0x93
+	opMemoize        = 0x94
+	opFrame          = 0x95
+	opByteArray8     = 0x96
+)
+
+func (u *unpickler) step(op byte) (stop bool, err error) {
+	switch op {
+	case opProto:
+		v, err := u.u8()
+		if err != nil {
+			return false, err
+		}
+		if v > 5 {
+			return false, fmt.Errorf("unsupported pickle protocol %d", v)
+		}
+	case opFrame:
+		// Frames only group opcodes for buffered reading; the whole input
+		// is in memory, so the length is checked and otherwise ignored.
+		if _, err := u.length(8); err != nil {
+			return false, err
+		}
+	case opStop:
+		return true, nil
+	case opMark:
+		u.mark()
+	case opPop:
+		if len(u.stack) > 0 && u.top() == (pyMark{}) {
+			_, err = u.popMark()
+			return false, err
+		}
+		_, err = u.pop()
+	case opPopMark:
+		_, err = u.popMark()
+	case opDup:
+		if len(u.stack) == 0 {
+			return false, errors.New("DUP with an empty stack")
+		}
+		u.push(u.top())
+	case opNone:
+		u.push(nil)
+	case opNewTrue:
+		u.push(true)
+	case opNewFalse:
+		u.push(false)
+	case opBinInt:
+		b, err := u.take(4)
+		if err != nil {
+			return false, err
+		}
+		u.push(int64(int32(binary.LittleEndian.Uint32(b))))
+	case opBinInt1:
+		v, err := u.u8()
+		if err != nil {
+			return false, err
+		}
+		u.push(int64(v))
+	case opBinInt2:
+		v, err := u.u16()
+		if err != nil {
+			return false, err
+		}
+		u.push(int64(v))
+	case opLong1, opLong4:
+		var n int
+		if op == opLong1 {
+			n, err = u.u8()
+		} else {
+			n, err = u.length(4)
+		}
+		if err != nil {
+			return false, err
+		}
+		b, err := u.take(n)
+		if err != nil {
+			return false, err
+		}
+		u.push(decodeLong(b))
+	case opInt, opLong:
+		s, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		s = strings.TrimSuffix(s, "L")
+		switch s {
+		case "00":
+			u.push(false)
+		case "01":
+			u.push(true)
+		default:
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return false, fmt.Errorf("bad integer %q", s)
+			}
+			u.push(v)
+		}
+	case opFloat:
+		s, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return false, fmt.Errorf("bad float %q", s)
+		}
+		u.push(v)
+	case opBinFloat:
+		b, err := u.take(8)
+		if err != nil {
+			return false, err
+		}
+		u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+	case opShortBinUni, opBinUnicode, opBinUnicode8:
+		var n int
+		switch op {
+		case opShortBinUni:
+			n, err = u.u8()
+		case opBinUnicode:
+			n, err = u.length(4)
+		default:
+			n, err = u.length(8)
+		}
+		if err != nil {
+			return false, err
+		}
+		b, err := u.take(n)
+		if err != nil {
+			return false, err
+		}
+		if !utf8.Valid(b) {
+			return false, errors.New("string is not valid UTF-8")
+		}
+		u.push(string(b))
+	case opUnicode:
+		s, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		u.push(s) // raw-unicode-escape; paddle names are ASCII
+	case opShortBinBytes, opBinBytes, opBinBytes8, opShortBinString, opBinString, opByteArray8:
+		var n int
+		switch op {
+		case opShortBinBytes, opShortBinString:
+			n, err = u.u8()
+		case opBinBytes, opBinString:
+			n, err = u.length(4)
+		default:
+			n, err = u.length(8)
+		}
+		if err != nil {
+			return false, err
+		}
+		b, err := u.take(n)
+		if err != nil {
+			return false, err
+		}
+		u.push(b)
+	case opEmptyDict:
+		u.push(newDict())
+	case opDict:
+		items, err := u.popMark()
+		if err != nil {
+			return false, err
+		}
+		d := newDict()
+		if err := setItems(d, items); err != nil {
+			return false, err
+		}
+		u.push(d)
+	case opEmptyList:
+		u.push(&List{})
+	case opList:
+		items, err := u.popMark()
+		if err != nil {
+			return false, err
+		}
+		u.push(&List{items: items})
+	case opEmptyTuple:
+		u.push(Tuple{})
+	case opTuple:
+		items, err := u.popMark()
+		if err != nil {
+			return false, err
+		}
+		u.push(Tuple(items))
+	case opTuple1, opTuple2, opTuple3:
+		items, err := u.popN(int(op-opTuple1) + 1)
+		if err != nil {
+			return false, err
+		}
+		u.push(Tuple(items))
+	case opEmptySet:
+		u.push(&List{}) // sets only matter as containers here
+	case opFrozenSet:
+		items, err := u.popMark()
+		if err != nil {
+			return false, err
+		}
+		u.push(&List{items: items})
+	case opAppend:
+		v, err := u.pop()
+		if err != nil {
+			return false, err
+		}
+		l, ok := u.top().(*List)
+		if !ok {
+			return false, fmt.Errorf("APPEND to a %s", TypeName(u.top()))
+		}
+		l.items = append(l.items, v)
+	case opAppends, opAddItems:
+		items, err := u.popMark()
+		if err != nil {
+			return false, err
+		}
+		l, ok := u.top().(*List)
+		if !ok {
+			return false, fmt.Errorf("APPENDS to a %s", TypeName(u.top()))
+		}
+		l.items = append(l.items, items...)
+	case opSetItem:
+		items, err := u.popN(2)
+		if err != nil {
+			return false, err
+		}
+		d, ok := u.top().(*Dict)
+		if !ok {
+			return false, fmt.Errorf("SETITEM on a %s", TypeName(u.top()))
+		}
+		if err := d.set(items[0], items[1]); err != nil {
+			return false, err
+		}
+	case opSetItems:
+		items, err := u.popMark()
+		if err != nil {
+			return false, err
+		}
+		d, ok := u.top().(*Dict)
+		if !ok {
+			return false, fmt.Errorf("SETITEMS on a %s", TypeName(u.top()))
+		}
+		if err := setItems(d, items); err != nil {
+			return false, err
+		}
+	case opBinPut:
+		i, err := u.u8()
+		if err != nil {
+			return false, err
+		}
+		return false, u.memoPut(uint32(i))
+	case opLongBinPut:
+		i, err := u.u32()
+		if err != nil {
+			return false, err
+		}
+		return false, u.memoPut(i)
+	case opPut:
+		s, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		i, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return false, fmt.Errorf("bad memo key %q", s)
+		}
+		return false, u.memoPut(uint32(i))
+	case opMemoize:
+		return false, u.memoPut(uint32(len(u.memo)))
+	case opBinGet:
+		i, err := u.u8()
+		if err != nil {
+			return false, err
+		}
+		return false, u.memoGet(uint32(i))
+	case opLongBinGet:
+		i, err := u.u32()
+		if err != nil {
+			return false, err
+		}
+		return false, u.memoGet(i)
+	case opGet:
+		s, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		i, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return false, fmt.Errorf("bad memo key %q", s)
+		}
+		return false, u.memoGet(uint32(i))
+	case opGlobal:
+		module, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		name, err := u.line()
+		if err != nil {
+			return false, err
+		}
+		return false, u.global(module, name)
+	case opStackGlobal:
+		items, err := u.popN(2)
+		if err != nil {
+			return false, err
+		}
+		module, ok1 := items[0].(string)
+		name, ok2 := items[1].(string)
+		if !ok1 || !ok2 {
+			return false, errors.New("STACK_GLOBAL needs two strings")
+		}
+		return false, u.global(module, name)
+	case opReduce, opNewObj:
+		items, err := u.popN(2)
+		if err != nil {
+			return false, err
+		}
+		args, ok := items[1].(Tuple)
+		if !ok {
+			return false, fmt.Errorf("call arguments are a %s, not a tuple", TypeName(items[1]))
+		}
+		v, err := call(items[0], args)
+		if err != nil {
+			return false, err
+		}
+		u.push(v)
+	case opNewObjEx:
+		items, err := u.popN(3)
+		if err != nil {
+			return false, err
+		}
+		args, ok := items[1].(Tuple)
+		if !ok {
+			return false, fmt.Errorf("call arguments are a %s, not a tuple", TypeName(items[1]))
+		}
+		if kw, ok := items[2].(*Dict); !ok || len(kw.Keys) > 0 {
+			return false, errors.New("NEWOBJ_EX with keyword arguments is not supported")
+		}
+		v, err := call(items[0], args)
+		if err != nil {
+			return false, err
+		}
+		u.push(v)
+	case opBuild:
+		state, err := u.pop()
+		if err != nil {
+			return false, err
+		}
+		return false, build(u.top(), state)
+	default:
+		// PERSID, BINPERSID, INST, OBJ, EXT*, NEXT_BUFFER, READONLY_BUFFER:
+		// none is written by paddle.save, and the first four can call code.
+		return false, fmt.Errorf("unsupported opcode %q", rune(op))
+	}
+	return false, err
+}
