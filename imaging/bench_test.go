@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"image"
+	"image/draw"
 	"sync"
 	"testing"
 
@@ -13,6 +14,65 @@ import (
 var bigJPEG = sync.OnceValues(func() ([]byte, error) {
 	return testimage.JPEG(testimage.Photo(4000, 3000), 90, nil)
 })
+
+// A 640x480 JPEG (4:2:0, as Go's encoder writes), the size of a phone
+// upload after the client has shrunk it.
+var vgaJPEG = sync.OnceValues(func() ([]byte, error) {
+	return testimage.JPEG(testimage.Photo(640, 480), 90, nil)
+})
+
+// BenchmarkPreprocessVGA is Preprocess alone on a 640x480 image of each
+// common decoded type to a 224x224 ImageNet tensor.
+func BenchmarkPreprocessVGA(b *testing.B) {
+	data, err := vgaJPEG()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := Decode(data, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	photo := testimage.Photo(640, 480)
+	gray := image.NewGray(photo.Rect)
+	draw.Draw(gray, gray.Rect, photo, image.Point{}, draw.Src)
+	for _, c := range []struct {
+		name string
+		img  image.Image
+	}{
+		{"jpeg", dec},
+		{"jpeg_exif6", Orient(dec, 6)},
+		{"rgba", photo},
+		{"gray", gray},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			dst := make([]float32, 3*224*224)
+			p := zoo.DefaultPreprocess()
+			for b.Loop() {
+				if _, _, _, err := Preprocess(c.img, p, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecodePreprocessVGA(b *testing.B) {
+	data, err := vgaJPEG()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]float32, 3*224*224)
+	p := zoo.DefaultPreprocess()
+	for b.Loop() {
+		img, err := Decode(data, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, _, err := Preprocess(img, p, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 func BenchmarkDecodeJPEG12Mpx(b *testing.B) {
 	data, err := bigJPEG()
