@@ -211,15 +211,28 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 
 	b := img.Bounds()
 	xa, ya := &s.xa, &s.ya
-	xa.set(s, b.Dx(), origW, rw, x0, w, div, pp.nearest, false)
-	ya.set(s, b.Dy(), origH, rh, y0, h, div, pp.nearest, true)
-
 	src, o := img, 1
 	if v, ok := img.(*Oriented); ok {
 		src, o = v.Src, v.Orientation
 	}
 	sb := src.Bounds()
 	sw, sh := sb.Dx(), sb.Dy()
+
+	// A reduced decode's pixels are blocks of div stored pixels counted
+	// from the stored origin; where a displayed axis runs backwards over
+	// the stored one, its first block is the partial one, and the taps
+	// shift by what that block lacks.
+	padX, padY := 0, 0
+	switch o {
+	case 2, 3, 6, 7: // displayed x runs backwards over stored x or y
+		padX = b.Dx()*div - origW
+	}
+	switch o {
+	case 3, 4, 7, 8:
+		padY = b.Dy()*div - origH
+	}
+	xa.set(s, b.Dx(), origW, rw, x0, w, div, padX, pp.nearest, false)
+	ya.set(s, b.Dy(), origH, rh, y0, h, div, padY, pp.nearest, true)
 
 	n := 3 * h * w
 	if cap(dst) >= n {
@@ -338,8 +351,8 @@ type axis struct {
 // resize from origLen to dstLen, along the rows (vertical) or the columns,
 // which cv2's resizeGeneric treats differently at the image edges. The
 // source has srcLen = ceil(origLen/div) pixels: a tap at original
-// position u reads (u+0.5)/div - 0.5, clamped to the source.
-func (a *axis) set(s *scratch, srcLen, origLen, dstLen, start, n, div int, nearest, vertical bool) {
+// position u reads (u+pad+0.5)/div - 0.5, clamped to the source.
+func (a *axis) set(s *scratch, srcLen, origLen, dstLen, start, n, div, pad int, nearest, vertical bool) {
 	a.i0, a.i1, a.w0, a.w1 = grow(a.i0, n), grow(a.i1, n), grow(a.w0, n), grow(a.w1, n)
 	// cv2 computes the scale as the inverse of dst/src, not src/dst; the
 	// last bit matters for where fx lands.
@@ -349,13 +362,14 @@ func (a *axis) set(s *scratch, srcLen, origLen, dstLen, start, n, div int, neare
 	for i := range n {
 		d := start + i
 		if nearest {
-			s := min(int(math.Floor(float64(d)*scale))/div, srcLen-1)
+			s := min((int(math.Floor(float64(d)*scale))+pad)/div, srcLen-1)
 			s0[i], s1[i] = s, s
 			a.w0[i], a.w1[i] = coefScale, 0
 			continue
 		}
-		// Dividing by div = 1 is exact, so the full-size taps are cv2's.
-		f := float32((float64(d)+0.5)*scale/float64(div) - 0.5)
+		// With div = 1 (and so pad = 0) the extra terms are exact, so the
+		// full-size taps are cv2's.
+		f := float32(((float64(d)+0.5)*scale+float64(pad))/float64(div) - 0.5)
 		s := int(math.Floor(float64(f)))
 		f -= float32(s)
 		if vertical {

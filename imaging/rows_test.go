@@ -28,8 +28,8 @@ func refPreprocess(t *testing.T, img image.Image, p zoo.Preprocess) []float32 {
 	}
 	s := new(scratch)
 	var xa, ya axis
-	xa.set(s, b.Dx(), b.Dx(), rw, x0, w, 1, pp.nearest, false)
-	ya.set(s, b.Dy(), b.Dy(), rh, y0, h, 1, pp.nearest, true)
+	xa.set(s, b.Dx(), b.Dx(), rw, x0, w, 1, 0, pp.nearest, false)
+	ya.set(s, b.Dy(), b.Dy(), rh, y0, h, 1, 0, pp.nearest, true)
 	grid := gather(img, xa.src, ya.src)
 	nx := len(xa.src)
 	out := make([]float32, 3*h*w)
