@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/lcnet/lcnet/arch"
 )
@@ -37,73 +38,201 @@ const (
 // larger than the resized image, a zero std), except one wrapping
 // ErrTooLarge when an upload's aspect ratio would make the uncropped
 // output tensor huge.
+//
+// A server should keep a [Preprocessor] per model instead: it validates p
+// once and reuses its buffers, so a call allocates nothing.
 func Preprocess(img image.Image, p arch.Preprocess, dst []float32) (tensor []float32, h, w int, err error) {
-	b := img.Bounds()
-	srcW, srcH := b.Dx(), b.Dy()
-	if srcW <= 0 || srcH <= 0 {
-		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", srcW, srcH)
-	}
-	nearest, err := interpolation(p.Interpolation)
+	pp, err := NewPreprocessor(p)
 	if err != nil {
 		return nil, 0, 0, err
+	}
+	return pp.Preprocess(img, dst)
+}
+
+// PreprocessScaled is [Preprocess] for an image a JPEG decoder produced at
+// 1/s of its size (s = 1, 2, 4 or 8, inferred: img must be
+// ceil(origW/s) x ceil(origH/s)), origW x origH being the full image as
+// img displays it (after any EXIF rotation, like img.Bounds()). The tensor
+// has the geometry Preprocess gives the full image: the resize_short size
+// and crop offsets come from origW x origH, and only the positions cv2
+// would sample are mapped into img, original coordinate u to
+// (u+0.5)/s - 0.5, then sampled with the same fixed-point bilinear
+// weights and edge clamping. With s = 1 the result is Preprocess's, bit for
+// bit; otherwise it differs by what the reduced decode averaged away.
+func PreprocessScaled(img image.Image, origW, origH int, p arch.Preprocess, dst []float32) (tensor []float32, h, w int, err error) {
+	pp, err := NewPreprocessor(p)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return pp.PreprocessScaled(img, origW, origH, dst)
+}
+
+// Preprocessor is Preprocess for one arch.Preprocess: it validates the
+// parameters and builds the normalisation tables once, and keeps the
+// per-call buffers in a pool, so calls allocate nothing once warm. It is
+// safe for concurrent use and must not be copied.
+type Preprocessor struct {
+	p       arch.Preprocess
+	nearest bool
+	norm    *normalizer
+	pool    sync.Pool // of *scratch
+}
+
+// NewPreprocessor checks p (interpolation, channel order, std, resize and
+// crop sizes given in pairs) and returns its Preprocessor.
+func NewPreprocessor(p arch.Preprocess) (*Preprocessor, error) {
+	nearest, err := interpolation(p.Interpolation)
+	if err != nil {
+		return nil, err
 	}
 	norm, err := newNormalizer(p)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, err
 	}
+	if p.ResizeShort <= 0 && (p.ResizeWidth > 0) != (p.ResizeHeight > 0) {
+		return nil, fmt.Errorf("preprocess: resize %dx%d needs both width and height", p.ResizeWidth, p.ResizeHeight)
+	}
+	if (p.CropWidth > 0) != (p.CropHeight > 0) {
+		return nil, fmt.Errorf("preprocess: crop %dx%d needs both width and height", p.CropWidth, p.CropHeight)
+	}
+	return &Preprocessor{p: p, nearest: nearest, norm: norm}, nil
+}
 
+// Preprocess is the package's Preprocess with pp's parameters.
+func (pp *Preprocessor) Preprocess(img image.Image, dst []float32) (tensor []float32, h, w int, err error) {
+	b := img.Bounds()
+	if b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", b.Dx(), b.Dy())
+	}
+	return pp.run(img, b.Dx(), b.Dy(), 1, dst)
+}
+
+// PreprocessScaled is the package's PreprocessScaled with pp's parameters.
+func (pp *Preprocessor) PreprocessScaled(img image.Image, origW, origH int, dst []float32) (tensor []float32, h, w int, err error) {
+	b := img.Bounds()
+	if b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", b.Dx(), b.Dy())
+	}
+	for _, s := range []int{1, 2, 4, 8} {
+		if (origW+s-1)/s == b.Dx() && (origH+s-1)/s == b.Dy() {
+			return pp.run(img, origW, origH, s, dst)
+		}
+	}
+	return nil, 0, 0, fmt.Errorf("preprocess: a %dx%d image is not a 1/1, 1/2, 1/4 or 1/8 scale decode of %dx%d", b.Dx(), b.Dy(), origW, origH)
+}
+
+// geometry is ResizeImage then CropImage on an origW x origH image: the
+// resized size and the crop's offset and size.
+func (pp *Preprocessor) geometry(origW, origH int) (rw, rh, x0, y0, w, h int, err error) {
+	p := pp.p
 	// ResizeImage: resize_short takes precedence over size, as in PaddleClas.
-	rw, rh := srcW, srcH
+	rw, rh = origW, origH
 	switch {
 	case p.ResizeShort > 0:
-		percent := float64(p.ResizeShort) / float64(min(srcW, srcH))
-		rw = max(1, int(math.RoundToEven(float64(srcW)*percent)))
-		rh = max(1, int(math.RoundToEven(float64(srcH)*percent)))
+		percent := float64(p.ResizeShort) / float64(min(origW, origH))
+		rw = max(1, int(math.RoundToEven(float64(origW)*percent)))
+		rh = max(1, int(math.RoundToEven(float64(origH)*percent)))
 	case p.ResizeWidth > 0 && p.ResizeHeight > 0:
 		rw, rh = p.ResizeWidth, p.ResizeHeight
-	case p.ResizeWidth > 0 || p.ResizeHeight > 0:
-		return nil, 0, 0, fmt.Errorf("preprocess: resize %dx%d needs both width and height", p.ResizeWidth, p.ResizeHeight)
 	}
-
 	// CropImage: floor((img - crop) / 2) offsets.
-	x0, y0, w, h := 0, 0, rw, rh
-	switch {
-	case p.CropWidth > 0 && p.CropHeight > 0:
+	w, h = rw, rh
+	if p.CropWidth > 0 && p.CropHeight > 0 {
 		if p.CropWidth > rw || p.CropHeight > rh {
-			return nil, 0, 0, fmt.Errorf("preprocess: crop %dx%d is larger than the %dx%d resized image", p.CropWidth, p.CropHeight, rw, rh)
+			return 0, 0, 0, 0, 0, 0, fmt.Errorf("preprocess: crop %dx%d is larger than the %dx%d resized image", p.CropWidth, p.CropHeight, rw, rh)
 		}
 		w, h = p.CropWidth, p.CropHeight
 		x0, y0 = (rw-w)/2, (rh-h)/2
-	case p.CropWidth > 0 || p.CropHeight > 0:
-		return nil, 0, 0, fmt.Errorf("preprocess: crop %dx%d needs both width and height", p.CropWidth, p.CropHeight)
 	}
 	if int64(w)*int64(h) > maxOutputPixels {
 		// Reachable from an upload (an extreme aspect ratio under
 		// resize_short without a crop), so it is typed for the API.
-		return nil, 0, 0, errorf(ErrTooLarge, "a %dx%d image resizes to %dx%d, more than the %s a tensor may have", srcW, srcH, w, h, mpx(maxOutputPixels))
+		return 0, 0, 0, 0, 0, 0, errorf(ErrTooLarge, "a %dx%d image resizes to %dx%d, more than the %s a tensor may have", origW, origH, w, h, mpx(maxOutputPixels))
 	}
+	return rw, rh, x0, y0, w, h, nil
+}
 
-	xa := newAxis(srcW, rw, x0, w, nearest, false)
-	ya := newAxis(srcH, rh, y0, h, nearest, true)
-	// Gather each needed source row and run cv2's horizontal pass on it;
-	// the vertical pass below then combines two of these rows per output
-	// row. int32 sums fit 255 * 2048.
-	cols := len(xa.src)
-	rg := newRowGatherer(img, xa.src)
-	row := make([]uint8, 3*cols)
-	hrows := make([]int32, len(ya.src)*w*3)
-	for j, sy := range ya.src {
-		rg.row(sy, row)
-		o := hrows[j*w*3 : (j+1)*w*3]
-		for x := range w {
-			i0, i1 := 3*int(xa.i0[x]), 3*int(xa.i1[x])
-			a0, a1 := xa.w0[x], xa.w1[x]
-			s0, s1, d := row[i0:i0+3:i0+3], row[i1:i1+3:i1+3], o[3*x:3*x+3:3*x+3]
-			d[0] = int32(s0[0])*a0 + int32(s1[0])*a1
-			d[1] = int32(s0[1])*a0 + int32(s1[1])*a1
-			d[2] = int32(s0[2])*a0 + int32(s1[2])*a1
+// scratch is one call's working memory, pooled by its Preprocessor.
+type scratch struct {
+	xa, ya axis
+	cols   []int // stored columns the row reader converts
+	ys     []int
+	rgb    []uint8
+	yo     []int32
+	c0, c1 []int32
+	bias   []int32
+	g      []uint64 // one converted stored row
+	cache  rowCache
+	tr     []uint64 // swapped orientations: every horizontally resized row
+	tmp0   []int
+	tmp1   []int
+}
+
+// rowCache keeps the last two rows of a sequence whose two indices never
+// decrease (the bilinear taps of successive output rows or columns), so
+// each is computed once.
+type rowCache struct {
+	idx [2]int
+	buf [2][]uint64
+}
+
+func (c *rowCache) reset(n int) {
+	c.idx = [2]int{-1, -1}
+	c.buf[0], c.buf[1] = grow(c.buf[0], n), grow(c.buf[1], n)
+}
+
+// get returns row k, computing it with fill into the slot not holding
+// row keep.
+func (c *rowCache) get(k, keep int, fill func(k int, out []uint64)) []uint64 {
+	for i := range 2 {
+		if c.idx[i] == k {
+			return c.buf[i]
 		}
 	}
+	i := 0
+	if c.idx[0] == keep {
+		i = 1
+	}
+	c.idx[i] = k
+	fill(k, c.buf[i])
+	return c.buf[i]
+}
+
+func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float32) (tensor []float32, h, w int, err error) {
+	rw, rh, x0, y0, w, h, err := pp.geometry(origW, origH)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	s, _ := pp.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer pp.pool.Put(s)
+
+	b := img.Bounds()
+	xa, ya := &s.xa, &s.ya
+	src, o := img, 1
+	if v, ok := img.(*Oriented); ok {
+		src, o = v.Src, v.Orientation
+	}
+	sb := src.Bounds()
+	sw, sh := sb.Dx(), sb.Dy()
+
+	// A reduced decode's pixels are blocks of div stored pixels counted
+	// from the stored origin; where a displayed axis runs backwards over
+	// the stored one, its first block is the partial one, and the taps
+	// shift by what that block lacks.
+	padX, padY := 0, 0
+	switch o {
+	case 2, 3, 6, 7: // displayed x runs backwards over stored x or y
+		padX = b.Dx()*div - origW
+	}
+	switch o {
+	case 3, 4, 7, 8:
+		padY = b.Dy()*div - origH
+	}
+	xa.set(s, b.Dx(), origW, rw, x0, w, div, padX, pp.nearest, false)
+	ya.set(s, b.Dy(), origH, rh, y0, h, div, padY, pp.nearest, true)
 
 	n := 3 * h * w
 	if cap(dst) >= n {
@@ -111,33 +240,92 @@ func Preprocess(img image.Image, p arch.Preprocess, dst []float32) (tensor []flo
 	} else {
 		tensor = make([]float32, n)
 	}
-	plane := h * w
-	// Output channel c reads RGB channel from[c] of each pixel.
-	f0, f1, f2 := norm.from[0], norm.from[1], norm.from[2]
-	l0, l1, l2 := &norm.lut[0], &norm.lut[1], &norm.lut[2]
-	for y := range h {
-		r0 := hrows[int(ya.i0[y])*w*3:][: w*3 : w*3]
-		r1 := hrows[int(ya.i1[y])*w*3:][: w*3 : w*3]
-		b0, b1 := ya.w0[y], ya.w1[y]
-		c0 := tensor[y*w : (y+1)*w]
-		c1 := tensor[plane+y*w : plane+(y+1)*w]
-		c2 := tensor[2*plane+y*w : 2*plane+(y+1)*w]
-		for x := range c0 {
-			p0, p1 := r0[3*x:3*x+3:3*x+3], r1[3*x:3*x+3:3*x+3]
-			c0[x] = l0[vlerp(p0[f0], p1[f0], b0, b1)]
-			c1[x] = l1[vlerp(p0[f1], p1[f1], b0, b1)]
-			c2[x] = l2[vlerp(p0[f2], p1[f2], b0, b1)]
+
+	if !swapsAxes(o) {
+		// A displayed row is a stored row, a displayed column a stored
+		// column: convert each needed stored row at the needed columns,
+		// resize it horizontally and keep the last two for the vertical
+		// pass.
+		s.cols = grow(s.cols, len(xa.src))
+		for i, x := range xa.src {
+			sx, _ := orientMap(o, sw, sh, x, 0)
+			s.cols[i] = sx + sb.Min.X
 		}
+		rd := newRowReader(src, s.cols, s)
+		s.g = grow(s.g, len(s.cols))
+		fill := func(j int, out []uint64) {
+			_, sy := orientMap(o, sw, sh, 0, ya.src[j])
+			rd.row(sy+sb.Min.Y, s.g)
+			xa.lerp(s.g, out)
+		}
+		s.cache.reset(w)
+		for y := range h {
+			j0, j1 := int(ya.i0[y]), int(ya.i1[y])
+			r0 := s.cache.get(j0, -1, fill)
+			r1 := s.cache.get(j1, j0, fill)
+			pp.vrow(tensor, y, w, h, r0, r1, ya.w0[y], ya.w1[y])
+		}
+		return tensor, h, w, nil
+	}
+
+	// Swapped axes: a displayed column is a stored row. Convert the stored
+	// row of each needed displayed column at the stored columns of the
+	// needed displayed rows, and resize across those rows into tr, one
+	// output column at a time.
+	s.cols = grow(s.cols, len(ya.src))
+	for j, y := range ya.src {
+		sx, _ := orientMap(o, sw, sh, 0, y)
+		s.cols[j] = sx + sb.Min.X
+	}
+	rd := newRowReader(src, s.cols, s)
+	fill := func(k int, out []uint64) {
+		_, sy := orientMap(o, sw, sh, xa.src[k], 0)
+		rd.row(sy+sb.Min.Y, out)
+	}
+	nr := len(ya.src)
+	s.tr = grow(s.tr, nr*w)
+	s.cache.reset(nr)
+	for x := range w {
+		k0, k1 := int(xa.i0[x]), int(xa.i1[x])
+		g0 := s.cache.get(k0, -1, fill)
+		g1 := s.cache.get(k1, k0, fill)
+		a0, a1 := uint64(xa.w0[x]), uint64(xa.w1[x])
+		tr := s.tr[x:]
+		for j := range nr {
+			tr[j*w] = g0[j]*a0 + g1[j]*a1
+		}
+	}
+	for y := range h {
+		r0 := s.tr[int(ya.i0[y])*w:][:w]
+		r1 := s.tr[int(ya.i1[y])*w:][:w]
+		pp.vrow(tensor, y, w, h, r0, r1, ya.w0[y], ya.w1[y])
 	}
 	return tensor, h, w, nil
 }
 
-// vlerp is cv2's VResizeLinearVec_32s8u: both rows shifted right by 4 to
-// fit int16, multiplied keeping the high 16 bits, then rounded by 2 bits,
-// which is 22 bits of scale in all.
-func vlerp(s0, s1, b0, b1 int32) uint8 {
-	v := ((s0>>4)*b0>>16 + (s1>>4)*b1>>16 + 2) >> 2
-	return uint8(min(max(v, 0), 255))
+// vrow is cv2's vertical pass (VResizeLinearVec_32s8u) on two horizontally
+// resized packed rows, then NormalizeImage and ToCHWImage for output row y.
+// Per channel, both rows are shifted right by 4 to fit int16, multiplied
+// keeping the high 16 bits, then rounded by 2 bits, 22 bits of scale in
+// all. The weights are not negative and sum to about 2048, so the result
+// is already within 0-255 and min only guards the table index.
+func (pp *Preprocessor) vrow(tensor []float32, y, w, h int, r0, r1 []uint64, b0, b1 int32) {
+	plane := h * w
+	n := pp.norm
+	sh0, sh1, sh2 := uint(laneBits*n.from[0]+4), uint(laneBits*n.from[1]+4), uint(laneBits*n.from[2]+4)
+	l0, l1, l2 := &n.lut[0], &n.lut[1], &n.lut[2]
+	c0 := tensor[y*w : (y+1)*w]
+	c1 := tensor[plane+y*w : plane+(y+1)*w]
+	c2 := tensor[2*plane+y*w : 2*plane+(y+1)*w]
+	r0, r1 = r0[:len(c0)], r1[:len(c0)]
+	u0, u1 := uint64(b0), uint64(b1)
+	const m = 0x7fff
+	for x := range c0 {
+		p0, p1 := r0[x], r1[x]
+		c0[x] = l0[min(((p0>>sh0&m)*u0>>16+(p1>>sh0&m)*u1>>16+2)>>2, 255)]
+		c1[x] = l1[min(((p0>>sh1&m)*u0>>16+(p1>>sh1&m)*u1>>16+2)>>2, 255)]
+		c2[x] = l2[min(((p0>>sh2&m)*u0>>16+(p1>>sh2&m)*u1>>16+2)>>2, 255)]
+	}
 }
 
 func interpolation(name string) (nearest bool, err error) {
@@ -159,25 +347,29 @@ type axis struct {
 	w0, w1 []int32
 }
 
-// newAxis computes cv2's taps for output positions start..start+n-1 of a
-// resize from srcLen to dstLen, along the rows (vertical) or the columns,
-// which cv2's resizeGeneric treats differently at the image edges.
-func newAxis(srcLen, dstLen, start, n int, nearest, vertical bool) axis {
-	a := axis{i0: make([]int32, n), i1: make([]int32, n), w0: make([]int32, n), w1: make([]int32, n)}
+// set computes cv2's taps for output positions start..start+n-1 of a
+// resize from origLen to dstLen, along the rows (vertical) or the columns,
+// which cv2's resizeGeneric treats differently at the image edges. The
+// source has srcLen = ceil(origLen/div) pixels: a tap at original
+// position u reads (u+pad+0.5)/div - 0.5, clamped to the source.
+func (a *axis) set(s *scratch, srcLen, origLen, dstLen, start, n, div, pad int, nearest, vertical bool) {
+	a.i0, a.i1, a.w0, a.w1 = grow(a.i0, n), grow(a.i1, n), grow(a.w0, n), grow(a.w1, n)
 	// cv2 computes the scale as the inverse of dst/src, not src/dst; the
 	// last bit matters for where fx lands.
-	scale := 1 / (float64(dstLen) / float64(srcLen))
-	s0 := make([]int, n)
-	s1 := make([]int, n)
+	scale := 1 / (float64(dstLen) / float64(origLen))
+	s.tmp0, s.tmp1 = grow(s.tmp0, n), grow(s.tmp1, n)
+	s0, s1 := s.tmp0, s.tmp1
 	for i := range n {
 		d := start + i
 		if nearest {
-			s := min(int(math.Floor(float64(d)*scale)), srcLen-1)
+			s := min((int(math.Floor(float64(d)*scale))+pad)/div, srcLen-1)
 			s0[i], s1[i] = s, s
 			a.w0[i], a.w1[i] = coefScale, 0
 			continue
 		}
-		f := float32((float64(d)+0.5)*scale - 0.5)
+		// With div = 1 (and so pad = 0) the extra terms are exact, so the
+		// full-size taps are cv2's.
+		f := float32(((float64(d)+0.5)*scale+float64(pad))/float64(div) - 0.5)
 		s := int(math.Floor(float64(f)))
 		f -= float32(s)
 		if vertical {
@@ -197,7 +389,7 @@ func newAxis(srcLen, dstLen, start, n int, nearest, vertical bool) axis {
 		a.w0[i] = int32(math.RoundToEven(float64((1 - f) * coefScale)))
 		a.w1[i] = int32(math.RoundToEven(float64(f * coefScale)))
 	}
-	a.src = append(slices.Clone(s0), s1...)
+	a.src = append(append(a.src[:0], s0...), s1...)
 	slices.Sort(a.src)
 	a.src = slices.Compact(a.src)
 	for i := range n {
@@ -205,64 +397,16 @@ func newAxis(srcLen, dstLen, start, n int, nearest, vertical bool) axis {
 		j1, _ := slices.BinarySearch(a.src, s1[i])
 		a.i0[i], a.i1[i] = int32(j0), int32(j1)
 	}
-	return a
 }
 
-// rowGatherer reads the RGB pixels at fixed columns xs of any displayed
-// row of img, resolving an *Oriented view to the stored pixels.
-type rowGatherer struct {
-	src    image.Image
-	o      int
-	sb     image.Rectangle
-	s      *sampler
-	xs     []int
-	px, py []int
-}
-
-func newRowGatherer(img image.Image, xs []int) *rowGatherer {
-	g := &rowGatherer{src: img, o: 1, xs: xs, px: make([]int, len(xs)), py: make([]int, len(xs))}
-	if v, ok := img.(*Oriented); ok {
-		g.src, g.o = v.Src, v.Orientation
+// lerp is cv2's horizontal pass on a converted row g (packed pixels at
+// a.src): two taps with 11-bit weights per output pixel, all three
+// channels at once.
+func (a *axis) lerp(g, out []uint64) {
+	i0, i1, w0, w1 := a.i0[:len(out)], a.i1[:len(out)], a.w0[:len(out)], a.w1[:len(out)]
+	for x := range out {
+		out[x] = g[i0[x]]*uint64(w0[x]) + g[i1[x]]*uint64(w1[x])
 	}
-	g.sb = g.src.Bounds()
-	g.s = newSampler(g.src)
-	if g.o == 1 {
-		for i, x := range xs {
-			g.px[i] = x + g.sb.Min.X
-		}
-	}
-	return g
-}
-
-// row writes the pixels at (xs[i], y), in coordinates relative to the
-// displayed bounds, to out[3i:3i+3].
-func (g *rowGatherer) row(y int, out []uint8) {
-	if g.o == 1 {
-		// Upright (almost every image): the stored columns, set up once,
-		// stay; only the row changes.
-		for i := range g.py {
-			g.py[i] = y + g.sb.Min.Y
-		}
-		g.s.points(g.px, g.py, out)
-		return
-	}
-	w, h := g.sb.Dx(), g.sb.Dy()
-	for i, x := range g.xs {
-		sx, sy := orientMap(g.o, w, h, x, y)
-		g.px[i], g.py[i] = sx+g.sb.Min.X, sy+g.sb.Min.Y
-	}
-	g.s.points(g.px, g.py, out)
-}
-
-// gather returns the RGB pixels at every (xs[i], ys[j]) of img's displayed
-// coordinates (relative to its bounds), row-major in j.
-func gather(img image.Image, xs, ys []int) []uint8 {
-	g := newRowGatherer(img, xs)
-	grid := make([]uint8, 3*len(xs)*len(ys))
-	for j, y := range ys {
-		g.row(y, grid[3*j*len(xs):3*(j+1)*len(xs)])
-	}
-	return grid
 }
 
 // normalizer maps an 8-bit value of output channel c to
