@@ -7,8 +7,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/internal/testimage"
 )
 
 // A 4000x3000 camera-sized JPEG, made once per test binary.

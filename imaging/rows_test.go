@@ -8,8 +8,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/internal/testimage"
 )
 
 // refPreprocess is Preprocess written per pixel: every tap read through

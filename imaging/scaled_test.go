@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/lcnet/lcnet/internal/testimage"
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/internal/testimage"
 )
 
 // boxDown averages s x s blocks of img (partial blocks at the right and
