@@ -98,6 +98,10 @@ type Arch struct {
 	// network itself accepts any size from 32x32 up.
 	InputHeight int `json:"input_height"`
 	InputWidth  int `json:"input_width"`
+	// MultiLabel marks a head trained with PaddleClas' use_multilabel: the
+	// program ends in a sigmoid, so every class is scored on its own and the
+	// probabilities do not sum to 1.
+	MultiLabel bool `json:"multi_label,omitempty"`
 }
 
 // MakeDivisible is PaddleClas' make_divisible(v, 8): round to a multiple of
