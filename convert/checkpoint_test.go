@@ -373,7 +373,9 @@ func TestReadDirErrors(t *testing.T) {
 		d := t.TempDir()
 		copyFile(t, d, "inference.json", 0)
 		b, _ := os.ReadFile(filepath.Join(src, "inference.pdiparams"))
-		os.WriteFile(filepath.Join(d, "inference.pdiparams"), append(b, 0, 0, 0, 0), 0o644)
+		if err := os.WriteFile(filepath.Join(d, "inference.pdiparams"), append(b, 0, 0, 0, 0), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		_, err := Read(context.Background(), d, ReadOptions{})
 		if err == nil || !strings.Contains(err.Error(), "4 bytes left") {
 			t.Fatalf("err = %v", err)
@@ -381,7 +383,9 @@ func TestReadDirErrors(t *testing.T) {
 	})
 	t.Run("not a checkpoint", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "x.pdparams")
-		os.WriteFile(p, []byte("hello"), 0o644)
+		if err := os.WriteFile(p, []byte("hello"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		_, err := Read(context.Background(), p, ReadOptions{})
 		if err == nil || !strings.Contains(err.Error(), "neither a pickle") {
 			t.Fatalf("err = %v", err)

@@ -186,10 +186,16 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if e.body == "" {
 			h.Typeflag = tar.TypeDir
 		}
-		tw.WriteHeader(h)
-		tw.Write([]byte(e.body))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.WriteHeader(&tar.Header{Name: "m/link", Typeflag: tar.TypeSymlink, Linkname: "../x"})
+	if err := tw.WriteHeader(&tar.Header{Name: "m/link", Typeflag: tar.TypeSymlink, Linkname: "../x"}); err != nil {
+		t.Fatal(err)
+	}
 	tw.Close()
 	zw.Close()
 	write("FuzzTar", "small_tgz", buf.Bytes())

@@ -167,7 +167,7 @@ func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 func parseTensorDesc(b []byte, allowNeg bool) (dtype int, dims []int, err error) {
 	dim := func(v uint64) error {
 		d := int64(v)
-		if d > 1<<31 || d < 0 && !(allowNeg && d == -1) {
+		if d > 1<<31 || d < 0 && (!allowNeg || d != -1) {
 			return fmt.Errorf("dimension %d", d)
 		}
 		dims = append(dims, int(d))

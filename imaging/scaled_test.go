@@ -99,7 +99,7 @@ func TestPreprocessScaled(t *testing.T) {
 	} {
 		dec := decoded[c.img]
 		full := Orient(dec, c.o)
-		var small image.Image = dec
+		small := image.Image(dec)
 		if c.s > 1 {
 			small = boxDown(dec, c.s)
 		}

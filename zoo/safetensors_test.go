@@ -44,7 +44,9 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			var e stEntry
-			json.Unmarshal(header["conv1.conv.weight"], &e)
+			if err := json.Unmarshal(header["conv1.conv.weight"], &e); err != nil {
+				t.Fatal(err)
+			}
 			if e.DType != tc.st || fmt.Sprint(e.Shape) != "[2 1 2 2]" {
 				t.Errorf("header entry %+v", e)
 			}

@@ -150,7 +150,9 @@ func TestChecksumMismatchRefusesOnlyThatVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	b[len(b)-1] ^= 0x40
-	os.WriteFile(p, b, 0o644)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := z.Weights(ctx, bad); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "bad:1") {
 		t.Fatalf("corrupted weights: %v", err)
 	}
@@ -218,12 +220,15 @@ func TestFailedCreateLeavesNoVersion(t *testing.T) {
 		t.Fatalf("a failed create left versions %v", vs)
 	}
 	var files []string
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
 			files = append(files, strings.TrimPrefix(p, dir))
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sort.Strings(files)
 	for _, f := range files {
 		if strings.HasSuffix(f, manifestFile) || strings.HasSuffix(f, weightsFile) {
@@ -283,10 +288,14 @@ func TestImageNetLabels(t *testing.T) {
 
 func FuzzReadSafetensors(f *testing.F) {
 	var buf bytes.Buffer
-	writeSafetensors(&buf, sampleTensors(), FP32)
+	if err := writeSafetensors(&buf, sampleTensors(), FP32); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(buf.Bytes())
 	buf.Reset()
-	writeSafetensors(&buf, sampleTensors(), FP16)
+	if err := writeSafetensors(&buf, sampleTensors(), FP16); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(buf.Bytes())
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":{}}        "))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -341,9 +350,15 @@ func TestCrashBeforeManifest(t *testing.T) {
 	if err := s.Put(ctx, "models/m/2/"+weightsFile, strings.NewReader("half a model")); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "models", "m", "2", ".tmp-manifest.json-dead"), []byte("{"), 0o644)
-	os.MkdirAll(filepath.Join(dir, "models", "other", "1"), 0o755)
-	os.WriteFile(filepath.Join(dir, "models", "other", "1", ".tmp-weights.safetensors-dead"), []byte("x"), 0o644)
+	for _, err := range []error{
+		os.WriteFile(filepath.Join(dir, "models", "m", "2", ".tmp-manifest.json-dead"), []byte("{"), 0o644),
+		os.MkdirAll(filepath.Join(dir, "models", "other", "1"), 0o755),
+		os.WriteFile(filepath.Join(dir, "models", "other", "1", ".tmp-weights.safetensors-dead"), []byte("x"), 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	models, err := z.Models(ctx)
 	if err != nil {
@@ -406,7 +421,9 @@ func TestBrokenManifestKeepsTheRestServing(t *testing.T) {
 		{"escaping weights", `{"name":"b","version":"2","weights_file":"../../a/1/weights.safetensors"}`, "weights_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			os.WriteFile(filepath.Join(dir, "models", "b", "2", manifestFile), []byte(tc.content), 0o644)
+			if err := os.WriteFile(filepath.Join(dir, "models", "b", "2", manifestFile), []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			models, err := z.Models(ctx)
 			if err != nil {
 				t.Fatalf("one damaged manifest broke the listing: %v", err)
