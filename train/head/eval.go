@@ -8,23 +8,24 @@ const evalRows = 256
 // Logits returns the n x K logits (row-major) of rows under W (K x D) and B.
 func Logits(w, b []float32, classes int, rows [][]float32) []float32 {
 	dim := len(w) / classes
-	wt := mat.NewDense[float32](mat.WithShape(classes, dim), mat.WithBacking(w)).T()
-	out := make([]float32, 0, len(rows)*classes)
-	xs := make([]float32, 0, min(len(rows), evalRows)*dim)
+	wm := mat.NewDense[float32](mat.WithShape(classes, dim), mat.WithBacking(w))
+	out := make([]float32, len(rows)*classes)
+	xs := make([]float32, min(len(rows), evalRows)*dim)
 	for start := 0; start < len(rows); start += evalRows {
 		chunk := rows[start:min(start+evalRows, len(rows))]
-		xs = xs[:0]
-		for _, r := range chunk {
-			xs = append(xs, r...)
-		}
-		x := mat.NewDense[float32](mat.WithShape(len(chunk), dim), mat.WithBacking(xs))
-		z := x.Mul(wt).Data().F32()
-		for i := range chunk {
-			for c := 0; c < classes; c++ {
-				z[i*classes+c] += b[c]
+		n := len(chunk)
+		for i, r := range chunk {
+			for j, v := range r {
+				xs[j*n+i] = v
 			}
 		}
-		out = append(out, z...)
+		x := mat.NewDense[float32](mat.WithShape(dim, n), mat.WithBacking(xs[:dim*n]))
+		z := wm.Mul(x).Data().F32() // K x n
+		for i := 0; i < n; i++ {
+			for c := 0; c < classes; c++ {
+				out[(start+i)*classes+c] = z[c*n+i] + b[c]
+			}
+		}
 	}
 	return out
 }

@@ -11,11 +11,14 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 )
 
-// Head is a linear layer z = W·x + B as a spago model.
+// Head is a linear layer z = W·x + B as a spago model. A batch is a D x n
+// matrix with one sample per column, so that both W·X and the gradient
+// dZ·Xᵀ run spago's matrix product along the long axes (n and D) rather
+// than along K, which is often 2..10.
 type Head struct {
 	nn.Module
 	W *nn.Param // K x D
-	B *nn.Param // 1 x K, a row so that a batch's bias is ones(n x 1)·B
+	B *nn.Param // K x 1
 }
 
 // New returns a K x D head of element type T: W uniform in ±1/sqrt(D) from a
@@ -29,7 +32,7 @@ func New[T float.DType](classes, dim int, seed uint64) *Head {
 	}
 	return &Head{
 		W: nn.NewParam(mat.NewDense[T](mat.WithShape(classes, dim), mat.WithBacking(w))),
-		B: nn.NewParam(mat.NewDense[T](mat.WithShape(1, classes))),
+		B: nn.NewParam(mat.NewDense[T](mat.WithShape(classes, 1))),
 	}
 }
 
@@ -39,17 +42,17 @@ func (h *Head) Classes() int { return h.W.Shape()[0] }
 // Dim is D.
 func (h *Head) Dim() int { return h.W.Shape()[1] }
 
-// Forward returns the n x K logits of an n x D batch. W and B each feed one
+// Forward returns the K x n logits of a D x n batch. W and B each feed one
 // operator, so their gradients are accumulated once per backward pass and
 // do not depend on goroutine scheduling.
 func (h *Head) Forward(x mat.Tensor) mat.Tensor {
-	n := x.Value().Shape()[0]
-	ones := x.Value().(mat.Matrix).NewMatrix(mat.WithShape(n, 1)).OnesLike()
-	return ag.Add(ag.Mul(x, ag.T(h.W)), ag.Mul(ones, h.B))
+	n := x.Value().Shape()[1]
+	ones := x.Value().(mat.Matrix).NewMatrix(mat.WithShape(1, n)).OnesLike()
+	return ag.Add(ag.Mul(h.W, x), ag.Mul(h.B, ones))
 }
 
-// Loss returns the mean loss of logits z (n x K) against targets y (n x K):
-// y one-hot with softmax cross-entropy, or y in {0,1} with binary
+// Loss returns the mean loss of logits z (K x n) against targets y (K x n):
+// y one-hot per column with softmax cross-entropy, or y in {0,1} with binary
 // cross-entropy per label (mean over all n*K terms) when multiLabel.
 //
 // spago's losses.CrossEntropy takes one sample vector and uses its input in
@@ -57,14 +60,14 @@ func (h *Head) Forward(x mat.Tensor) mat.Tensor {
 // sum of three terms that ag.Backward accumulates from concurrent goroutines
 // in whatever order they finish, so its rounding differs run to run. The
 // batched form below feeds z into exactly two operators (a sum of two
-// floats does not depend on order) and is equal to the mean of
-// losses.CrossEntropy over the rows (see TestLossMatchesSpago). spago has no
-// binary cross-entropy; it is built here from ag.SoftPlus and ag.Prod as
+// floats does not depend on order) and equals the mean of
+// losses.CrossEntropy over the columns (see TestLossMatchesSpago). spago has
+// no binary cross-entropy; it is built here from ag.SoftPlus and ag.Prod as
 // softplus(z) - y*z, the logits form of -y*log(sigmoid z) - (1-y)*log(1-sigmoid z).
 func Loss(z mat.Tensor, y mat.Matrix, multiLabel bool) mat.Tensor {
 	zv := z.Value().(mat.Matrix)
 	shape := zv.Shape()
-	n, k := shape[0], shape[1]
+	k, n := shape[0], shape[1]
 	// ag.ReduceSum hands back its gradient as a size x 1 column whatever the
 	// input's shape, which a matrix operand refuses; sum matrices through
 	// ag.Flatten, whose backward restores the shape.
@@ -75,22 +78,22 @@ func Loss(z mat.Tensor, y mat.Matrix, multiLabel bool) mat.Tensor {
 		sp := ag.ReduceSum(ag.Flatten(ag.SoftPlus(z, beta, threshold)))
 		return ag.DivScalar(ag.Sub(sp, picked), zv.NewScalar(float64(n*k)))
 	}
-	// log-sum-exp per row, shifted by the row maximum as a constant: the
-	// shift cancels in value and gradient and keeps Exp from overflowing.
+	// log-sum-exp per column, shifted by the column maximum as a constant:
+	// the shift cancels in value and gradient and keeps Exp from overflowing.
 	shift := zv.ZerosLike()
 	var shiftSum float64
-	for r := 0; r < n; r++ {
+	for c := 0; c < n; c++ {
 		m := math.Inf(-1)
-		for c := 0; c < k; c++ {
+		for r := 0; r < k; r++ {
 			m = max(m, zv.ScalarAt(r, c).F64())
 		}
-		for c := 0; c < k; c++ {
+		for r := 0; r < k; r++ {
 			shift.SetScalar(float.Interface(m), r, c)
 		}
 		shiftSum += m
 	}
-	onesK := zv.NewMatrix(mat.WithShape(k, 1)).OnesLike()
-	lse := ag.ReduceSum(ag.Log(ag.Mul(ag.Exp(ag.Sub(z, shift)), onesK)))
+	onesK := zv.NewMatrix(mat.WithShape(1, k)).OnesLike()
+	lse := ag.ReduceSum(ag.Flatten(ag.Log(ag.Mul(onesK, ag.Exp(ag.Sub(z, shift))))))
 	total := ag.Sub(ag.Add(lse, zv.NewScalar(shiftSum)), picked)
 	return ag.DivScalar(total, zv.NewScalar(float64(n)))
 }

@@ -34,21 +34,21 @@ func TestGradient(t *testing.T) {
 				b[i] = rng.NormFloat64()
 			}
 			h.B.SetData(mat.NewDense[float64](mat.WithBacking(b)).Data())
-			xs, ys := make([]float64, n*d), make([]float64, n*k)
+			xs, ys := make([]float64, d*n), make([]float64, k*n)
 			for i := range xs {
 				xs[i] = 2 * rng.NormFloat64()
 			}
 			for i := 0; i < n; i++ {
 				if tc.multi {
 					for c := 0; c < k; c++ {
-						ys[i*k+c] = float64(rng.IntN(2))
+						ys[c*n+i] = float64(rng.IntN(2))
 					}
 				} else {
-					ys[i*k+rng.IntN(k)] = 1
+					ys[rng.IntN(k)*n+i] = 1
 				}
 			}
-			x := mat.NewDense[float64](mat.WithShape(n, d), mat.WithBacking(xs))
-			y := mat.NewDense[float64](mat.WithShape(n, k), mat.WithBacking(ys))
+			x := mat.NewDense[float64](mat.WithShape(d, n), mat.WithBacking(xs))
+			y := mat.NewDense[float64](mat.WithShape(k, n), mat.WithBacking(ys))
 			if err := ag.Backward(Loss(h.Forward(x), y, tc.multi)); err != nil {
 				t.Fatal(err)
 			}
@@ -92,14 +92,14 @@ func TestLossMatchesSpago(t *testing.T) {
 	}
 	for i := range labels {
 		labels[i] = rng.IntN(k)
-		ys[i*k+labels[i]] = 1
+		ys[labels[i]*n+i] = 1
 	}
-	z := mat.NewDense[float64](mat.WithShape(n, k), mat.WithBacking(zs))
-	got := Loss(z, mat.NewDense[float64](mat.WithShape(n, k), mat.WithBacking(ys)), false).Value().Item().F64()
+	z := mat.NewDense[float64](mat.WithShape(k, n), mat.WithBacking(zs))
+	got := Loss(z, mat.NewDense[float64](mat.WithShape(k, n), mat.WithBacking(ys)), false).Value().Item().F64()
 	var want float64
 	for i := 0; i < n; i++ {
-		row := mat.NewDense[float64](mat.WithShape(k), mat.WithBacking(zs[i*k:(i+1)*k]))
-		want += losses.CrossEntropy(row, labels[i]).Value().Item().F64()
+		col := z.ExtractColumn(i)
+		want += losses.CrossEntropy(col, labels[i]).Value().Item().F64()
 	}
 	want /= n
 	if math.Abs(got-want) > 1e-9*math.Abs(want) {

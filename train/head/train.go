@@ -175,21 +175,25 @@ func Train(ctx context.Context, train, val Dataset, opt Options, progress func(E
 	return res, nil
 }
 
-// batch gathers rows idx into an n x D matrix and their n x K targets.
+// batch gathers rows idx into a D x n matrix and their K x n targets.
 func batch(d Dataset, idx []int, dim int, multiLabel bool) (x, y mat.Matrix) {
-	k := d.Classes
-	xs := make([]float32, 0, len(idx)*dim)
-	ys := make([]float32, len(idx)*k)
+	k, n := d.Classes, len(idx)
+	xs := make([]float32, dim*n)
+	ys := make([]float32, k*n)
 	for i, r := range idx {
-		xs = append(xs, d.Rows[r]...)
+		for j, v := range d.Rows[r] {
+			xs[j*n+i] = v
+		}
 		if multiLabel {
-			copy(ys[i*k:], d.Targets[r])
+			for c, v := range d.Targets[r] {
+				ys[c*n+i] = v
+			}
 		} else {
-			ys[i*k+d.Labels[r]] = 1
+			ys[d.Labels[r]*n+i] = 1
 		}
 	}
-	x = mat.NewDense[float32](mat.WithShape(len(idx), dim), mat.WithBacking(xs))
-	y = mat.NewDense[float32](mat.WithShape(len(idx), k), mat.WithBacking(ys))
+	x = mat.NewDense[float32](mat.WithShape(dim, n), mat.WithBacking(xs))
+	y = mat.NewDense[float32](mat.WithShape(k, n), mat.WithBacking(ys))
 	return x, y
 }
 
