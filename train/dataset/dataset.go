@@ -77,6 +77,24 @@ func (s *Set) Target(i int) []float32 {
 	return t
 }
 
+// Labels returns each item's class index, for a single-label set.
+func (s *Set) Labels() []int {
+	out := make([]int, len(s.Items))
+	for i, it := range s.Items {
+		out[i] = it.Label
+	}
+	return out
+}
+
+// Targets returns each item's K-wide 0/1 vector (see Target).
+func (s *Set) Targets() [][]float32 {
+	out := make([][]float32, len(s.Items))
+	for i := range s.Items {
+		out[i] = s.Target(i)
+	}
+	return out
+}
+
 // Open reads fsys as a multi-label set when it holds labels.csv, as a
 // PaddleClas list when it holds train_list.txt (with labels.txt as class
 // names when present), and as an ImageFolder otherwise.

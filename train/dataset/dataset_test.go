@@ -42,6 +42,12 @@ func TestImageFolder(t *testing.T) {
 	if got := s.Target(2); !slices.Equal(got, []float32{0, 1, 0}) {
 		t.Errorf("target %v", got)
 	}
+	if got := s.Labels(); !slices.Equal(got, []int{0, 0, 1, 1, 2}) {
+		t.Errorf("labels %v", got)
+	}
+	if got := s.Targets(); len(got) != 5 || !slices.Equal(got[4], []float32{0, 0, 1}) {
+		t.Errorf("targets %v", got)
+	}
 }
 
 func TestReaderErrors(t *testing.T) {

@@ -254,6 +254,8 @@ func TestBadInput(t *testing.T) {
 		{"empty", Dataset{Classes: 2}, Options{}, ErrData},
 		{"label range", Dataset{Classes: 2, Rows: [][]float32{{1}}, Labels: []int{2}}, Options{}, ErrData},
 		{"ragged", Dataset{Classes: 2, Rows: [][]float32{{1}, {1, 2}}, Labels: []int{0, 1}}, Options{}, ErrData},
+		{"not finite", Dataset{Classes: 2, Rows: [][]float32{{float32(math.Inf(1))}}, Labels: []int{0}}, Options{}, ErrData},
+		{"diverges", Dataset{Classes: 2, Rows: [][]float32{{3e38}, {-3e38}}, Labels: []int{1, 0}}, Options{Optimizer: SGD, LR: 10}, ErrDiverged},
 		{"targets", Dataset{Classes: 2, Rows: [][]float32{{1}}, Targets: [][]float32{{0.5, 1}}}, Options{MultiLabel: true}, ErrData},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

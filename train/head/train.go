@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/nlpodyssey/spago/ag"
@@ -12,10 +13,15 @@ import (
 	"github.com/nlpodyssey/spago/optimizers/sgd"
 )
 
-// ErrData is wrapped by errors about the datasets given to Train.
-var ErrData = errors.New("head: invalid dataset")
+// Errors wrapped by Train.
+var (
+	ErrData     = errors.New("head: invalid dataset")
+	ErrDiverged = errors.New("head: training diverged")
+)
 
 // Dataset is a set of feature rows with their labels, held in memory.
+// Augmented copies of an image are further rows with the same label: each
+// epoch then sees every augmentation once, shuffled with the rest.
 type Dataset struct {
 	Classes int         // K
 	Rows    [][]float32 // N rows of D features each
@@ -35,6 +41,11 @@ func (d Dataset) validate(name string, dim int, multiLabel bool) error {
 	for i, r := range d.Rows {
 		if len(r) != dim {
 			return fmt.Errorf("%w: %s row %d has %d features, want %d", ErrData, name, i, len(r), dim)
+		}
+		for j, v := range r {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%w: %s row %d feature %d is %g", ErrData, name, i, j, v)
+			}
 		}
 	}
 	if multiLabel {
@@ -139,11 +150,21 @@ func Train(ctx context.Context, train, val Dataset, opt Options, progress func(E
 			}
 			idx := order[start:min(start+opt.Batch, len(order))]
 			x, y := batch(train, idx, dim, opt.MultiLabel)
-			loss := Loss(h.Forward(x), y, opt.MultiLabel)
+			z := h.Forward(x)
+			// spago's Log backward panics on NaN inside a goroutine, which no
+			// recover can catch, so non-finite logits stop training here.
+			if !finite(z.Value().Data().F32()) {
+				return nil, fmt.Errorf("%w: logits overflowed in epoch %d; lower the learning rate (%g)", ErrDiverged, epoch, opt.LR)
+			}
+			loss := Loss(z, y, opt.MultiLabel)
 			if err := ag.Backward(loss); err != nil {
 				return nil, fmt.Errorf("head: backward in epoch %d: %w", epoch, err)
 			}
-			lossSum += loss.Value().Item().F64() * float64(len(idx))
+			l := loss.Value().Item().F64()
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return nil, fmt.Errorf("%w: loss %g in epoch %d; lower the learning rate (%g)", ErrDiverged, l, epoch, opt.LR)
+			}
+			lossSum += l * float64(len(idx))
 			if err := step(); err != nil {
 				return nil, fmt.Errorf("head: optimizer step in epoch %d: %w", epoch, err)
 			}
@@ -173,6 +194,15 @@ func Train(ctx context.Context, train, val Dataset, opt Options, progress func(E
 	}
 	res.Final = res.History[len(res.History)-1]
 	return res, nil
+}
+
+func finite(xs []float32) bool {
+	for _, v := range xs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // batch gathers rows idx into a D x n matrix and their K x n targets.
