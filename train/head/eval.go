@@ -1,33 +1,34 @@
 package head
 
-import "github.com/nlpodyssey/spago/mat"
-
-// evalRows bounds the rows multiplied at once when scoring a set.
-const evalRows = 256
-
 // Logits returns the n x K logits (row-major) of rows under W (K x D) and B.
+// Rows are scored one by one with dot products: a matrix product would need
+// the rows transposed first, which costs more than it saves at small K.
 func Logits(w, b []float32, classes int, rows [][]float32) []float32 {
 	dim := len(w) / classes
-	wm := mat.NewDense[float32](mat.WithShape(classes, dim), mat.WithBacking(w))
 	out := make([]float32, len(rows)*classes)
-	xs := make([]float32, min(len(rows), evalRows)*dim)
-	for start := 0; start < len(rows); start += evalRows {
-		chunk := rows[start:min(start+evalRows, len(rows))]
-		n := len(chunk)
-		for i, r := range chunk {
-			for j, v := range r {
-				xs[j*n+i] = v
-			}
-		}
-		x := mat.NewDense[float32](mat.WithShape(dim, n), mat.WithBacking(xs[:dim*n]))
-		z := wm.Mul(x).Data().F32() // K x n
-		for i := 0; i < n; i++ {
-			for c := 0; c < classes; c++ {
-				out[(start+i)*classes+c] = z[c*n+i] + b[c]
-			}
+	for i, r := range rows {
+		for c := 0; c < classes; c++ {
+			out[i*classes+c] = dot(w[c*dim:(c+1)*dim], r) + b[c]
 		}
 	}
 	return out
+}
+
+// dot sums in four lanes to break the dependency chain of one accumulator.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // Accuracy scores W and B on d: argmax for single-label sets, exact match of

@@ -210,10 +210,15 @@ func batch(d Dataset, idx []int, dim int, multiLabel bool) (x, y mat.Matrix) {
 	k, n := d.Classes, len(idx)
 	xs := make([]float32, dim*n)
 	ys := make([]float32, k*n)
-	for i, r := range idx {
-		for j, v := range d.Rows[r] {
-			xs[j*n+i] = v
+	// Column by column, so that writes are sequential and the n source
+	// rows are read as n sequential streams.
+	for j := 0; j < dim; j++ {
+		col := xs[j*n : (j+1)*n]
+		for i, r := range idx {
+			col[i] = d.Rows[r][j]
 		}
+	}
+	for i, r := range idx {
 		if multiLabel {
 			for c, v := range d.Targets[r] {
 				ys[c*n+i] = v
