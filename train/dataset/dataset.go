@@ -97,8 +97,21 @@ func (s *Set) Targets() [][]float32 {
 
 // Open reads fsys as a multi-label set when it holds labels.csv, as a
 // PaddleClas list when it holds train_list.txt (with labels.txt as class
-// names when present), and as an ImageFolder otherwise.
+// names when present), and as an ImageFolder otherwise. An archive often
+// wraps everything in one folder ("flowers/cat/a.jpg"): when the root holds
+// nothing but that one folder (hidden entries aside), Open reads inside it.
 func Open(fsys fs.FS) (*Set, error) {
+	for {
+		inner, ok := wrapper(fsys)
+		if !ok {
+			break
+		}
+		sub, err := fs.Sub(fsys, inner)
+		if err != nil {
+			return nil, fmt.Errorf("dataset: %w", err)
+		}
+		fsys = sub
+	}
 	if exists(fsys, MultiLabelFile) {
 		return ReadMultiLabel(fsys, MultiLabelFile)
 	}
@@ -110,6 +123,45 @@ func Open(fsys fs.FS) (*Set, error) {
 		return ReadList(fsys, ListFile, labels)
 	}
 	return ImageFolder(fsys)
+}
+
+// ignoredDir reports folders that never hold classes: hidden ones and the
+// resource-fork folder macOS adds to zip files.
+func ignoredDir(name string) bool {
+	return strings.HasPrefix(name, ".") || name == "__MACOSX"
+}
+
+// wrapper returns the name of the single folder that is all fsys holds.
+func wrapper(fsys fs.FS) (string, bool) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return "", false
+	}
+	dir := ""
+	for _, e := range entries {
+		switch {
+		case e.IsDir() && ignoredDir(e.Name()):
+		case e.IsDir() && dir == "":
+			dir = e.Name()
+		case !e.IsDir() && strings.HasPrefix(e.Name(), "."):
+		default:
+			return "", false
+		}
+	}
+	if dir == "" {
+		return "", false
+	}
+	// A class folder of images is not a wrapper.
+	inner, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return "", false
+	}
+	for _, e := range inner {
+		if !e.IsDir() && IsImage(e.Name()) {
+			return "", false
+		}
+	}
+	return dir, true
 }
 
 func exists(fsys fs.FS, name string) bool {
@@ -132,7 +184,7 @@ func ImageFolder(fsys fs.FS) (*Set, error) {
 			s.Skipped++
 			continue
 		}
-		if strings.HasPrefix(e.Name(), ".") {
+		if ignoredDir(e.Name()) {
 			s.SkippedDirs++
 			continue
 		}

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"errors"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -144,5 +145,31 @@ func TestMultiLabel(t *testing.T) {
 		if got := s.Target(i); !slices.Equal(got, want) {
 			t.Errorf("%s target %v, want %v", s.Items[i].Path, got, want)
 		}
+	}
+}
+
+func TestOpenUnwraps(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fsys    fstest.MapFS
+		classes []string
+	}{
+		{"wrapped", fstest.MapFS{"flowers/rose/a.jpg": file("a"), "flowers/tulip/b.jpg": file("b"), "__MACOSX/flowers/._x": file(""), ".DS_Store": file("")}, []string{"rose", "tulip"}},
+		{"twice", fstest.MapFS{"x/y/rose/a.jpg": file("a")}, []string{"rose"}},
+		{"single class", fstest.MapFS{"rose/a.jpg": file("a")}, []string{"rose"}},
+		{"list inside", fstest.MapFS{"set/img/a.jpg": file("a"), "set/train_list.txt": file("img/a.jpg 0\n")}, []string{"0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(tc.fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.Classes, tc.classes) {
+				t.Errorf("classes %v, want %v", s.Classes, tc.classes)
+			}
+			if _, err := fs.Stat(s.FS, s.Items[0].Path); err != nil {
+				t.Errorf("item path does not resolve in the set's FS: %v", err)
+			}
+		})
 	}
 }
