@@ -21,17 +21,17 @@ var ErrOption = errors.New("head: invalid option")
 
 // Options configures Train. Zero fields take the defaults listed on each.
 type Options struct {
-	Epochs int     // passes over the training set; default 30, range [1, 10000]
-	LR     float64 // learning rate; default 1e-3 (adam) or 1e-2 (sgd), range (0, 10]
-	Batch  int     // mini-batch size; default 32, range [1, 65536]
+	Epochs int     `json:"epochs,omitempty"` // passes over the training set; default 30, range [1, 10000]
+	LR     float64 `json:"lr,omitempty"`     // learning rate; default 1e-3 (adam) or 1e-2 (sgd), range (0, 10]
+	Batch  int     `json:"batch,omitempty"`  // mini-batch size; default 32, range [1, 65536]
 	// WeightDecay applies to W only, never to the bias. With Adam it is
 	// spago's AdamW (decoupled: lambda*W is added to the update and scaled by
 	// the bias-corrected step); with SGD it is the classic coupled L2 term,
 	// wd*W added to the gradient before momentum. Default 0, range [0, 1].
 	WeightDecay float64
-	Seed        uint64 // initialisation and shuffling; default 1 (0 means 1)
-	Optimizer   string // Adam or SGD (momentum 0.9); default Adam
-	MultiLabel  bool   // independent sigmoid per label with binary cross-entropy
+	Seed        uint64 `json:"seed,omitempty"`        // initialisation and shuffling; default 1 (0 means 1)
+	Optimizer   string `json:"optimizer,omitempty"`   // Adam or SGD (momentum 0.9); default Adam
+	MultiLabel  bool   `json:"multi_label,omitempty"` // independent sigmoid per label with binary cross-entropy
 }
 
 // WithDefaults returns o with zero fields replaced by defaults and the result

@@ -80,10 +80,10 @@ func (d Dataset) validate(name string, dim int, multiLabel bool) error {
 // when every label's sigmoid is on the right side of 0.5). ValAccuracy is -1
 // without a validation set.
 type EpochStats struct {
-	Epoch         int // 1-based
-	TrainLoss     float64
-	TrainAccuracy float64
-	ValAccuracy   float64
+	Epoch         int     `json:"epoch"` // 1-based
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAccuracy float64 `json:"train_accuracy"`
+	ValAccuracy   float64 `json:"val_accuracy"`
 }
 
 // Result is a trained head: the weights of the best epoch (by validation
