@@ -28,10 +28,10 @@ type Options struct {
 	// spago's AdamW (decoupled: lambda*W is added to the update and scaled by
 	// the bias-corrected step); with SGD it is the classic coupled L2 term,
 	// wd*W added to the gradient before momentum. Default 0, range [0, 1].
-	WeightDecay float64
-	Seed        uint64 `json:"seed,omitempty"`        // initialisation and shuffling; default 1 (0 means 1)
-	Optimizer   string `json:"optimizer,omitempty"`   // Adam or SGD (momentum 0.9); default Adam
-	MultiLabel  bool   `json:"multi_label,omitempty"` // independent sigmoid per label with binary cross-entropy
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	Seed        uint64  `json:"seed,omitempty"`        // initialisation and shuffling; default 1 (0 means 1)
+	Optimizer   string  `json:"optimizer,omitempty"`   // Adam or SGD (momentum 0.9); default Adam
+	MultiLabel  bool    `json:"multi_label,omitempty"` // independent sigmoid per label with binary cross-entropy
 }
 
 // WithDefaults returns o with zero fields replaced by defaults and the result
