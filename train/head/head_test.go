@@ -273,6 +273,7 @@ func TestBadInput(t *testing.T) {
 		{"lr nan", good, Options{LR: math.NaN()}, ErrOption},
 		{"weight decay", good, Options{WeightDecay: 2}, ErrOption},
 		{"empty", Dataset{Classes: 2}, Options{}, ErrData},
+		{"one class", Dataset{Classes: 1, Rows: [][]float32{{1}}, Labels: []int{0}}, Options{}, ErrData},
 		{"label range", Dataset{Classes: 2, Rows: [][]float32{{1}}, Labels: []int{2}}, Options{}, ErrData},
 		{"ragged", Dataset{Classes: 2, Rows: [][]float32{{1}, {1, 2}}, Labels: []int{0, 1}}, Options{}, ErrData},
 		{"not finite", Dataset{Classes: 2, Rows: [][]float32{{float32(math.Inf(1))}}, Labels: []int{0}}, Options{}, ErrData},

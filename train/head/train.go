@@ -35,8 +35,8 @@ type Dataset struct {
 func (d Dataset) Len() int { return len(d.Rows) }
 
 func (d Dataset) validate(name string, dim int, multiLabel bool) error {
-	if d.Classes < 1 {
-		return fmt.Errorf("%w: %s set has %d classes", ErrData, name, d.Classes)
+	if d.Classes < 1 || (d.Classes < 2 && !multiLabel) {
+		return fmt.Errorf("%w: %s set has %d classes, want at least 2 (1 for multi-label)", ErrData, name, d.Classes)
 	}
 	for i, r := range d.Rows {
 		if len(r) != dim {
