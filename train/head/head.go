@@ -11,6 +11,8 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 )
 
+var _ nn.Model = (*Head)(nil)
+
 // Head is a linear layer z = W·x + B as a spago model. A batch is a D x n
 // matrix with one sample per column, so that both W·X and the gradient
 // dZ·Xᵀ run spago's matrix product along the long axes (n and D) rather
