@@ -52,6 +52,7 @@ func Convert(swagger2 []byte) (*openapi3.T, error) {
 			imageBody(doc, op)
 			tensorBody(path, op)
 			security(doc, op)
+			paramExamples(op)
 			if op.OperationID == "" {
 				op.OperationID = operationID(method, path)
 			}
@@ -92,6 +93,22 @@ func operationID(method, path string) string {
 		b.WriteString(strings.ToUpper(f[:1]) + f[1:])
 	}
 	return b.String()
+}
+
+// pathExamples are the values the examples use for path parameters; the
+// contract tests (e2e/contract) serve a model by that name and version.
+var pathExamples = map[string]string{"name": "textline", "version": "1"}
+
+// paramExamples gives path parameters an example, which Swagger UI fills
+// in and Dredd needs to build a request.
+func paramExamples(op *openapi3.Operation) {
+	for _, p := range op.Parameters {
+		if p.Value != nil && p.Value.In == "path" && p.Value.Example == nil {
+			if ex, ok := pathExamples[p.Value.Name]; ok {
+				p.Value.Example = ex
+			}
+		}
+	}
 }
 
 // bearer says what the key is in 3.0's terms: an HTTP bearer token (2.0
@@ -261,6 +278,6 @@ func example(status int, path, method string, resp *openapi3.Response) map[strin
 
 // instance fills a path template with example values.
 func instance(path string) string {
-	r := strings.NewReplacer("{name}", "textline", "{version}", "1")
+	r := strings.NewReplacer("{name}", pathExamples["name"], "{version}", pathExamples["version"])
 	return r.Replace(path)
 }
