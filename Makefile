@@ -17,11 +17,13 @@ test: deps vet
 	go test -count=1 -race -short -timeout 30m $(RACE_PKGS)
 
 ## deps: the tools the tests need besides Go: swag (to check the committed
-## OpenAPI document is fresh), onnxruntime-node (for the ONNX checks) and
-## SeaweedFS' weed, built once from the Go module proxy (for the S3 store).
+## OpenAPI document is fresh), onnxruntime-node (for the ONNX checks),
+## Redocly, Dredd and Prism (for the contract checks) and SeaweedFS' weed,
+## built once from the Go module proxy (for the S3 store).
 deps:
 	go install github.com/swaggo/swag/cmd/swag@$(SWAG_VERSION)
 	cd e2e/bench && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd e2e/contract && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	e2e/s3/start-weed.sh build >/dev/null
 
 vet:

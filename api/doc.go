@@ -16,6 +16,7 @@
 //	@version					1.0
 //	@description				Image classification and features with PaddlePaddle's PP-LCNet models, from one static Go binary. Errors are application/problem+json (RFC 9457).
 //	@license.name				Apache-2.0
+//	@license.url				https://www.apache.org/licenses/LICENSE-2.0
 //	@BasePath					/
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header

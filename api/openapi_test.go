@@ -12,10 +12,11 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lcnet/lcnet/openapi"
+	"github.com/lcnet/lcnet/openapi/oas3"
 )
 
 // uiRoutes are served for people, not API clients, and are left out of the
@@ -27,8 +28,9 @@ var uiRoutes = map[string]bool{
 	"GET /static/*": true,
 }
 
-// TestOpenAPIUpToDate regenerates the document from the annotations and
-// fails if the committed one differs: run "go generate ./openapi".
+// TestOpenAPIUpToDate regenerates the documents from the annotations,
+// swag's Swagger 2.0 and the OpenAPI 3.0 made from it, and fails if the
+// committed ones differ: run "go generate ./openapi".
 func TestOpenAPIUpToDate(t *testing.T) {
 	swag, err := exec.LookPath("swag")
 	if err != nil {
@@ -45,20 +47,32 @@ func TestOpenAPIUpToDate(t *testing.T) {
 	}
 	out := t.TempDir()
 	cmd := exec.Command(swag, "init", "--quiet", "--generalInfo", "doc.go", "--dir", "../api", "--output", out,
-		"--outputTypes", "json,yaml", "--parseInternal=false")
+		"--outputTypes", "json", "--parseInternal=false", "--requiredByDefault")
 	cmd.Dir = "../openapi"
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("swag init: %v\n%s", err, b)
 	}
+	fresh2, err := os.ReadFile(filepath.Join(out, "swagger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := oas3.Convert(fresh2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh3JSON, fresh3YAML, err := oas3.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []struct {
-		name      string
-		committed []byte
-	}{{"swagger.json", openapi.JSON}, {"swagger.yaml", openapi.YAML}} {
-		fresh, err := os.ReadFile(filepath.Join(out, f.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(fresh, f.committed) {
+		name             string
+		fresh, committed []byte
+	}{
+		{"swagger.json", fresh2, openapi.Swagger2},
+		{"openapi.json", fresh3JSON, openapi.JSON},
+		{"openapi.yaml", fresh3YAML, openapi.YAML},
+	} {
+		if !bytes.Equal(f.fresh, f.committed) {
 			t.Errorf("openapi/%s is stale: run go generate ./openapi and commit the result", f.name)
 		}
 	}
@@ -69,19 +83,20 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// TestOpenAPIValid loads the Swagger 2.0 document, converts it to
-// OpenAPI 3 and validates it.
+// TestOpenAPIValid validates the OpenAPI 3 document, and checks the
+// Swagger 2.0 one it is made from keeps the file parameter Swagger UI
+// needs to show a file picker.
 func TestOpenAPIValid(t *testing.T) {
-	var doc2 openapi2.T
-	if err := doc2.UnmarshalJSON(openapi.JSON); err != nil {
-		t.Fatalf("parsing openapi/swagger.json: %v", err)
-	}
-	doc3, err := openapi2conv.ToV3(&doc2)
+	doc3, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
 	if err != nil {
-		t.Fatalf("converting to OpenAPI 3: %v", err)
+		t.Fatalf("parsing openapi/openapi.json: %v", err)
 	}
 	if err := doc3.Validate(context.Background()); err != nil {
 		t.Fatalf("invalid document: %v", err)
+	}
+	var doc2 openapi2.T
+	if err := doc2.UnmarshalJSON(openapi.Swagger2); err != nil {
+		t.Fatalf("parsing openapi/swagger.json: %v", err)
 	}
 	// Swagger UI's "Try it out" shows a file picker only for a formData
 	// parameter of type file.
@@ -115,12 +130,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc openapi2.T
-	if err := doc.UnmarshalJSON(openapi.JSON); err != nil {
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
+	if err != nil {
 		t.Fatal(err)
 	}
 	documented := map[string]bool{}
-	for path, item := range doc.Paths {
+	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented[strings.ToUpper(method)+" "+path] = true
 		}

@@ -63,7 +63,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 
 // openAPIJSON godoc
 //
-//	@Summary	This API's OpenAPI (Swagger 2.0) document
+//	@Summary	This API's OpenAPI 3.0 document
 //	@Tags		operations
 //	@Produce	json
 //	@Success	200	{object}	object
@@ -75,7 +75,7 @@ func (s *Server) openAPIJSON(w http.ResponseWriter, r *http.Request) {
 
 // openAPIYAML godoc
 //
-//	@Summary	This API's OpenAPI (Swagger 2.0) document as YAML
+//	@Summary	This API's OpenAPI 3.0 document as YAML
 //	@Tags		operations
 //	@Produce	application/yaml
 //	@Success	200	{string}	string

@@ -10,12 +10,14 @@ import (
 // routes is the table of contents of the API.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.met.instrument, s.logRequests, s.recoverer)
+	// GetHead answers HEAD with the GET route; net/http drops the body.
+	r.Use(middleware.RequestID, s.met.instrument, s.logRequests, s.recoverer, middleware.GetHead)
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return problemf(http.StatusNotFound, "no route %s %s; see /docs", r.Method, r.URL.Path)
 	}))
-	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return problemf(http.StatusMethodNotAllowed, "%s is not allowed on %s; see /docs", r.Method, r.URL.Path)
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		w.Header().Set("Allow", allowed(r, req.URL.Path))
+		return problemf(http.StatusMethodNotAllowed, "%s is not allowed on %s; see /docs", req.Method, req.URL.Path)
 	}))
 
 	r.Group(func(r chi.Router) {
@@ -47,6 +49,7 @@ func (s *Server) routes() chi.Router {
 			r.Post("/features", s.handle(s.featuresDefault))
 
 			// KServe / Triton v2 inference protocol.
+			r.Get("/v2", s.handle(s.v2ServerMetadata))
 			r.Get("/v2/health/live", s.handle(s.v2Live))
 			r.Get("/v2/health/ready", s.handle(s.v2Ready))
 			r.Get("/v2/models/{name}", s.handle(s.v2Metadata))

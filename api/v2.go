@@ -124,14 +124,14 @@ func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if s.cache.loaded(m) {
-		writeJSON(w, http.StatusOK, client.V2Ready{Ready: true})
+		writeJSON(w, http.StatusOK, client.V2Ready{Name: m.Name, Ready: true})
 		return nil
 	}
 	if _, err := s.cache.start(m); err != nil {
 		return err
 	}
 	w.Header().Set("Retry-After", "1")
-	writeJSON(w, http.StatusServiceUnavailable, client.V2Ready{Ready: false})
+	writeJSON(w, http.StatusServiceUnavailable, client.V2Ready{Name: m.Name, Ready: false})
 	return nil
 }
 
@@ -150,54 +150,72 @@ func (s *Server) v2ModelVersionReady(w http.ResponseWriter, r *http.Request) err
 	return s.v2ModelReady(w, r)
 }
 
-// v2InferRequestWire is V2InferRequest as read: the data stays raw so flat
-// and nested arrays both parse, fast, without an []any per number.
+// v2InputWire is client.V2InferInput as read: the data stays raw so flat and
+// nested arrays both parse, fast, without an []any per number.
+type v2InputWire struct {
+	Name       string                    `json:"name"`
+	Shape      []int64                   `json:"shape"`
+	Datatype   string                    `json:"datatype"`
+	Data       json.RawMessage           `json:"data"`
+	Parameters *client.V2InputParameters `json:"parameters"`
+}
+
+// v2InferRequestWire is client.V2InferRequest as read.
 type v2InferRequestWire struct {
-	ID     string `json:"id"`
-	Inputs []struct {
-		Name     string          `json:"name"`
-		Shape    []int64         `json:"shape"`
-		Datatype string          `json:"datatype"`
-		Data     json.RawMessage `json:"data"`
-	} `json:"inputs"`
-	Outputs []client.V2RequestedOutput `json:"outputs"`
+	ID         string                      `json:"id"`
+	Inputs     []v2InputWire               `json:"inputs"`
+	Outputs    []client.V2RequestedOutput  `json:"outputs"`
+	Parameters *client.V2RequestParameters `json:"parameters"`
 }
 
 // v2Infer godoc
 //
 //	@Summary		Run the network on a tensor (KServe v2)
-//	@Description	One FP32 input of shape [N, 3, H, W], already normalized, with data flat or nested in row-major order; any input name. Outputs logits, probabilities, features and pooled, or those named in "outputs".
+//	@Description	One FP32 or FP16 input of shape [N, 3, H, W], already normalized, with data flat or nested in row-major order, or as little-endian binary after the JSON (binary tensor data extension: the Inference-Header-Content-Length header gives the JSON's length and the input's parameters.binary_data_size the bytes that follow); any input name. Outputs logits, probabilities, features and pooled, or those named in "outputs"; outputs asked for as binary (parameters.binary_data, or binary_data_output on the request) follow the JSON as little-endian FP32, and the response then has Content-Type application/octet-stream and Inference-Header-Content-Length.
 //	@Tags			v2
 //	@Accept			json
+//	@Accept			octet-stream
 //	@Produce		json
-//	@Param			name	path		string			true	"Model name"
-//	@Param			request	body		client.V2InferRequest	true	"Input tensor"
-//	@Success		200		{object}	client.V2InferResponse
-//	@Failure		400		{object}	client.Problem	"wrong shape, datatype or output name"
-//	@Failure		404		{object}	client.Problem
-//	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413		{object}	client.Problem	"body larger than the server's limit"
-//	@Failure		429		{object}	client.Problem
-//	@Failure		503		{object}	client.Problem
+//	@Produce		octet-stream
+//	@Param			name							path		string			true	"Model name"
+//	@Param			Inference-Header-Content-Length	header		int				false	"Length of the JSON header when binary tensor data follows it"
+//	@Param			request							body		client.V2InferRequest	true	"Input tensor"
+//	@Success		200								{object}	client.V2InferResponse
+//	@Failure		400								{object}	client.Problem	"wrong shape, datatype, binary size or output name"
+//	@Failure		404								{object}	client.Problem
+//	@Failure		408								{object}	client.Problem	"the body arrived slower than the request deadline allows"
+//	@Failure		413								{object}	client.Problem	"body larger than the server's limit"
+//	@Failure		429								{object}	client.Problem
+//	@Failure		503								{object}	client.Problem
 //	@Router			/v2/models/{name}/infer [post]
 func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body) // bounded by maxBody
 	if err != nil {
 		return wrapBodyErr("reading body", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	header, bin, err := splitInferBody(body, r.Header.Get(inferHeaderLength))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(header)) == 0 {
 		return problemf(http.StatusBadRequest, "empty body: send {\"inputs\": [{\"name\": \"x\", \"shape\": [N, 3, H, W], \"datatype\": \"FP32\", \"data\": [...]}]}")
 	}
 	var req v2InferRequestWire
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := json.Unmarshal(header, &req); err != nil {
 		return problemf(http.StatusBadRequest, "decoding JSON body: %v", err)
+	}
+	// The model is looked up before the data is read, so a request for a
+	// model that does not exist costs nothing past its JSON.
+	name, version := chi.URLParam(r, "name"), chi.URLParam(r, "version")
+	if _, err := s.resolve(r.Context(), name, version); err != nil {
+		return err
 	}
 	if len(req.Inputs) != 1 {
 		return problemf(http.StatusBadRequest, "want exactly one input tensor, got %d", len(req.Inputs))
 	}
 	in := req.Inputs[0]
-	if in.Datatype != "FP32" {
-		return problemf(http.StatusBadRequest, "input %q: datatype must be FP32, got %q", in.Name, in.Datatype)
+	if in.Datatype != "FP32" && in.Datatype != "FP16" {
+		return problemf(http.StatusBadRequest, "input %q: datatype must be FP32 or FP16, got %q", in.Name, in.Datatype)
 	}
 	if len(in.Shape) != 4 || in.Shape[1] != 3 {
 		return problemf(http.StatusBadRequest, "input %q: shape must be [N, 3, H, W], got %v", in.Name, in.Shape)
@@ -212,26 +230,26 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		return problemf(http.StatusBadRequest, "input %q: height and width must be in %d..%d, got %dx%d", in.Name, minSide, maxSide, h, wd)
 	}
 	want := int(n * 3 * h * wd)
-	x, err := parseFloats(in.Data, want)
+	x, err := inputValues(in, bin, want)
 	if err != nil {
-		return problemf(http.StatusBadRequest, "input %q: %v", in.Name, err)
+		return problemf(http.StatusBadRequest, "input %q: %w", in.Name, err)
 	}
 	if len(x) != want {
 		return problemf(http.StatusBadRequest, "input %q: shape %v needs %d values, data has %d", in.Name, in.Shape, want, len(x))
 	}
-	names := []string{"logits", "probabilities", "features", "pooled"}
+	binaryAll := req.Parameters != nil && req.Parameters.BinaryDataOutput
+	outs := []client.V2RequestedOutput{{Name: "logits"}, {Name: "probabilities"}, {Name: "features"}, {Name: "pooled"}}
 	if len(req.Outputs) > 0 {
-		names = names[:0:0]
-		for _, o := range req.Outputs {
+		outs = req.Outputs
+		for _, o := range outs {
 			switch o.Name {
 			case "logits", "probabilities", "features", "pooled":
-				names = append(names, o.Name)
 			default:
 				return problemf(http.StatusBadRequest, "unknown output %q: want logits, probabilities, features or pooled", o.Name)
 			}
 		}
 	}
-	e, err := s.loadRef(r.Context(), chi.URLParam(r, "name"), chi.URLParam(r, "version"))
+	e, err := s.loadRef(r.Context(), name, version)
 	if err != nil {
 		return err
 	}
@@ -240,10 +258,11 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp := client.V2InferResponse{ModelName: e.m.Name, ModelVersion: e.m.Version, ID: req.ID}
-	for _, name := range names {
+	var binOut [][]float32
+	for _, o := range outs {
 		var data []float32
 		var dim int
-		switch name {
+		switch o.Name {
 		case "logits":
 			data, dim = out.Logits, out.Classes
 		case "probabilities":
@@ -253,9 +272,19 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		case "pooled":
 			data, dim = out.Pooled, out.PooledDim
 		}
-		resp.Outputs = append(resp.Outputs, client.V2InferOutput{Name: name, Datatype: "FP32", Shape: []int64{n, int64(dim)}, Data: data})
+		t := client.V2InferOutput{Name: o.Name, Datatype: "FP32", Shape: []int64{n, int64(dim)}, Data: data}
+		asBinary := binaryAll
+		if o.Parameters != nil && o.Parameters.BinaryData != nil {
+			asBinary = *o.Parameters.BinaryData
+		}
+		if asBinary {
+			t.Data = nil
+			t.Parameters = &client.V2OutputParameters{BinaryDataSize: int64(4 * len(data))}
+			binOut = append(binOut, data)
+		}
+		resp.Outputs = append(resp.Outputs, t)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeInferResponse(w, resp, binOut)
 	return nil
 }
 
@@ -264,10 +293,13 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 //	@Summary	Run a model version on a tensor (KServe v2)
 //	@Tags		v2
 //	@Accept		json
+//	@Accept		octet-stream
 //	@Produce	json
-//	@Param		name	path		string			true	"Model name"
-//	@Param		version	path		string			true	"Version"
-//	@Param		request	body		client.V2InferRequest	true	"Input tensor"
+//	@Produce	octet-stream
+//	@Param		name							path		string			true	"Model name"
+//	@Param		version							path		string			true	"Version"
+//	@Param		Inference-Header-Content-Length	header		int				false	"Length of the JSON header when binary tensor data follows it"
+//	@Param		request							body		client.V2InferRequest	true	"Input tensor"
 //	@Success	200		{object}	client.V2InferResponse
 //	@Failure	400		{object}	client.Problem
 //	@Failure	404		{object}	client.Problem
@@ -290,7 +322,9 @@ func parseFloats(raw json.RawMessage, max int) ([]float32, error) {
 	if len(b) == 0 || b[0] != '[' {
 		return nil, errNotArray
 	}
-	out := make([]float32, 0, max)
+	// Room for what the bytes can hold ("0," per value), not for what a
+	// shape declares: the two differ when a client lies.
+	out := make([]float32, 0, min(max, len(b)/2+1))
 	depth := 0
 	for i := 0; i < len(b); {
 		c := b[i]

@@ -143,7 +143,8 @@ func TestV2(t *testing.T) {
 		{"too small", inferBody("x", []int{1, 3, 8, 8}, tensorJSON(1, 8, 8, false, [3]float32{})), "32"},
 		{"short data", inferBody("x", []int{1, 3, 32, 32}, "[1,2,3]"), "needs 3072"},
 		{"long data", inferBody("x", []int{1, 3, 32, 32}, tensorJSON(2, 32, 32, false, [3]float32{}, [3]float32{})), "more than"},
-		{"not numbers", inferBody("x", []int{1, 3, 32, 32}, `["a"]`), "array of numbers"},
+		{"not numbers", inferBody("x", []int{1, 3, 32, 32}, strings.Replace(tensorJSON(1, 32, 32, false, [3]float32{}), "[0", `["a"`, 1)), "array of numbers"},
+		{"data shorter than the shape", inferBody("x", []int{64, 3, 4096, 4096}, "[0]"), "too few"},
 		{"unknown output", inferBody("x", []int{1, 3, 32, 32}, tensorJSON(1, 32, 32, false, [3]float32{}), "softmax"), "softmax"},
 	}
 	for _, tt := range bad {

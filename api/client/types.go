@@ -123,7 +123,9 @@ type V2Live struct {
 
 // V2Ready answers GET /v2/health/ready and /v2/models/{name}/ready.
 type V2Ready struct {
-	Ready bool `json:"ready"`
+	// Name is the model's, on /v2/models/{name}[/versions/{version}]/ready.
+	Name  string `json:"name,omitempty" example:"textline"`
+	Ready bool   `json:"ready"`
 } // @name api.V2Ready
 
 // V2TensorMetadata describes an input or output tensor; -1 is a free size.
@@ -146,15 +148,18 @@ type V2ModelMetadata struct {
 type V2InferInput struct {
 	Name     string  `json:"name" example:"x"`
 	Shape    []int64 `json:"shape"`
-	Datatype string  `json:"datatype" example:"FP32"`
+	Datatype string  `json:"datatype" example:"FP32" enums:"FP32,FP16"`
 	// Data holds the values in row-major order; the server also accepts
-	// them nested ([[[[...]]]]), as KServe clients often send.
-	Data []float32 `json:"data"`
+	// them nested ([[[[...]]]]), as KServe clients often send. It is left
+	// out when the values follow the JSON as binary (binary_data_size).
+	Data       []float32          `json:"data,omitempty"`
+	Parameters *V2InputParameters `json:"parameters,omitempty"`
 } // @name api.V2InferInput
 
 // V2RequestedOutput names one output to return.
 type V2RequestedOutput struct {
-	Name string `json:"name" example:"probabilities"`
+	Name       string                       `json:"name" example:"probabilities"`
+	Parameters *V2RequestedOutputParameters `json:"parameters,omitempty"`
 } // @name api.V2RequestedOutput
 
 // V2InferRequest is the body of POST /v2/models/{name}/infer.
@@ -163,15 +168,18 @@ type V2InferRequest struct {
 	Inputs []V2InferInput `json:"inputs"`
 	// Outputs selects among logits, probabilities, features and pooled;
 	// empty means all four.
-	Outputs []V2RequestedOutput `json:"outputs,omitempty"`
+	Outputs    []V2RequestedOutput  `json:"outputs,omitempty"`
+	Parameters *V2RequestParameters `json:"parameters,omitempty"`
 } // @name api.V2InferRequest
 
 // V2InferOutput is one output tensor, flat row-major data.
 type V2InferOutput struct {
-	Name     string    `json:"name" example:"probabilities"`
-	Shape    []int64   `json:"shape"`
-	Datatype string    `json:"datatype" example:"FP32"`
-	Data     []float32 `json:"data"`
+	Name     string  `json:"name" example:"probabilities"`
+	Shape    []int64 `json:"shape"`
+	Datatype string  `json:"datatype" example:"FP32"`
+	// Data is left out when the output is sent as binary after the JSON.
+	Data       []float32           `json:"data,omitempty"`
+	Parameters *V2OutputParameters `json:"parameters,omitempty"`
 } // @name api.V2InferOutput
 
 // V2InferResponse answers POST /v2/models/{name}/infer.
