@@ -52,7 +52,9 @@ func TestOpenAPIContract(t *testing.T) {
 			}
 			for code, resp := range op.Responses.Map() {
 				var status int
-				fmt.Sscan(code, &status)
+				if _, err := fmt.Sscan(code, &status); err != nil {
+					t.Fatalf("response code %q: %v", code, err)
+				}
 				if status < 400 {
 					continue
 				}

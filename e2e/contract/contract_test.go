@@ -88,8 +88,8 @@ func startServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // killed: the exit status says nothing
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
@@ -159,7 +159,9 @@ func warm(t *testing.T, s *server, pngPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(data)
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	resp, err := http.Post(s.URL+"/v1/models/textline/classify", mw.FormDataContentType(), &b)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
@@ -229,8 +230,10 @@ func problems(path, method string, op *openapi3.Operation) {
 		if ref == nil {
 			continue
 		}
-		var status int
-		fmt.Sscan(code, &status)
+		status, err := strconv.Atoi(code)
+		if err != nil {
+			continue // "default": not a status of its own
+		}
 		resp.Content = openapi3.Content{"application/problem+json": &openapi3.MediaType{Schema: ref, Example: example(status, path, method, resp)}}
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 			resp.Headers = openapi3.Headers{"Retry-After": &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{

@@ -291,7 +291,7 @@ func ExtractTar(ctx context.Context, r io.Reader, dst string, lim Limits) (Extra
 			return x.rep, err
 		}
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			if !IsImage(p) && !isMetadata(p) {
 				x.rep.Skipped++
 				continue // tr.Next discards the data through the capped stream

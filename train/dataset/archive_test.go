@@ -50,9 +50,13 @@ func tarBytes(t testing.TB, gz bool, entries ...entry) []byte {
 			t.Fatal(err)
 		}
 		if e.data != nil {
-			tw.Write(e.data)
+			if _, err := tw.Write(e.data); err != nil {
+				t.Fatal(err)
+			}
 		} else if size > 0 {
-			io.Copy(tw, io.LimitReader(zeros{}, size))
+			if _, err := io.Copy(tw, io.LimitReader(zeros{}, size)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -86,9 +90,13 @@ func zipBytes(t testing.TB, entries ...entry) []byte {
 			t.Fatal(err)
 		}
 		if e.data != nil {
-			w.Write(e.data)
+			if _, err := w.Write(e.data); err != nil {
+				t.Fatal(err)
+			}
 		} else {
-			io.Copy(w, io.LimitReader(zeros{}, e.size))
+			if _, err := io.Copy(w, io.LimitReader(zeros{}, e.size)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := zw.Close(); err != nil {
@@ -103,7 +111,9 @@ func zipBytes(t testing.TB, entries ...entry) []byte {
 func deflateZeros(t testing.TB, mib int) []byte {
 	var seg, tail bytes.Buffer
 	fw, _ := flate.NewWriter(&seg, flate.BestCompression)
-	fw.Write(make([]byte, 1<<20))
+	if _, err := fw.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
 	fw.Flush()
 	fw.Reset(&tail)
 	fw.Close()
@@ -121,7 +131,9 @@ func bombZip(t testing.TB, mib int, declared uint64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(raw)
+	if _, err := w.Write(raw); err != nil {
+		t.Fatal(err)
+	}
 	zw.Close()
 	return buf.Bytes()
 }
@@ -137,7 +149,9 @@ func bombTarGz(t testing.TB, name string, mib int) []byte {
 	gz := func(b []byte) []byte {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(b)
+		if _, err := zw.Write(b); err != nil {
+			t.Fatal(err)
+		}
 		zw.Close()
 		return buf.Bytes()
 	}
@@ -287,7 +301,7 @@ func FuzzExtract(f *testing.F) {
 			if err != nil && !errors.Is(err, ErrUnsafe) && !errors.Is(err, ErrLimit) && !errors.Is(err, ErrArchive) {
 				t.Fatalf("untyped error %v", err)
 			}
-			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 				if err != nil {
 					t.Fatal(err)
 				}
