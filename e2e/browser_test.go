@@ -114,8 +114,27 @@ func TestSwaggerUITryItOut(t *testing.T) {
 		})()`, nil)},
 		{"expand it", chromedp.Click(block+" .opblock-summary-control", chromedp.ByQuery)},
 		{"click Try it out", chromedp.Click(block+" .try-out__btn", chromedp.ByQuery)},
-		{"type the model name", chromedp.SendKeys(block+` tr[data-param-name="name"] input`, "PPLCNet_x0_25", chromedp.ByQuery)},
+		// The request body offers every media type classify reads; a user
+		// uploading a file picks multipart/form-data.
+		{"choose multipart/form-data", chromedp.Evaluate(`(() => {
+			const s = document.querySelector('#e2e-classify .opblock-section-request-body select');
+			s.value = 'multipart/form-data';
+			s.dispatchEvent(new Event('change', {bubbles: true}));
+			return true;
+		})()`, nil)},
+		// image is an array of files (the field may repeat): add one.
+		{"add a file item", chromedp.Click(block+` tr[data-property-name="image"] .json-schema-form-item-add`, chromedp.ByQuery)},
+		{"wait for the file input", chromedp.WaitVisible(block+` input[type="file"]`, chromedp.ByQuery)},
 		{"choose the file", chromedp.SetUploadFiles(block+` input[type="file"]`, []string{img}, chromedp.ByQuery)},
+		// The field comes filled with the document's example name: select
+		// it and type over it, as a user would.
+		{"select the example model name", chromedp.Evaluate(`(() => {
+			const i = document.querySelector('#e2e-classify tr[data-param-name="name"] input');
+			i.focus();
+			i.select();
+			return true;
+		})()`, nil)},
+		{"type the model name", chromedp.SendKeys(block+` tr[data-param-name="name"] input`, "PPLCNet_x0_25", chromedp.ByQuery)},
 		{"click Execute", chromedp.Click(block+" .execute", chromedp.ByQuery)},
 		{"wait for the response", chromedp.WaitVisible(block+" .live-responses-table .response-col_description pre", chromedp.ByQuery)},
 		{"read the response", chromedp.Text(block+" .live-responses-table .response-col_description pre", &rendered, chromedp.ByQuery)},

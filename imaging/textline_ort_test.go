@@ -80,7 +80,7 @@ func TestTextLineThroughONNXRuntime(t *testing.T) {
 // installed (as convert's ONNX tests do); outside CI their absence skips.
 func ortScript(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
