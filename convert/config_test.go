@@ -88,7 +88,9 @@ func TestParseConfigArchKeys(t *testing.T) {
 		{"PaddleX spelling", "  name: PP-LCNet_x2_5\n", func(a arch.Arch) bool { return a.Scale == 2.5 }},
 		{"PPLCNet with scale", "  name: PPLCNet\n  scale: 0.75\n", func(a arch.Arch) bool { return a.Scale == 0.75 && a.StemOut == 16 }},
 		{"head keys", "  use_last_conv: False\n  class_expand: 640\n  dropout_prob: 0.1\n  class_num: 7\n",
-			func(a arch.Arch) bool { return !a.UseLastConv && a.ClassExpand == 640 && a.DropoutProb == 0.1 && a.ClassNum == 7 }},
+			func(a arch.Arch) bool {
+				return !a.UseLastConv && a.ClassExpand == 640 && a.DropoutProb == 0.1 && a.ClassNum == 7
+			}},
 		{"hardswish", "  act: hardswish\n  use_ml_decoder: False\n", func(a arch.Arch) bool { return true }},
 	}
 	for _, tc := range ok {
