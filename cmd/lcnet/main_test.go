@@ -161,7 +161,7 @@ func TestReadLabels(t *testing.T) {
 	}{
 		{"plain", "cat\ndog\n\n", []string{"cat", "dog"}},
 		{"paddleclas", "0 tench, Tinca tinca\n1 goldfish\n", []string{"tench, Tinca tinca", "goldfish"}},
-		{"numbers that are names", "3 degrees\n7 degrees\n", []string{"3 degrees", "7 degrees"}},
+		{"paddleclas with blank lines", "0 0_degree\n\n1 180_degree\n", []string{"0_degree", "180_degree"}},
 	} {
 		p := filepath.Join(dir, tc.name)
 		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
@@ -178,6 +178,17 @@ func TestReadLabels(t *testing.T) {
 	}
 	if _, err := readLabels(empty); err == nil {
 		t.Error("an empty labels file was accepted")
+	}
+	// A blank line would shift every class after it; numbers that do not
+	// cover 0..K-1 cannot be told from names that start with a number.
+	for name, text := range map[string]string{"blank inside": "cat\n\ndog\n", "numbers from 3": "3 degrees\n7 degrees\n"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readLabels(p); err == nil {
+			t.Errorf("%s: accepted as %q", name, got)
+		}
 	}
 }
 
