@@ -79,6 +79,7 @@ func ReadConfig(r io.Reader) (*Config, error) {
 // way lcnet does not model, so it is refused.
 var archIgnored = []string{
 	"pretrained", "use_ssld", // which weights to start training from
+	"use_sync_bn",                                        // SyncBatchNorm across GPUs: the same BatchNorm at inference
 	"lr_mult_list",                                       // per-stage learning rates
 	"stages_pattern", "return_patterns", "return_stages", // TheseusLayer feature taps, unused by the classifier output
 	"infer_add_softmax", // export only: lcnet computes the probabilities itself
@@ -114,6 +115,16 @@ func ParseConfig(data []byte) (*Config, error) {
 	c := &Config{}
 	if err := c.parseArch(archNode); err != nil {
 		return nil, err
+	}
+	if lookup(archNode, "class_num") == nil {
+		// Older configs set Global.class_num, which PaddleClas still
+		// copies into Arch.
+		if v := lookup(lookup(root, "Global"), "class_num"); v != nil {
+			if err := decodeInt(v, &c.Arch.ClassNum, 1, 1<<20); err != nil {
+				return nil, &ConfigError{Key: "Global.class_num", Err: err}
+			}
+			c.Arch.FillBlocks()
+		}
 	}
 	if err := c.parseGlobal(lookup(root, "Global")); err != nil {
 		return nil, err

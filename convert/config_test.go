@@ -91,7 +91,7 @@ func TestParseConfigArchKeys(t *testing.T) {
 			func(a arch.Arch) bool {
 				return !a.UseLastConv && a.ClassExpand == 640 && a.DropoutProb == 0.1 && a.ClassNum == 7
 			}},
-		{"hardswish", "  act: hardswish\n  use_ml_decoder: False\n", func(a arch.Arch) bool { return true }},
+		{"hardswish", "  act: hardswish\n  use_ml_decoder: False\n  use_sync_bn: True\n", func(a arch.Arch) bool { return true }},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +103,10 @@ func TestParseConfigArchKeys(t *testing.T) {
 				t.Errorf("arch %+v", c.Arch)
 			}
 		})
+	}
+	// Older configs give the class count as Global.class_num.
+	if c, err := ParseConfig([]byte("Global:\n  class_num: 3\nArch:\n  name: PPLCNet_x0_5\n")); err != nil || c.Arch.ClassNum != 3 || c.Arch.Tensors()[len(c.Arch.Tensors())-1].Shape[0] != 3 {
+		t.Errorf("Global.class_num: %v", err)
 	}
 	bad := []struct {
 		name, doc, key string
