@@ -142,7 +142,13 @@ func TestVersion(t *testing.T) {
 
 func TestPullList(t *testing.T) {
 	out := mustLcnet(t, "pull", "--list")
-	for _, name := range []string{"PPLCNet_x0_25", "PPLCNet_x2_5_ssld", "PP-LCNet_x1_0_doc_ori"} {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[0] == "PULC_person_attribute" && strings.Join(f[1:4], " ") != "26 256x192 multi-label" {
+			t.Errorf("pull --list: %q, want 26 classes, 256x192, multi-label", line)
+		}
+	}
+	for _, name := range []string{"PPLCNet_x0_25", "PPLCNet_x2_5_ssld", "PP-LCNet_x1_0_doc_ori", "PULC_person_attribute", "PULC_traffic_sign"} {
 		if !strings.Contains(out, name) {
 			t.Errorf("pull --list does not list %s:\n%s", name, out)
 		}
