@@ -212,7 +212,7 @@ func TestRealManagement(t *testing.T) {
 		doc := "Arch:\n  name: PPLCNet_x" + scale + "\n  class_num: 1000\n  stride_list: [2, 2, 2, 2, 2]\n"
 		return client.UploadFile{Name: "PPLCNet.yaml", Data: strings.NewReader(doc), Field: "config"}
 	}
-	if v, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")), cfg("0_25")); err != nil || v.Version != "2" {
+	if v, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")), cfg("0_25")); err != nil || v.Version != "2" || v.ArchSource != "config" {
 		t.Fatalf("upload pdparams with its config: %+v %v", v, err)
 	}
 	if _, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")), cfg("1_0")); !isProblem(err, 422) || !strings.Contains(err.Error(), "conv1.conv.weight") {
