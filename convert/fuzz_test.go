@@ -289,3 +289,25 @@ func FuzzConfig(f *testing.F) {
 		_ = c.Arch.Tensors()
 	})
 }
+
+// FuzzLabels: ReadLabels must not panic, and what it accepts names every
+// class.
+func FuzzLabels(f *testing.F) {
+	f.Add([]byte("0 0_degree\n1 180_degree\n"))
+	f.Add([]byte("cat\ndog\n\n"))
+	f.Add([]byte("1 b\n\n0 a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		labels, err := ReadLabels(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(labels) == 0 {
+			t.Fatal("accepted no labels")
+		}
+		for i, l := range labels {
+			if strings.TrimSpace(l) == "" {
+				t.Fatalf("class %d has an empty name", i)
+			}
+		}
+	})
+}
