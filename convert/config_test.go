@@ -184,7 +184,7 @@ func TestParseConfigLimits(t *testing.T) {
 func writePdparams(t *testing.T, path string, tensors map[string]arch.Tensor) {
 	t.Helper()
 	var b bytes.Buffer
-	u32 := func(n int) { binary.Write(&b, binary.LittleEndian, uint32(n)) }
+	u32 := func(n int) { b.Write(binary.LittleEndian.AppendUint32(nil, uint32(n))) }
 	str := func(s string) { b.WriteByte('X'); u32(len(s)); b.WriteString(s) }
 	b.WriteString("\x80\x03}")
 	for _, name := range sortedNames(tensors) {
@@ -198,7 +198,7 @@ func writePdparams(t *testing.T, path string, tensors map[string]arch.Tensor) {
 		b.WriteString("tcnumpy\ndtype\nX\x02\x00\x00\x00f4\x89\x88\x87R(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89B")
 		u32(4 * len(tn.Data))
 		for _, v := range tn.Data {
-			binary.Write(&b, binary.LittleEndian, v)
+			b.Write(binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)))
 		}
 		b.WriteString("tbs")
 	}
