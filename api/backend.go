@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -34,6 +35,8 @@ type modelVersions struct {
 type importOptions struct {
 	Name, Version string
 	DType         zoo.DType
+	// Config is the training config uploaded with a .pdparams.
+	Config *convert.Config
 }
 
 // runner is a loaded network. infer must be safe for concurrent use.

@@ -122,6 +122,7 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 		WeightsSHA256: m.WeightsSHA256,
 		WeightsSize:   m.WeightsSize,
 		SourceFormat:  m.Source.Format,
+		ArchSource:    string(m.Source.Arch),
 		CreatedAt:     m.CreatedAt,
 	}
 }

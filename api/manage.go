@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -26,6 +27,7 @@ import (
 //	@Param			name	formData	string	true	"Model name"
 //	@Param			version	formData	string	false	"Version to create (default: the next number)"
 //	@Param			dtype	formData	string	false	"Stored weights"	Enums(fp32, fp16)	default(fp32)
+//	@Param			config	formData	file	false	"PaddleClas / PaddleX training config (YAML, at most 1 MiB) of a .pdparams: its strides, input size and preprocessing, which the weights cannot show"
 //	@Success		201		{object}	client.VersionInfo
 //	@Failure		400		{object}	client.Problem
 //	@Failure		401		{object}	client.Problem	"no API key sent"
@@ -69,6 +71,19 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 				return wrapBodyErr("saving upload "+base, err)
 			}
 			files = append(files, path)
+		case "config":
+			if opts.Config != nil {
+				return problemf(http.StatusBadRequest, "more than one config field")
+			}
+			c, err := convert.ReadConfig(p)
+			if err != nil {
+				var ce *convert.ConfigError
+				if errors.As(err, &ce) {
+					return &httpError{status: http.StatusUnprocessableEntity, detail: err.Error(), err: err}
+				}
+				return wrapBodyErr("reading field config", err)
+			}
+			opts.Config = c
 		case "name", "version", "dtype":
 			v, err := io.ReadAll(io.LimitReader(p, 256))
 			if err != nil {

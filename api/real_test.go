@@ -206,6 +206,22 @@ func TestRealManagement(t *testing.T) {
 	if v, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"))); err != nil || v.LabelCount != 1000 || v.Architecture != "PPLCNet_x0_25" {
 		t.Fatalf("upload pdparams: %+v %v", v, err)
 	}
+	// With its training config; a config of another network is refused
+	// naming the first tensor, and one lcnet cannot follow naming the key.
+	cfg := func(scale string) client.UploadFile {
+		doc := "Arch:\n  name: PPLCNet_x" + scale + "\n  class_num: 1000\n  stride_list: [2, 2, 2, 2, 2]\n"
+		return client.UploadFile{Name: "PPLCNet.yaml", Data: strings.NewReader(doc), Field: "config"}
+	}
+	if v, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")), cfg("0_25")); err != nil || v.Version != "2" || v.ArchSource != "config" {
+		t.Fatalf("upload pdparams with its config: %+v %v", v, err)
+	}
+	if _, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")), cfg("1_0")); !isProblem(err, 422) || !strings.Contains(err.Error(), "conv1.conv.weight") {
+		t.Errorf("upload with another network's config: %v", err)
+	}
+	if _, err := c.Upload(ctx, "x025", "", "", open(fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")),
+		client.UploadFile{Name: "c.yaml", Data: strings.NewReader("Arch:\n  name: PPLCNet_x0_25\n  act: relu\n"), Field: "config"}); !isProblem(err, 422) || !strings.Contains(err.Error(), "Arch.act") {
+		t.Errorf("upload with a relu config: %v", err)
+	}
 	if _, err := c.Upload(ctx, "junk", "", "", client.UploadFile{Name: "x.pdparams", Data: strings.NewReader("not a checkpoint")}); !isProblem(err, 422) {
 		t.Errorf("junk upload: %v", err)
 	}

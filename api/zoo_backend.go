@@ -58,7 +58,7 @@ func (b *zooBackend) importFile(ctx context.Context, path string, opts importOpt
 	if err != nil {
 		return zoo.Manifest{}, &httpError{status: http.StatusUnprocessableEntity, detail: "reading the upload: " + err.Error(), err: err}
 	}
-	m, err := convert.Import(ctx, b.z, ck, convert.ImportOptions{Name: opts.Name, Version: opts.Version, DType: opts.DType})
+	m, err := convert.Import(ctx, b.z, ck, convert.ImportOptions{Name: opts.Name, Version: opts.Version, DType: opts.DType, Config: opts.Config})
 	if err != nil {
 		if errors.Is(err, zoo.ErrVersionExists) || errors.Is(err, zoo.ErrInvalidName) {
 			return zoo.Manifest{}, err

@@ -276,3 +276,44 @@ func corpusBytes(b []byte) ([]byte, bool) {
 	}
 	return []byte(q), true
 }
+
+// FuzzConfig feeds training configs to ParseConfig: it must not panic, and
+// whatever it accepts must be a valid network with an input size.
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte("Arch:\n  name: PPLCNet_x0_25\n  stride_list: [2, [2, 1], [2, 1], [2, 1], [2, 1]]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		if err := c.Arch.Validate(); err != nil {
+			t.Fatalf("accepted an invalid architecture: %v", err)
+		}
+		if c.Arch.InputHeight < 1 || c.Arch.InputWidth < 1 {
+			t.Fatalf("accepted input size %dx%d", c.Arch.InputHeight, c.Arch.InputWidth)
+		}
+		_ = c.Arch.Tensors()
+	})
+}
+
+// FuzzLabels: ReadLabels must not panic, and what it accepts names every
+// class.
+func FuzzLabels(f *testing.F) {
+	f.Add([]byte("0 0_degree\n1 180_degree\n"))
+	f.Add([]byte("cat\ndog\n\n"))
+	f.Add([]byte("1 b\n\n0 a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		labels, err := ReadLabels(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(labels) == 0 {
+			t.Fatal("accepted no labels")
+		}
+		for i, l := range labels {
+			if strings.TrimSpace(l) == "" {
+				t.Fatalf("class %d has an empty name", i)
+			}
+		}
+	})
+}

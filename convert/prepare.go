@@ -3,6 +3,7 @@ package convert
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lcnet/lcnet/arch"
@@ -29,6 +30,11 @@ type ImportOptions struct {
 	// architecture (PaddleClas' stride_list: stem, then the first block of
 	// blocks3..blocks6).
 	StrideList []arch.Stride
+	// Config is the training config of a dygraph checkpoint (--config):
+	// its architecture replaces the ImageNet defaults a .pdparams would
+	// otherwise get, and must fit the tensors. With a program, the
+	// program's architecture stays and the config must agree with it.
+	Config *Config
 }
 
 // deps are the parts of nn and zoo an import uses, passed in so the
@@ -45,27 +51,22 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	if ck == nil || len(ck.Tensors) == 0 {
 		return zoo.Manifest{}, errors.New("import: the checkpoint holds no tensors")
 	}
-	var a arch.Arch
-	switch {
-	case opts.Arch != nil:
-		a = *opts.Arch
-	case ck.Arch != nil:
-		a = *ck.Arch
-	default:
-		inferred, err := d.inferArch(ck.Tensors)
-		if err != nil {
-			return zoo.Manifest{}, fmt.Errorf("import: inferring the architecture from the tensor shapes: %w", err)
-		}
-		a = inferred
+	a, source, err := chooseArch(ck, opts, d)
+	if err != nil {
+		return zoo.Manifest{}, err
 	}
 	if len(opts.StrideList) > 0 {
 		if err := applyStrides(&a, opts.StrideList); err != nil {
 			return zoo.Manifest{}, fmt.Errorf("import: %w", err)
 		}
+		source = zoo.ArchGiven
 	}
 	pre := arch.DefaultPreprocess()
-	if ck.Preprocess != nil {
+	switch {
+	case ck.Preprocess != nil:
 		pre = *ck.Preprocess
+	case opts.Config != nil && opts.Config.Preprocess != nil:
+		pre = *opts.Config.Preprocess
 	}
 	if a.InputHeight <= 0 || a.InputWidth <= 0 {
 		a.InputHeight, a.InputWidth = a.InputSize(pre)
@@ -111,8 +112,48 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 		Preprocess: pre,
 		DType:      dtype,
 		Params:     arch.ParamCount(ck.Tensors),
-		Source:     zoo.Source{Format: ck.Format, Name: ck.SourceName, SHA256: ck.SourceSHA256},
+		Source:     zoo.Source{Format: ck.Format, Name: ck.SourceName, SHA256: ck.SourceSHA256, Arch: source},
 	}, nil
+}
+
+// chooseArch picks the architecture and says where it came from: the
+// caller's, else the program's (which a config must agree with), else the
+// config's, else the tensor shapes with PaddleClas' ImageNet defaults for
+// what shapes cannot show.
+func chooseArch(ck *Checkpoint, opts ImportOptions, d deps) (arch.Arch, zoo.ArchSource, error) {
+	cfg := opts.Config
+	switch {
+	case opts.Arch != nil:
+		return *opts.Arch, zoo.ArchGiven, nil
+	case ck.Arch != nil:
+		a := *ck.Arch
+		if cfg != nil {
+			if err := configAgrees(a, cfg.Arch, ck.Tensors); err != nil {
+				return arch.Arch{}, "", fmt.Errorf("import: %w", err)
+			}
+			a.MultiLabel = a.MultiLabel || cfg.Arch.MultiLabel
+		}
+		return a, zoo.ArchProgram, nil
+	case cfg != nil:
+		return cfg.Arch, zoo.ArchConfig, nil
+	}
+	inferred, err := d.inferArch(ck.Tensors)
+	if err != nil {
+		return arch.Arch{}, "", fmt.Errorf("import: inferring the architecture from the tensor shapes: %w", err)
+	}
+	return inferred, zoo.ArchDefault, nil
+}
+
+// configAgrees checks a training config against the program of an
+// inference model: the same tensors and the same strides.
+func configAgrees(prog, cfg arch.Arch, tensors map[string]arch.Tensor) error {
+	if err := cfg.Check(tensors); err != nil {
+		return fmt.Errorf("the config's architecture does not fit the program's weights: %w", err)
+	}
+	if !slices.Equal(prog.StrideList, cfg.StrideList) {
+		return fmt.Errorf("the config's stride_list %v disagrees with the program's %v", cfg.StrideList, prog.StrideList)
+	}
+	return nil
 }
 
 // chooseLabels picks the labels: given > the checkpoint's > ImageNet's for

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -48,10 +49,37 @@ func parseYML(data []byte) (*arch.Preprocess, []string, error) {
 	if len(y.PreProcess.TransformOps) == 0 {
 		return nil, labels, nil
 	}
+	p, err := parseTransforms(y.PreProcess.TransformOps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inference.yml: transform_ops%w", err)
+	}
+	return p, labels, nil
+}
+
+// transformError is a transform list that lcnet cannot follow; its text
+// starts with the list index so callers can prefix the list's name.
+type transformError struct {
+	index int
+	name  string
+	err   error
+}
+
+func (e *transformError) Error() string {
+	if e.index < 0 {
+		return " " + e.err.Error()
+	}
+	return fmt.Sprintf("[%d] %s: %v", e.index, e.name, e.err)
+}
+
+func (e *transformError) Unwrap() error { return e.err }
+
+// parseTransforms reads PaddleClas' transform_ops (inference.yml's
+// PreProcess, a training config's Infer.transforms) into a Preprocess.
+func parseTransforms(ops []map[string]yaml.Node) (*arch.Preprocess, error) {
 	p := arch.DefaultPreprocess()
 	p.ResizeShort, p.CropWidth, p.CropHeight = 0, 0, 0
 	var sawResize bool
-	for i, op := range y.PreProcess.TransformOps {
+	for i, op := range ops {
 		for name, node := range op {
 			var err error
 			switch name {
@@ -80,14 +108,14 @@ func parseYML(data []byte) (*arch.Preprocess, []string, error) {
 				err = fmt.Errorf("unsupported transform %s", name)
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("inference.yml: transform_ops[%d] %s: %w", i, name, err)
+				return nil, &transformError{index: i, name: name, err: err}
 			}
 		}
 	}
 	if !sawResize {
-		return nil, nil, fmt.Errorf("inference.yml: transform_ops has no ResizeImage")
+		return nil, &transformError{index: -1, err: errors.New("has no ResizeImage")}
 	}
-	return &p, labels, nil
+	return &p, nil
 }
 
 func parseResize(n *yaml.Node, p *arch.Preprocess) error {

@@ -9,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/lcnet/lcnet/arch"
 )
 
 // Kind says what a download holds, which decides how it is converted.
@@ -21,6 +23,10 @@ const (
 	// InferenceTar is a PaddleX inference model packed as a tar
 	// (inference.json + inference.pdiparams + inference.yml).
 	InferenceTar Kind = "inference-tar"
+	// PULCTar is a PaddleClas PULC inference model: a Paddle 2 program
+	// (inference.pdmodel + inference.pdiparams) without inference.yml, so
+	// its labels and preprocessing come from the entry.
+	PULCTar Kind = "pulc-tar"
 )
 
 // The official download sites. A mirror replaces these bases: it serves
@@ -28,6 +34,7 @@ const (
 const (
 	paddleClasBase = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/"
 	paddleXBase    = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0/"
+	pulcBase       = "https://paddleclas.bj.bcebos.com/models/PULC/inference/"
 )
 
 // Entry is one downloadable model.
@@ -45,6 +52,17 @@ type Entry struct {
 	// Size and SHA256 are checked after the download when known (0 / "").
 	Size   int64  `json:"size,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
+	// InputHeight x InputWidth is the size the model takes.
+	InputHeight int `json:"input_height"`
+	InputWidth  int `json:"input_width"`
+	// MultiLabel marks a sigmoid head: every class is scored on its own.
+	MultiLabel bool `json:"multi_label,omitempty"`
+	// Labels name the classes when the download does not (PULC tars;
+	// PaddleX attribute models, whose inference.yml has no Topk list).
+	Labels []string `json:"labels,omitempty"`
+	// Preprocess is the pipeline of a download without inference.yml,
+	// from PaddleClas' deploy/configs/PULC/<name>/inference_<name>.yaml.
+	Preprocess *arch.Preprocess `json:"preprocess,omitempty"`
 }
 
 // File is the file name the entry downloads to (and is served as by a mirror).
@@ -78,6 +96,8 @@ func catalog() []Entry {
 			Description: fmt.Sprintf("ImageNet-1k classifier, scale %s (top-1 %s%%)", strings.ReplaceAll(s, "_", "."), top1[s]),
 			Classes:     1000,
 			ImageNet:    true,
+			InputHeight: 224,
+			InputWidth:  224,
 		})
 	}
 	ssld := map[string]string{"0_5": "66.10", "1_0": "74.39", "2_5": "80.82"}
@@ -89,16 +109,23 @@ func catalog() []Entry {
 			Description: fmt.Sprintf("ImageNet-1k classifier, scale %s, SSLD-distilled (top-1 %s%%)", strings.ReplaceAll(s, "_", "."), ssld[s]),
 			Classes:     1000,
 			ImageNet:    true,
+			InputHeight: 224,
+			InputWidth:  224,
 		})
 	}
 	for _, x := range []struct {
 		name, desc string
 		classes    int
+		h, w       int
+		multi      bool
+		labels     []string
 	}{
-		{"PP-LCNet_x0_25_textline_ori", "text-line orientation (0 or 180 degrees), 80x160 input", 2},
-		{"PP-LCNet_x1_0_textline_ori", "text-line orientation (0 or 180 degrees), 80x160 input", 2},
-		{"PP-LCNet_x1_0_doc_ori", "document orientation (0, 90, 180 or 270 degrees)", 4},
-		{"PP-LCNet_x1_0_table_cls", "table type (wired or wireless)", 2},
+		{"PP-LCNet_x0_25_textline_ori", "text-line orientation (0 or 180 degrees), 80x160 input", 2, 80, 160, false, nil},
+		{"PP-LCNet_x1_0_textline_ori", "text-line orientation (0 or 180 degrees), 80x160 input", 2, 80, 160, false, nil},
+		{"PP-LCNet_x1_0_doc_ori", "document orientation (0, 90, 180 or 270 degrees)", 4, 224, 224, false, nil},
+		{"PP-LCNet_x1_0_table_cls", "table type (wired or wireless)", 2, 224, 224, false, nil},
+		{"PP-LCNet_x1_0_pedestrian_attribute", "pedestrian attributes (PA-100K), multi-label", 26, 256, 192, true, pedestrianAttributes},
+		{"PP-LCNet_x1_0_vehicle_attribute", "vehicle color and type (VeRi), multi-label", 19, 192, 256, true, vehicleAttributes},
 	} {
 		es = append(es, Entry{
 			Name:        x.name,
@@ -106,9 +133,13 @@ func catalog() []Entry {
 			URL:         paddleXBase + x.name + "_infer.tar",
 			Description: x.desc,
 			Classes:     x.classes,
+			InputHeight: x.h,
+			InputWidth:  x.w,
+			MultiLabel:  x.multi,
+			Labels:      x.labels,
 		})
 	}
-	return es
+	return append(es, pulcEntries()...)
 }
 
 // Catalog returns every known download, sorted by name.

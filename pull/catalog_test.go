@@ -51,16 +51,56 @@ func TestCatalog(t *testing.T) {
 				t.Errorf("%s: %+v is not a PaddleClas ImageNet checkpoint", e.Name, e)
 			}
 		case InferenceTar:
-			if e.File() != e.Name+"_infer.tar" || e.ImageNet {
+			if e.File() != e.Name+"_infer.tar" || e.ImageNet || !strings.HasPrefix(e.URL, paddleXBase) {
 				t.Errorf("%s: %+v is not a PaddleX inference tar", e.Name, e)
+			}
+		case PULCTar:
+			if "PULC_"+strings.TrimSuffix(e.File(), "_infer.tar") != e.Name || !strings.HasPrefix(e.URL, pulcBase) || e.Preprocess == nil {
+				t.Errorf("%s: %+v is not a PULC inference tar with its pipeline", e.Name, e)
 			}
 		default:
 			t.Errorf("%s: kind %q", e.Name, e.Kind)
 		}
 	}
-	// 8 ImageNet scales + 3 SSLD, and the PaddleX special-purpose models.
-	if kinds[Pdparams] != 11 || kinds[InferenceTar] != 4 {
-		t.Errorf("catalog has %v, want 11 pdparams and 4 inference tars", kinds)
+	// 8 ImageNet scales + 3 SSLD, the PaddleX special-purpose models and
+	// PaddleClas' nine PULC models.
+	if kinds[Pdparams] != 11 || kinds[InferenceTar] != 6 || kinds[PULCTar] != 9 {
+		t.Errorf("catalog has %v, want 11 pdparams, 6 inference tars and 9 PULC tars", kinds)
+	}
+	for _, e := range es {
+		if e.InputHeight < 32 || e.InputWidth < 32 {
+			t.Errorf("%s: input %dx%d", e.Name, e.InputHeight, e.InputWidth)
+		}
+		if len(e.Labels) > 0 && len(e.Labels) != e.Classes {
+			t.Errorf("%s: %d labels for %d classes", e.Name, len(e.Labels), e.Classes)
+		}
+		if p := e.Preprocess; p != nil {
+			if h, w := p.OutputSize(); h != e.InputHeight || w != e.InputWidth {
+				t.Errorf("%s: pipeline gives %dx%d, entry says %dx%d", e.Name, h, w, e.InputHeight, e.InputWidth)
+			}
+		}
+		if e.MultiLabel != strings.Contains(e.Name, "attribute") {
+			t.Errorf("%s: multi-label %v", e.Name, e.MultiLabel)
+		}
+	}
+	for name, want := range map[string]struct {
+		classes int
+		h, w    int
+		first   string
+		last    string
+	}{
+		"PULC_traffic_sign":                  {232, 224, 224, "pl80", "pw4"},
+		"PULC_person_attribute":              {26, 256, 192, "Hat", "Back"},
+		"PULC_vehicle_attribute":             {19, 192, 256, "yellow", "estate"},
+		"PULC_textline_orientation":          {2, 80, 160, "0_degree", "180_degree"},
+		"PULC_language_classification":       {10, 80, 160, "arabic", "latin"},
+		"PP-LCNet_x1_0_pedestrian_attribute": {26, 256, 192, "Hat", "Back"},
+	} {
+		e, err := Lookup(name)
+		if err != nil || e.Classes != want.classes || e.InputHeight != want.h || e.InputWidth != want.w ||
+			e.Labels[0] != want.first || e.Labels[len(e.Labels)-1] != want.last {
+			t.Errorf("%s: %+v %v", name, e, err)
+		}
 	}
 	e, _ := Lookup("PPLCNet_x1_0")
 	if got := e.URLFrom("http://127.0.0.1:8000/mirror/"); got != "http://127.0.0.1:8000/mirror/PPLCNet_x1_0_pretrained.pdparams" {

@@ -239,8 +239,30 @@ func (p *Puller) convertAndImport(ctx context.Context, path string, e Entry, req
 		return zoo.Manifest{}, err
 	}
 	opts := convert.ImportOptions{Name: e.Name, Version: req.Version, DType: req.DType}
-	if e.ImageNet && len(ck.Labels) == 0 {
-		opts.Labels = zoo.ImageNetLabels()
-	}
+	e.complete(ck, &opts)
 	return convert.Import(ctx, p.zoo, ck, opts)
+}
+
+// complete fills in what the download lacks and the catalog knows: the
+// labels, the pipeline of a tar without inference.yml (and so the input
+// size), and the multi-label head. What the download states wins.
+func (e Entry) complete(ck *convert.Checkpoint, opts *convert.ImportOptions) {
+	if len(ck.Labels) == 0 {
+		switch {
+		case len(e.Labels) > 0:
+			opts.Labels = e.Labels
+		case e.ImageNet:
+			opts.Labels = zoo.ImageNetLabels()
+		}
+	}
+	if ck.Preprocess == nil && e.Preprocess != nil {
+		pre := *e.Preprocess
+		ck.Preprocess = &pre
+		if ck.Arch != nil {
+			ck.Arch.InputHeight, ck.Arch.InputWidth = pre.OutputSize()
+		}
+	}
+	if e.MultiLabel && ck.Arch != nil {
+		ck.Arch.MultiLabel = true
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lcnet/lcnet/convert"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
@@ -256,5 +257,41 @@ func TestPullProgress(t *testing.T) {
 	}
 	if _, _, ok := p.Progress("PPLCNet_x0_25"); ok {
 		t.Error("progress still reported after the pull finished")
+	}
+}
+
+// A PULC tar is a Paddle 2 program without inference.yml: the entry gives
+// the labels, the pipeline (and so the input size) and the multi-label
+// head. The legacy fixture is such a program, with 1000 classes.
+func TestCompletePULC(t *testing.T) {
+	ctx := context.Background()
+	ck, err := convert.Read(ctx, fixtures.Path(t, "legacy", "PPLCNet_x0_75_infer"), convert.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Preprocess != nil || len(ck.Labels) != 0 {
+		t.Fatalf("the fixture has an inference.yml after all: %+v %q", ck.Preprocess, ck.Labels)
+	}
+	labels := make([]string, 1000)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("attr%d", i)
+	}
+	e := Entry{Name: "PULC_x", Kind: PULCTar, Classes: 1000, MultiLabel: true, Labels: labels, Preprocess: pulcResize(192, 256, 1.0/255)}
+	opts := convert.ImportOptions{Name: e.Name}
+	e.complete(ck, &opts)
+	m, err := convert.Import(ctx, newZoo(t), ck, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Arch.MultiLabel || m.Labels[999] != "attr999" || m.Arch.InputHeight != 256 || m.Arch.InputWidth != 192 ||
+		m.Preprocess.ResizeWidth != 192 || m.Preprocess.ResizeHeight != 256 || m.Preprocess.CropWidth != 0 {
+		t.Errorf("manifest arch %dx%d multi-label %v, preprocess %+v", m.Arch.InputHeight, m.Arch.InputWidth, m.Arch.MultiLabel, m.Preprocess)
+	}
+	// What the download states wins over the entry.
+	ck.Labels = []string{"own"}
+	opts = convert.ImportOptions{}
+	e.complete(ck, &opts)
+	if opts.Labels != nil {
+		t.Errorf("entry labels replaced the download's: %q", opts.Labels[:2])
 	}
 }

@@ -46,4 +46,27 @@ type Source struct {
 	// Name is the file or directory the user gave, without directories.
 	Name   string `json:"name,omitempty"`
 	SHA256 string `json:"sha256"`
+	// Arch says where the architecture came from: ArchProgram,
+	// ArchConfig, ArchGiven or ArchDefault. Empty in manifests written
+	// before lcnet recorded it.
+	Arch ArchSource `json:"arch,omitempty"`
 }
+
+// ArchSource is where a version's architecture came from.
+type ArchSource string
+
+const (
+	// ArchProgram: read from the inference program, which states every
+	// stride and size.
+	ArchProgram ArchSource = "program"
+	// ArchConfig: built from a PaddleClas training config and checked
+	// against the tensors.
+	ArchConfig ArchSource = "config"
+	// ArchGiven: set by the caller of the import (ImportOptions.Arch or
+	// StrideList).
+	ArchGiven ArchSource = "given"
+	// ArchDefault: widths from the tensor shapes, strides and input size
+	// assumed to be PaddleClas' ImageNet defaults (stride 2, 224x224),
+	// which a dygraph checkpoint cannot confirm.
+	ArchDefault ArchSource = "default"
+)

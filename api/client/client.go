@@ -121,6 +121,9 @@ func (c *Client) inferPath(name, version, op string, q url.Values) string {
 type UploadFile struct {
 	Name string // file name, e.g. "inference.pdiparams"
 	Data io.Reader
+	// Field is the form field: "file" (the default) for checkpoint files,
+	// "config" for the training config of a .pdparams.
+	Field string
 }
 
 // Upload creates a new version from checkpoint files (POST /v1/models).
@@ -139,7 +142,11 @@ func (c *Client) Upload(ctx context.Context, name, version, dtype string, files 
 				}
 			}
 			for _, f := range files {
-				part, err := mw.CreateFormFile("file", f.Name)
+				field := f.Field
+				if field == "" {
+					field = "file"
+				}
+				part, err := mw.CreateFormFile(field, f.Name)
 				if err != nil {
 					return err
 				}

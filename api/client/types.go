@@ -64,13 +64,17 @@ type VersionInfo struct {
 	DType       string `json:"dtype" example:"fp32"`
 	LabelCount  int    `json:"label_count" example:"2"`
 	// FeatureDim and PooledDim are the lengths of the two feature layers.
-	FeatureDim    int       `json:"feature_dim" example:"1280"`
-	PooledDim     int       `json:"pooled_dim" example:"128"`
-	Params        int       `json:"params" example:"230000"`
-	WeightsSHA256 string    `json:"weights_sha256"`
-	WeightsSize   int64     `json:"weights_size"`
-	SourceFormat  string    `json:"source_format,omitempty" example:"pir"`
-	CreatedAt     time.Time `json:"created_at"`
+	FeatureDim    int    `json:"feature_dim" example:"1280"`
+	PooledDim     int    `json:"pooled_dim" example:"128"`
+	Params        int    `json:"params" example:"230000"`
+	WeightsSHA256 string `json:"weights_sha256"`
+	WeightsSize   int64  `json:"weights_size"`
+	SourceFormat  string `json:"source_format,omitempty" example:"pir"`
+	// ArchSource says where the architecture came from: "program",
+	// "config" (a training config given with a .pdparams), "given", or
+	// "default" (PaddleClas' ImageNet strides and 224x224, assumed).
+	ArchSource string    `json:"arch_source,omitempty" example:"program"`
+	CreatedAt  time.Time `json:"created_at"`
 } // @name api.VersionInfo
 
 // Model is one named model with all its versions, oldest first.

@@ -142,7 +142,13 @@ func TestVersion(t *testing.T) {
 
 func TestPullList(t *testing.T) {
 	out := mustLcnet(t, "pull", "--list")
-	for _, name := range []string{"PPLCNet_x0_25", "PPLCNet_x2_5_ssld", "PP-LCNet_x1_0_doc_ori"} {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[0] == "PULC_person_attribute" && strings.Join(f[1:4], " ") != "26 256x192 multi-label" {
+			t.Errorf("pull --list: %q, want 26 classes, 256x192, multi-label", line)
+		}
+	}
+	for _, name := range []string{"PPLCNet_x0_25", "PPLCNet_x2_5_ssld", "PP-LCNet_x1_0_doc_ori", "PULC_person_attribute", "PULC_traffic_sign"} {
 		if !strings.Contains(out, name) {
 			t.Errorf("pull --list does not list %s:\n%s", name, out)
 		}
@@ -161,7 +167,7 @@ func TestReadLabels(t *testing.T) {
 	}{
 		{"plain", "cat\ndog\n\n", []string{"cat", "dog"}},
 		{"paddleclas", "0 tench, Tinca tinca\n1 goldfish\n", []string{"tench, Tinca tinca", "goldfish"}},
-		{"numbers that are names", "3 degrees\n7 degrees\n", []string{"3 degrees", "7 degrees"}},
+		{"paddleclas with blank lines", "0 0_degree\n\n1 180_degree\n", []string{"0_degree", "180_degree"}},
 	} {
 		p := filepath.Join(dir, tc.name)
 		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
@@ -178,6 +184,17 @@ func TestReadLabels(t *testing.T) {
 	}
 	if _, err := readLabels(empty); err == nil {
 		t.Error("an empty labels file was accepted")
+	}
+	// A blank line would shift every class after it; numbers that do not
+	// cover 0..K-1 cannot be told from names that start with a number.
+	for name, text := range map[string]string{"blank inside": "cat\n\ndog\n", "numbers from 3": "3 degrees\n7 degrees\n"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readLabels(p); err == nil {
+			t.Errorf("%s: accepted as %q", name, got)
+		}
 	}
 }
 

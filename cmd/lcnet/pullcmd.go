@@ -43,9 +43,13 @@ an internal mirror: URL/PPLCNet_x1_0_pretrained.pdparams).`,
 					return writeJSON(a.stdout, pull.Catalog())
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tCLASSES\tDESCRIPTION")
+				fmt.Fprintln(tw, "NAME\tCLASSES\tINPUT\tHEAD\tDESCRIPTION")
 				for _, e := range pull.Catalog() {
-					fmt.Fprintf(tw, "%s\t%d\t%s\n", e.Name, e.Classes, e.Description)
+					head := "softmax"
+					if e.MultiLabel {
+						head = "multi-label"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%dx%d\t%s\t%s\n", e.Name, e.Classes, e.InputHeight, e.InputWidth, head, e.Description)
 				}
 				return tw.Flush()
 			}

@@ -309,3 +309,36 @@ func TestPullMirror(t *testing.T) {
 	_, errOut, code := lcnet(t, nil, "pull", "PPLCNet_x1_0", "--mirror", srv.URL, "--store", store)
 	wantFailure(t, code, errOut, exitFail, "lcnet pull: ", "404")
 }
+
+// A dygraph checkpoint converted without a config says on stderr what it
+// assumed; with its config it does not, and a config of another network is
+// refused naming the first tensor that differs.
+func TestConvertConfig(t *testing.T) {
+	src := fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams")
+	store := t.TempDir()
+	_, errOut, code := lcnet(t, nil, "convert", src, "--name", "m", "--store", store)
+	if code != 0 || !strings.Contains(errOut, noConfigNote) {
+		t.Fatalf("no config: exit %d, stderr %q", code, errOut)
+	}
+	dir := t.TempDir()
+	write := func(name, scale string) string {
+		p := filepath.Join(dir, name)
+		doc := "Global:\n  image_shape: [3, 224, 224]\nArch:\n  name: PPLCNet_x" + scale + "\n  class_num: 1000\n" +
+			"Infer:\n  transforms:\n    - ResizeImage:\n        resize_short: 256\n    - CropImage:\n        size: 224\n" +
+			"  PostProcess:\n    class_id_map_file: ppcls/utils/imagenet1k_label_list.txt\n"
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	out, errOut, code := lcnet(t, nil, "convert", src, "-c", write("right.yaml", "0_25"), "--name", "m", "--store", store)
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "m:2\n") {
+		t.Fatalf("with config: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	show := mustLcnet(t, "zoo", "show", "m:2", "--json", "--store", store)
+	if !strings.Contains(show, `"arch": "config"`) {
+		t.Errorf("zoo show does not record the config as the architecture's source:\n%s", show)
+	}
+	_, errOut, code = lcnet(t, nil, "convert", src, "--config", write("wrong.yaml", "1_0"), "--name", "m", "--store", store)
+	wantFailure(t, code, errOut, 1, "lcnet convert: ", "conv1.conv.weight")
+}
