@@ -73,8 +73,8 @@ func kindName(k string) string {
 type checker struct {
 	ops    []progOp
 	params map[string][]int
-	i   int
-	cur string // the value holding the feature map
+	i      int
+	cur    string // the value holding the feature map
 }
 
 func (c *checker) fail(op *progOp, attr, format string, args ...any) error {
