@@ -363,6 +363,9 @@ func (p *program) check(a *arch.Arch) error {
 		}
 		a.MultiLabel = op.kind == "sigmoid"
 	}
+	if op := c.peek(); op != nil && op.kind != "fetch" {
+		return c.fail(op, "", "PP-LCNet ends in softmax, sigmoid or nothing after fc")
+	}
 	if _, err := c.next("the output", "fetch"); err != nil {
 		return err
 	}

@@ -133,7 +133,7 @@ func (p *program) walk() (arch.Arch, map[string]string, error) {
 		if perr := p.allowList(); perr != nil {
 			return a, nil, perr
 		}
-		return a, nil, err
+		return a, nil, fmt.Errorf("%w: %w", ErrUnsupportedProgram, err)
 	}
 	if err := p.check(&a); err != nil {
 		return a, nil, err
@@ -364,8 +364,8 @@ func guessScale(a arch.Arch) float64 {
 	return math.Round(float64(a.LastChannels())/512*100) / 100
 }
 
-// checkGeometry refuses what the network cannot compute: PP-LCNet pads
-// convolutions by (k-1)/2, never dilates, and keeps Linear weights [in, out].
+// checkGeometry refuses weights the network cannot hold; check refuses
+// paddings, dilations and transposes op by op.
 func (l *layer) checkGeometry(w []int) error {
 	op := l.op
 	if op.kind == "matmul" {
@@ -376,24 +376,6 @@ func (l *layer) checkGeometry(w []int) error {
 	}
 	if len(w) != 4 {
 		return fmt.Errorf("conv weight has shape %v, want 4 dimensions", w)
-	}
-	for _, d := range op.dilations {
-		if d != 1 {
-			return fmt.Errorf("dilations %v are not supported", op.dilations)
-		}
-	}
-	switch op.paddingAlgo {
-	case "", "EXPLICIT":
-	default:
-		return fmt.Errorf("padding_algorithm %s is not supported", op.paddingAlgo)
-	}
-	if len(op.paddings) > 0 {
-		want := (w[2] - 1) / 2
-		for _, p := range op.paddings {
-			if p != want {
-				return fmt.Errorf("paddings %v for a %dx%d kernel; PP-LCNet pads by %d", op.paddings, w[2], w[3], want)
-			}
-		}
 	}
 	for _, s := range op.strides {
 		if s < 1 {
