@@ -109,6 +109,7 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 		Arch:       a,
 		Labels:     labels,
 		Preprocess: pre,
+		Threshold:  ck.Threshold,
 		DType:      dtype,
 		Params:     arch.ParamCount(ck.Tensors),
 		Source:     zoo.Source{Format: ck.Format, Name: ck.SourceName, SHA256: ck.SourceSHA256},

@@ -13,8 +13,12 @@ import "time"
 type Prediction struct {
 	ClassID int    `json:"class_id" example:"0"`
 	Label   string `json:"label" example:"0_degree"`
-	// Score is the softmax probability of the class.
+	// Score is the softmax probability of the class, or for a multi-label
+	// model the sigmoid of its logit, scored on its own.
 	Score float64 `json:"score" example:"0.9987"`
+	// Positive, on multi-label models only, says whether Score reaches
+	// the response's threshold.
+	Positive *bool `json:"positive,omitempty" example:"true"`
 } // @name api.Prediction
 
 // ClassifyResult is the top-k of one input image.
@@ -25,9 +29,13 @@ type ClassifyResult struct {
 // ClassifyResponse answers POST /v1/models/{name}/classify and POST /classify,
 // with one result per image, in the order the images were sent.
 type ClassifyResponse struct {
-	Model   string           `json:"model" example:"textline"`
-	Version string           `json:"version" example:"1"`
-	Results []ClassifyResult `json:"results"`
+	Model   string `json:"model" example:"textline"`
+	Version string `json:"version" example:"1"`
+	// MultiLabel and Threshold are set for a multi-label model: every
+	// prediction then carries Positive, Score >= Threshold.
+	MultiLabel bool             `json:"multi_label,omitempty"`
+	Threshold  float64          `json:"threshold,omitempty" example:"0.5"`
+	Results    []ClassifyResult `json:"results"`
 } // @name api.ClassifyResponse
 
 // FeaturesResult is the feature vector of one input image.
@@ -64,13 +72,18 @@ type VersionInfo struct {
 	DType       string `json:"dtype" example:"fp32"`
 	LabelCount  int    `json:"label_count" example:"2"`
 	// FeatureDim and PooledDim are the lengths of the two feature layers.
-	FeatureDim    int       `json:"feature_dim" example:"1280"`
-	PooledDim     int       `json:"pooled_dim" example:"128"`
-	Params        int       `json:"params" example:"230000"`
-	WeightsSHA256 string    `json:"weights_sha256"`
-	WeightsSize   int64     `json:"weights_size"`
-	SourceFormat  string    `json:"source_format,omitempty" example:"pir"`
-	CreatedAt     time.Time `json:"created_at"`
+	FeatureDim    int    `json:"feature_dim" example:"1280"`
+	PooledDim     int    `json:"pooled_dim" example:"128"`
+	Params        int    `json:"params" example:"230000"`
+	WeightsSHA256 string `json:"weights_sha256"`
+	WeightsSize   int64  `json:"weights_size"`
+	SourceFormat  string `json:"source_format,omitempty" example:"pir"`
+	// MultiLabel marks a model whose head ends in a sigmoid (PaddleClas
+	// use_multilabel): scores are per class and do not sum to 1, and
+	// Threshold is where classify calls a label positive.
+	MultiLabel bool      `json:"multi_label,omitempty"`
+	Threshold  float64   `json:"threshold,omitempty" example:"0.5"`
+	CreatedAt  time.Time `json:"created_at"`
 } // @name api.VersionInfo
 
 // Model is one named model with all its versions, oldest first.
