@@ -166,6 +166,11 @@ func (c *checker) conv(what string, s arch.Stride, groups int, bn bool) error {
 		return err
 	}
 	w := c.params[op.params["Filter"]]
+	if b := op.params["Bias"]; b != "" {
+		// Paddle 2 can fuse a bias into conv2d; PP-LCNet adds biases as
+		// ops of their own, which is where walk looks for them.
+		return c.fail(op, "Bias", "adds %s inside the conv; PP-LCNet has no fused conv bias", b)
+	}
 	if len(w) != 4 {
 		return c.fail(op, "", "weight shape %v is not [out, in, k, k]", w)
 	}

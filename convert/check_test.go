@@ -219,6 +219,9 @@ func TestCheckPdmodel(t *testing.T) {
 				}
 			}
 		}, op: "elementwise_add", attr: "axis"},
+		{name: "fused conv bias", edit: func(t *testing.T, p *program) {
+			pdFind(t, p, "conv2d", 3).params["Bias"] = "batch_norm_0.b_0"
+		}, op: "conv2d", attr: "Bias"},
 		{name: "max pool", edit: func(t *testing.T, p *program) { pdFind(t, p, "pool2d", 2).attrs.strs["pooling_type"] = "max" }, op: "pool2d", attr: "pooling_type"},
 		{name: "pool to 2x2", edit: func(t *testing.T, p *program) { pdFind(t, p, "pool2d", 1).attrs.ints["ksize"] = []int{2, 2} }, op: "pool2d", attr: "ksize"},
 		{name: "flatten stop axis", edit: func(t *testing.T, p *program) {
