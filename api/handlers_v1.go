@@ -1,11 +1,12 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -108,7 +109,7 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 	if labels == 0 {
 		labels = m.Arch.ClassNum
 	}
-	return client.VersionInfo{
+	v := client.VersionInfo{
 		Version:       m.Version,
 		Architecture:  "PPLCNet_x" + m.Arch.ScaleName(),
 		Scale:         m.Arch.Scale,
@@ -125,6 +126,10 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 		ArchSource:    string(m.Source.Arch),
 		CreatedAt:     m.CreatedAt,
 	}
+	if m.Arch.MultiLabel {
+		v.MultiLabel, v.Threshold = true, m.DecisionThreshold()
+	}
+	return v
 }
 
 // classifyNamed godoc
@@ -139,16 +144,18 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 //	@Produce		json
 //	@Param			name	path		string	true	"Model name"
 //	@Param			version	query		string	false	"Version (default: latest)"
-//	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
+//	@Param			top_k	query		int		false	"Classes per image (default 5; every class on a multi-label model)"	minimum(1)
+//	@Param			threshold	query	number	false	"Multi-label models only: where a label is positive (default: the model's, else 0.5)"	minimum(0)	maximum(1)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
 //	@Success		200		{object}	client.ClassifyResponse
-//	@Failure		400		{object}	client.Problem	"bad top_k, empty body"
+//	@Failure		400		{object}	client.Problem	"bad top_k or threshold, empty body"
 //	@Failure		404		{object}	client.Problem	"unknown model or version"
 //	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	client.Problem	"body or image too large"
 //	@Failure		415		{object}	client.Problem	"not an image"
 //	@Failure		422		{object}	client.Problem	"corrupt image"
 //	@Failure		429		{object}	client.Problem	"queue full; see Retry-After"
+//	@Failure		500		{object}	client.Problem	"the model computed NaN"
 //	@Failure		503		{object}	client.Problem	"loading, pulling or shutting down; see Retry-After"
 //	@Router			/v1/models/{name}/classify [post]
 func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
@@ -166,16 +173,18 @@ func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Accept			image/png
 //	@Produce		json
 //	@Param			model	query		string	false	"NAME or NAME:VERSION"
-//	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
+//	@Param			top_k	query		int		false	"Classes per image (default 5; every class on a multi-label model)"	minimum(1)
+//	@Param			threshold	query	number	false	"Multi-label models only: where a label is positive (default: the model's, else 0.5)"	minimum(0)	maximum(1)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
 //	@Success		200		{object}	client.ClassifyResponse
-//	@Failure		400		{object}	client.Problem	"bad top_k, empty body, no model chosen"
+//	@Failure		400		{object}	client.Problem	"bad top_k or threshold, empty body, no model chosen"
 //	@Failure		404		{object}	client.Problem
 //	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	client.Problem
 //	@Failure		415		{object}	client.Problem
 //	@Failure		422		{object}	client.Problem
 //	@Failure		429		{object}	client.Problem
+//	@Failure		500		{object}	client.Problem	"the model computed NaN"
 //	@Failure		503		{object}	client.Problem
 //	@Router			/classify [post]
 func (s *Server) classifyDefault(w http.ResponseWriter, r *http.Request) error {
@@ -183,21 +192,59 @@ func (s *Server) classifyDefault(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version string, pick bool) error {
-	topK := 5
-	if v := r.URL.Query().Get("top_k"); v != "" {
+	q := r.URL.Query()
+	topK := 0 // the default depends on the model
+	if v := q.Get("top_k"); v != "" {
 		k, err := strconv.Atoi(v)
 		if err != nil || k < 1 {
 			return problemf(http.StatusBadRequest, "top_k must be a whole number of at least 1, got %q", v)
 		}
 		topK = k
 	}
+	threshold := -1.0
+	if v := q.Get("threshold"); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(t >= 0 && t <= 1) {
+			return problemf(http.StatusBadRequest, "threshold must be a number from 0 to 1, got %q", v)
+		}
+		threshold = t
+	}
 	e, out, err := s.inferImages(r, name, version, pick)
 	if err != nil {
 		return err
 	}
 	resp := client.ClassifyResponse{Model: e.m.Name, Version: e.m.Version, Results: make([]client.ClassifyResult, out.N)}
+	if e.m.Arch.MultiLabel {
+		// Every label is an answer of its own.
+		resp.MultiLabel = true
+		if topK == 0 {
+			topK = out.Classes
+		}
+		if threshold < 0 {
+			threshold = e.m.DecisionThreshold()
+		}
+		resp.Threshold = threshold
+	} else if threshold >= 0 {
+		return problemf(http.StatusBadRequest, "threshold applies to multi-label models; %s:%s scores classes with a softmax", e.m.Name, e.m.Version)
+	}
+	if topK == 0 {
+		topK = 5
+	}
 	for i := range out.N {
-		resp.Results[i].Predictions = topPredictions(out.Probabilities[i*out.Classes:(i+1)*out.Classes], e.m.Labels, topK)
+		probs := out.Probabilities[i*out.Classes : (i+1)*out.Classes]
+		if c := slices.IndexFunc(probs, func(p float32) bool { return p != p }); c >= 0 {
+			// Broken weights or an input the network overflows on: no
+			// ranking of NaN is an answer.
+			return problemf(http.StatusInternalServerError, "%s:%s computed NaN for class %d of image %d", e.m.Name, e.m.Version, c, i)
+		}
+		preds := topPredictions(probs, e.m.Labels, topK)
+		if resp.MultiLabel {
+			for j := range preds {
+				pos := preds[j].Score >= threshold
+				preds[j].Positive = &pos
+			}
+		}
+		resp.Results[i].Predictions = preds
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -263,7 +310,9 @@ func topPredictions(probs []float32, labels []string, k int) []client.Prediction
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	// cmp.Compare orders NaN below every number, so the order is total
+	// even for scores classify would refuse.
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(probs[b], probs[a]) })
 	k = min(k, len(idx))
 	out := make([]client.Prediction, k)
 	for i, c := range idx[:k] {

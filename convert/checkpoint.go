@@ -49,6 +49,9 @@ type Checkpoint struct {
 	// Labels and Preprocess come from inference.yml when there is one.
 	Labels     []string
 	Preprocess *arch.Preprocess
+	// Threshold is the multi-label decision threshold of inference.yml's
+	// PostProcess; 0 when it names none.
+	Threshold float64
 	// SourceName is the base name of the path given; SourceSHA256 the
 	// SHA-256 of the file read (the archive, the .pdparams, or for a
 	// directory its inference.pdiparams).

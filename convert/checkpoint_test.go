@@ -416,8 +416,8 @@ func TestWalkPIREdits(t *testing.T) {
 		{"as is", "", "", 0.2, ""},
 		{"upscale_in_train", `"D":"downgrade_in_infer"`, `"D":"upscale_in_train"`, 0, ""},
 		{"unknown dropout mode", `"D":"downgrade_in_infer"`, `"D":"sideways"`, 0, `dropout mode "sideways"`},
-		{"padding", pad1, strings.ReplaceAll(pad1, `"D":1}`, `"D":0}`), 0, "paddings [0 0] for a 3x3 kernel"},
-		{"dilation", strings.Replace(pad1, "paddings", "dilations", 1), strings.ReplaceAll(strings.Replace(pad1, "paddings", "dilations", 1), `"D":1}`, `"D":2}`), 0, "dilations [2 2]"},
+		{"padding", pad1, strings.ReplaceAll(pad1, `"D":1}`, `"D":0}`), 0, "op 147 (conv2d): paddings: is [0 0]; PP-LCNet uses padding 1"},
+		{"dilation", strings.Replace(pad1, "paddings", "dilations", 1), strings.ReplaceAll(strings.Replace(pad1, "paddings", "dilations", 1), `"D":1}`, `"D":2}`), 0, "op 147 (conv2d): dilations: is [2 2]"},
 		{"transposed fc", `{"#":"0.a_bool","D":false},"N":"transpose_y"`, `{"#":"0.a_bool","D":true},"N":"transpose_y"`, 0, "transposed Linear"},
 		{"not pir", `"magic":"pir"`, `"magic":"pyr"`, 0, `magic is "pyr"`},
 	}

@@ -250,12 +250,16 @@ func stripCallstacks(t *testing.T, b []byte) []byte {
 
 func FuzzYML(f *testing.F) {
 	f.Add([]byte("PreProcess:\n  transform_ops:\n  - ResizeImage:\n      resize_short: 256\n  - CropImage:\n      size: 224\n  - NormalizeImage:\n      scale: 1.0/255.0\n      mean: [0.485, 0.456, 0.406]\n      std: [0.229, 0.224, 0.225]\n      order: ''\nPostProcess:\n  Topk:\n    label_list: [a, b]\n"))
+	f.Add([]byte("PostProcess:\n  MultiLabelThreshOutput:\n    threshold: 0.5\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, _, err := parseYML(data)
 		if err == nil && p != nil {
 			if h, w := p.OutputSize(); h < 0 || w < 0 {
 				t.Fatalf("size %dx%d", w, h)
 			}
+		}
+		if th := postThreshold(data); th < 0 || th >= 1 {
+			t.Fatalf("threshold %g outside [0, 1)", th)
 		}
 	})
 }

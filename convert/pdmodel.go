@@ -104,15 +104,27 @@ func parsePdmodel(data []byte) (*program, error) {
 		}
 		return ""
 	}
-	for _, op := range ops {
-		switch op.typ {
-		case "feed":
+	for i, op := range ops {
+		po := progOp{kind: normaliseOp(op.typ), typ: op.typ, pos: i, params: map[string]string{},
+			attrs: opAttrs{ints: op.ints, floats: op.floats, strs: op.strs, bools: op.bools}}
+		if po.kind == "input" {
 			if out := op.outputs["Out"]; len(out) > 0 && p.feedShape == nil {
 				p.feedShape = byName[out[0]].dims
 			}
-			continue
 		}
-		po := progOp{kind: normaliseOp(op.typ), typ: op.typ, params: map[string]string{}}
+		// The activation comes first, then the other inputs the check
+		// follows: the second factor of a multiply.
+		for _, slot := range []string{"Input", "X", "Y"} {
+			if args := op.inputs[slot]; len(args) > 0 {
+				po.in = append(po.in, args[0])
+			}
+		}
+		for _, slot := range []string{"Out", "Output", "Y"} {
+			if args := op.outputs[slot]; len(args) > 0 {
+				po.out = args[0]
+				break
+			}
+		}
 		for _, slot := range []string{"Filter", "Scale", "Bias", "Mean", "Variance", "Y"} {
 			if n := param(op, slot); n != "" {
 				po.params[slot] = n

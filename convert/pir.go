@@ -71,6 +71,47 @@ var pirSlots = map[string][]string{
 	"add":     {"X", "Y"},
 	"matmul":  {"X", "Y"},
 	"dropout": {"X", "Seed", "P"},
+	"mul":     {"X", "Y"},
+	"scale":   {"X", "Scale"},
+}
+
+// setPIR stores one PIR attribute by its type.
+func (a opAttrs) setPIR(at pirAttr) error {
+	var err error
+	switch strings.TrimPrefix(strings.TrimPrefix(at.AT.Type, "0."), "1.") {
+	case "a_i32", "a_i64":
+		var v int
+		if err = json.Unmarshal(at.AT.D, &v); err == nil {
+			a.ints[at.Name] = []int{v}
+		}
+	case "a_f32", "a_f64":
+		var v float64
+		if err = json.Unmarshal(at.AT.D, &v); err == nil {
+			a.floats[at.Name] = v
+		}
+	case "a_str":
+		var v string
+		if err = json.Unmarshal(at.AT.D, &v); err == nil {
+			a.strs[at.Name] = v
+		}
+	case "a_bool":
+		var v bool
+		if err = json.Unmarshal(at.AT.D, &v); err == nil {
+			a.bools[at.Name] = v
+		}
+	case "a_array":
+		// Arrays of strings or floats matter to no op lcnet runs; the
+		// check refuses an op whose integer array it cannot read.
+		if v, err := pirInts(at.AT.D); err == nil {
+			a.ints[at.Name] = v
+		}
+	case "a_intarray":
+		var v []int
+		if err = json.Unmarshal(at.AT.D, &v); err == nil {
+			a.ints[at.Name] = v
+		}
+	}
+	return err
 }
 
 // parsePIR reads a PIR json program.
@@ -89,6 +130,8 @@ func parsePIR(data []byte) (*program, error) {
 	p := &program{params: map[string][]int{}}
 	paramOf := map[int]string{}  // value id -> parameter name (through reshapes)
 	constOf := map[int]float64{} // value id -> value of a scalar full op
+	intsOf := map[int][]int{}    // value id -> value of a full_int_array op
+	reshapeOf := map[int][]int{} // value id -> target shape of a reshaped parameter
 	for i, op := range ops {
 		typ := strings.TrimPrefix(op.Type, "1.")
 		if op.Type == "p" {
@@ -128,23 +171,20 @@ func parsePIR(data []byte) (*program, error) {
 				return nil, fmt.Errorf("pir: op %d (%s): outputs: %w", i, typ, err)
 			}
 		}
-		switch typ {
-		case "data":
+		if typ == "full_int_array" {
+			// Kernel sizes and shapes reach pool2d and reshape as values.
 			if len(outs) > 0 {
-				if s, err := outs[0].shape(); err == nil {
-					p.feedShape = s
+				for _, at := range attrs {
+					if at.Name == "value" {
+						if v, err := pirInts(at.AT.D); err == nil {
+							intsOf[outs[0].ID] = v
+						}
+					}
 				}
 			}
 			continue
-		case "reshape", "reshape_", "assign":
-			// SE biases reach their add through a reshape of the parameter.
-			if len(op.I) > 0 && len(outs) > 0 {
-				if n, ok := paramOf[op.I[0].ID]; ok {
-					paramOf[outs[0].ID] = n
-				}
-			}
-			continue
-		case "full":
+		}
+		if typ == "full" {
 			if len(outs) > 0 {
 				for _, at := range attrs {
 					var v float64
@@ -155,45 +195,65 @@ func parsePIR(data []byte) (*program, error) {
 			}
 			continue
 		}
-		po := progOp{kind: normaliseOp(typ), typ: typ, params: map[string]string{}}
+		kind := normaliseOp(typ)
+		if (kind == "reshape" || kind == "assign") && len(op.I) > 0 && len(outs) > 0 {
+			// SE biases reach their add through a reshape of the parameter.
+			if n, ok := paramOf[op.I[0].ID]; ok {
+				paramOf[outs[0].ID] = n
+				if kind == "reshape" && len(op.I) > 1 {
+					if shape, ok := intsOf[op.I[1].ID]; ok {
+						reshapeOf[outs[0].ID] = shape
+					}
+				}
+				continue
+			}
+		}
+		po := progOp{kind: kind, typ: typ, pos: i, params: map[string]string{}, attrs: newAttrs()}
+		for _, in := range op.I {
+			po.in = append(po.in, fmt.Sprintf("%%%d", in.ID))
+		}
+		if len(outs) > 0 {
+			po.out = fmt.Sprintf("%%%d", outs[0].ID)
+		}
+		if kind == "input" && len(outs) > 0 {
+			if s, err := outs[0].shape(); err == nil {
+				p.feedShape = s
+			}
+		}
 		slots := pirSlots[po.kind]
 		for j, in := range op.I {
-			if j >= len(slots) {
-				break
-			}
-			if n, ok := paramOf[in.ID]; ok {
+			if n, ok := paramOf[in.ID]; ok && j < len(slots) {
 				po.params[slots[j]] = n
+				if shape, ok := reshapeOf[in.ID]; ok {
+					po.attrs.ints[slots[j]+".reshape"] = shape
+				}
 			}
-			if po.kind == "dropout" && slots[j] == "P" {
-				if v, ok := constOf[in.ID]; ok {
+			if v, ok := constOf[in.ID]; ok && j > 0 {
+				po.attrs.floats["input."+fmt.Sprint(j)] = v
+				if po.kind == "dropout" && j < len(slots) && slots[j] == "P" {
 					po.dropoutP, po.hasDropoutP = v, true
 				}
 			}
+			if v, ok := intsOf[in.ID]; ok && j > 0 {
+				po.attrs.ints["input."+fmt.Sprint(j)] = v
+			}
 		}
 		for _, at := range attrs {
-			var err error
-			switch at.Name {
-			case "strides":
-				po.strides, err = pirInts(at.AT.D)
-			case "paddings":
-				po.paddings, err = pirInts(at.AT.D)
-			case "dilations":
-				po.dilations, err = pirInts(at.AT.D)
-			case "padding_algorithm":
-				err = json.Unmarshal(at.AT.D, &po.paddingAlgo)
-			case "transpose_y":
-				err = json.Unmarshal(at.AT.D, &po.transposeY)
-			case "groups":
-				err = json.Unmarshal(at.AT.D, &po.groups)
-			case "mode":
-				err = json.Unmarshal(at.AT.D, &po.dropoutMode)
-			case "p":
-				err = json.Unmarshal(at.AT.D, &po.dropoutP)
-				po.hasDropoutP = err == nil
-			}
-			if err != nil {
+			if err := po.attrs.setPIR(at); err != nil {
 				return nil, fmt.Errorf("pir: op %d (%s): attribute %s: %w", i, typ, at.Name, err)
 			}
+		}
+		po.strides = po.attrs.ints["strides"]
+		po.paddings = po.attrs.ints["paddings"]
+		po.dilations = po.attrs.ints["dilations"]
+		po.paddingAlgo = po.attrs.strs["padding_algorithm"]
+		po.transposeY = po.attrs.bools["transpose_y"]
+		if g := po.attrs.ints["groups"]; len(g) == 1 {
+			po.groups = g[0]
+		}
+		po.dropoutMode = po.attrs.strs["mode"]
+		if v, ok := po.attrs.floats["p"]; ok {
+			po.dropoutP, po.hasDropoutP = v, true
 		}
 		if po.kind == "conv" && po.groups == 0 {
 			po.groups = 1

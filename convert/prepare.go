@@ -68,6 +68,10 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	case opts.Config != nil && opts.Config.Preprocess != nil:
 		pre = *opts.Config.Preprocess
 	}
+	threshold := ck.Threshold
+	if threshold == 0 && opts.Config != nil {
+		threshold = opts.Config.Threshold
+	}
 	if a.InputHeight <= 0 || a.InputWidth <= 0 {
 		a.InputHeight, a.InputWidth = a.InputSize(pre)
 	}
@@ -110,6 +114,7 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 		Arch:       a,
 		Labels:     labels,
 		Preprocess: pre,
+		Threshold:  threshold,
 		DType:      dtype,
 		Params:     arch.ParamCount(ck.Tensors),
 		Source:     zoo.Source{Format: ck.Format, Name: ck.SourceName, SHA256: ck.SourceSHA256, Arch: source},
@@ -131,7 +136,6 @@ func chooseArch(ck *Checkpoint, opts ImportOptions, d deps) (arch.Arch, zoo.Arch
 			if err := configAgrees(a, cfg.Arch, ck.Tensors); err != nil {
 				return arch.Arch{}, "", fmt.Errorf("import: %w", err)
 			}
-			a.MultiLabel = a.MultiLabel || cfg.Arch.MultiLabel
 		}
 		return a, zoo.ArchProgram, nil
 	case cfg != nil:
@@ -152,6 +156,11 @@ func configAgrees(prog, cfg arch.Arch, tensors map[string]arch.Tensor) error {
 	}
 	if !slices.Equal(prog.StrideList, cfg.StrideList) {
 		return fmt.Errorf("the config's stride_list %v disagrees with the program's %v", cfg.StrideList, prog.StrideList)
+	}
+	// The program's last op decides what the server computes; a config
+	// that says otherwise belongs to another export.
+	if prog.MultiLabel != cfg.MultiLabel {
+		return fmt.Errorf("the config's Global.use_multilabel is %v but the program's head ends in %s; pass the config this model was exported with", cfg.MultiLabel, headName(prog.MultiLabel))
 	}
 	return nil
 }
@@ -195,4 +204,11 @@ func modelName(source string) string {
 	}
 	n = strings.TrimSuffix(n, "_infer")
 	return n
+}
+
+func headName(multiLabel bool) string {
+	if multiLabel {
+		return "a sigmoid"
+	}
+	return "a softmax"
 }

@@ -83,6 +83,7 @@ func TestPrepare(t *testing.T) {
 		}), ImportOptions{}, "tensor fc.bias: shape [2] needs 2 values"},
 		{"strides", textline, ImportOptions{StrideList: []arch.Stride{arch.Square(2)}}, "stride_list has 1 entries"},
 		{"empty", &Checkpoint{}, ImportOptions{}, "no tensors"},
+		{"config says multi-label, program softmax", textline, ImportOptions{Config: multiLabelConfig(textline)}, "Global.use_multilabel is true but the program's head ends in a softmax"},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,4 +146,12 @@ func TestPrepareGolden(t *testing.T) {
 	if m.Arch.Blocks[1].Stride != (arch.Stride{H: 2, W: 1}) || m.Arch.Blocks[0].Stride != arch.Square(1) {
 		t.Errorf("strides not applied: %+v", m.Arch.Blocks[:2])
 	}
+}
+
+// multiLabelConfig is the config of ck's own architecture with
+// use_multilabel set, as if taken from another export.
+func multiLabelConfig(ck *Checkpoint) *Config {
+	a := *ck.Arch
+	a.MultiLabel = true
+	return &Config{Arch: a}
 }

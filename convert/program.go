@@ -28,6 +28,13 @@ type program struct {
 type progOp struct {
 	kind string // normalised op type: see normaliseOp
 	typ  string // the type as written, for errors
+	pos  int    // index in the program's op list, for errors
+	// in lists the values the op reads (activation first) and out the
+	// value it writes, so the check can follow the data through the graph.
+	in  []string
+	out string
+	// attrs holds every attribute the op carries, for the check.
+	attrs opAttrs
 	// params holds the parameter names the op reads, by slot
 	// ("Filter", "Scale", "Bias", "Mean", "Variance", "Y").
 	params      map[string]string
@@ -42,7 +49,21 @@ type progOp struct {
 	dropoutMode string
 }
 
-// normaliseOp maps Paddle 2 and PIR op names to one kind.
+// opAttrs are an op's attributes by type; integer lists and scalars share
+// ints, the way Paddle 2 stores them.
+type opAttrs struct {
+	ints   map[string][]int
+	floats map[string]float64
+	strs   map[string]string
+	bools  map[string]bool
+}
+
+func newAttrs() opAttrs {
+	return opAttrs{ints: map[string][]int{}, floats: map[string]float64{}, strs: map[string]string{}, bools: map[string]bool{}}
+}
+
+// normaliseOp maps Paddle 2 and PIR op names to one kind. A type it does
+// not know stays as written, and the check refuses it.
 func normaliseOp(t string) string {
 	switch t {
 	case "conv2d", "depthwise_conv2d":
@@ -55,6 +76,32 @@ func normaliseOp(t string) string {
 		return "matmul"
 	case "dropout":
 		return "dropout"
+	case "hardswish", "hard_swish", "hardswish_":
+		return "hardswish"
+	case "hardsigmoid", "hard_sigmoid", "hardsigmoid_":
+		return "hardsigmoid"
+	case "relu", "relu_":
+		return "relu"
+	case "pool2d":
+		return "pool"
+	case "elementwise_mul", "multiply", "multiply_":
+		return "mul"
+	case "flatten", "flatten_", "flatten_contiguous_range", "flatten2":
+		return "flatten"
+	case "reshape", "reshape_", "reshape2":
+		return "reshape"
+	case "scale", "scale_":
+		return "scale"
+	case "softmax", "softmax_":
+		return "softmax"
+	case "sigmoid", "sigmoid_":
+		return "sigmoid"
+	case "feed", "data":
+		return "input"
+	case "fetch", "fetch_v2":
+		return "fetch"
+	case "assign", "assign_":
+		return "assign"
 	}
 	return t
 }
@@ -79,6 +126,24 @@ var stageSizes = []struct {
 // assumed that the program states: strides, kernels, SE placement, the last
 // conv, dropout and the class count all come from the ops.
 func (p *program) walk() (arch.Arch, map[string]string, error) {
+	a, names, err := p.walkLayers()
+	if err != nil {
+		// An op lcnet does not know explains more than the layer it
+		// broke.
+		if perr := p.allowList(); perr != nil {
+			return a, nil, perr
+		}
+		return a, nil, fmt.Errorf("%w: %w", ErrUnsupportedProgram, err)
+	}
+	if err := p.check(&a); err != nil {
+		return a, nil, err
+	}
+	return a, names, nil
+}
+
+// walkLayers reads the architecture from the conv, batch norm, add,
+// matmul and dropout ops; check proves the rest.
+func (p *program) walkLayers() (arch.Arch, map[string]string, error) {
 	var layers []*layer
 	var dropout *progOp
 	for i := range p.ops {
@@ -115,7 +180,7 @@ func (p *program) walk() (arch.Arch, map[string]string, error) {
 				return arch.Arch{}, nil, fmt.Errorf("op %d (%s) adds %s but follows no layer", i, op.typ, b)
 			}
 			layers[len(layers)-1].bias = b
-		case "dropout":
+		case "dropout", "scale":
 			dropout = op
 		}
 	}
@@ -234,7 +299,17 @@ func (p *program) walk() (arch.Arch, map[string]string, error) {
 	a.ClassNum = w[1]
 	name(fc.weight, "fc.weight")
 	name(fc.bias, "fc.bias")
-	if dropout != nil {
+	if dropout != nil && dropout.kind == "scale" {
+		// Dropout exported as its inference form: x * (1-p).
+		v, ok := dropout.attrs.floats["scale"]
+		if !ok {
+			v, ok = dropout.attrs.floats["input.1"]
+		}
+		if !ok || v <= 0 || v > 1 {
+			return a, nil, fmt.Errorf("op %d (%s): scale %g is not a dropout's 1-p", dropout.pos, dropout.typ, v)
+		}
+		a.DropoutProb = 1 - v
+	} else if dropout != nil {
 		if !dropout.hasDropoutP {
 			return a, nil, errors.New("dropout op has no probability")
 		}
@@ -289,8 +364,8 @@ func guessScale(a arch.Arch) float64 {
 	return math.Round(float64(a.LastChannels())/512*100) / 100
 }
 
-// checkGeometry refuses what the network cannot compute: PP-LCNet pads
-// convolutions by (k-1)/2, never dilates, and keeps Linear weights [in, out].
+// checkGeometry refuses weights the network cannot hold; check refuses
+// paddings, dilations and transposes op by op.
 func (l *layer) checkGeometry(w []int) error {
 	op := l.op
 	if op.kind == "matmul" {
@@ -301,24 +376,6 @@ func (l *layer) checkGeometry(w []int) error {
 	}
 	if len(w) != 4 {
 		return fmt.Errorf("conv weight has shape %v, want 4 dimensions", w)
-	}
-	for _, d := range op.dilations {
-		if d != 1 {
-			return fmt.Errorf("dilations %v are not supported", op.dilations)
-		}
-	}
-	switch op.paddingAlgo {
-	case "", "EXPLICIT":
-	default:
-		return fmt.Errorf("padding_algorithm %s is not supported", op.paddingAlgo)
-	}
-	if len(op.paddings) > 0 {
-		want := (w[2] - 1) / 2
-		for _, p := range op.paddings {
-			if p != want {
-				return fmt.Errorf("paddings %v for a %dx%d kernel; PP-LCNet pads by %d", op.paddings, w[2], w[3], want)
-			}
-		}
 	}
 	for _, s := range op.strides {
 		if s < 1 {

@@ -35,6 +35,7 @@ func readYML(ctx context.Context, d *modelDir, ck *Checkpoint) error {
 		return err
 	}
 	ck.Preprocess, ck.Labels = pre, labels
+	ck.Threshold = postThreshold(raw)
 	return nil
 }
 

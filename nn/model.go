@@ -46,7 +46,8 @@ type Output struct {
 	Classes    int
 	FeatureDim int
 	PooledDim  int
-	// Logits are the fc outputs, Probabilities their softmax.
+	// Logits are the fc outputs, Probabilities their softmax, or for a
+	// multi-label head (arch.Arch.MultiLabel) their sigmoids.
 	Logits, Probabilities []float32
 	// Features are hardswish(last_conv(GAP)) before dropout, or the pooled
 	// vector for models without last_conv.
@@ -413,7 +414,11 @@ func (m *Model) head(c *call, n int) {
 	for i := range n {
 		logits := o.Logits[i*o.Classes : (i+1)*o.Classes]
 		copy(logits, c.logi[i*cs:])
-		softmax(logits, o.Probabilities[i*o.Classes:(i+1)*o.Classes])
+		if a.MultiLabel {
+			sigmoid(logits, o.Probabilities[i*o.Classes:(i+1)*o.Classes])
+		} else {
+			softmax(logits, o.Probabilities[i*o.Classes:(i+1)*o.Classes])
+		}
 	}
 }
 

@@ -303,3 +303,34 @@ func TestLoadRefusesTinySE(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestMultiLabelSigmoid: a multi-label head scores each class with the
+// sigmoid of its logit, and the same weights as single-label give the
+// same logits.
+func TestMultiLabelSigmoid(t *testing.T) {
+	ctx := context.Background()
+	single := arch.DefaultArch(0.25, 5)
+	multi := single
+	multi.MultiLabel = true
+	x := randomInput(2, 64, 64, 3)
+	var outs [2]*Output
+	for i, a := range []arch.Arch{single, multi} {
+		m, err := Load(a, randomTensors(a, 7), Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outs[i], err = m.Infer(ctx, x, 2, 64, 64); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	}
+	for i, l := range outs[1].Logits {
+		if l != outs[0].Logits[i] {
+			t.Fatalf("logit %d: %g multi-label, %g single", i, l, outs[0].Logits[i])
+		}
+		want := 1 / (1 + math.Exp(-float64(l)))
+		if got := float64(outs[1].Probabilities[i]); math.Abs(got-want) > 1e-7 {
+			t.Errorf("class %d: probability %g, want sigmoid %g", i, got, want)
+		}
+	}
+}

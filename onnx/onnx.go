@@ -169,7 +169,13 @@ func (g *onnxGraph) build(a arch.Arch) error {
 	g.addInit("fc.bias", []int{a.ClassNum}, g.tensor("fc.bias"))
 	// Paddle's Linear weight is [in, out], which is Gemm's B without transB.
 	logits := g.node("Gemm", Logits, []string{features, "fc.weight", "fc.bias"}, onnxAttrFloat("alpha", alpha))
-	probs := g.node("Softmax", Probabilities, []string{logits}, onnxAttrInt("axis", -1))
+	var probs string
+	if a.MultiLabel {
+		// A multi-label head scores each class on its own.
+		probs = g.node("Sigmoid", Probabilities, []string{logits})
+	} else {
+		probs = g.node("Softmax", Probabilities, []string{logits}, onnxAttrInt("axis", -1))
+	}
 
 	g.outputs = [][]byte{
 		onnxValueInfo(logits, "batch", a.ClassNum),

@@ -458,6 +458,38 @@ func TestExportONNXInferenceModels(t *testing.T) {
 	}
 }
 
+// TestExportONNXMultiLabel converts the real text-line program with its
+// softmax turned into a sigmoid, as PaddleClas exports a use_multilabel
+// model, and checks the export's probabilities under ONNX Runtime: the
+// sigmoid of its own logits and of the float64 reference's.
+func TestExportONNXMultiLabel(t *testing.T) {
+	src := fixtures.Path(t, "paddle3", "PP-LCNet_x0_25_textline_ori")
+	pir := fixtures.ReadPIR(t, src)
+	pir.SigmoidHead(t)
+	ck, err := convert.Read(t.Context(), pir.Dir(t, src), convert.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ck.Arch.MultiLabel {
+		t.Fatal("a sigmoid head was not read as multi-label")
+	}
+	model := exportFile(t, *ck.Arch, ck.Tensors, Options{})
+	x := randomInput(300, 2, 80, 160)
+	got := runORT(t, model, x, onnxOutputs...)
+	want := refForward(*ck.Arch, ck.Tensors, x)
+	compare(t, "logits vs reference", got[Logits], want.logits, 1e-4)
+	compare(t, "probabilities vs reference sigmoid", got[Probabilities], want.probs, 1e-5)
+	var own [][]float64
+	for r := range want.logits {
+		row := make([]float64, len(want.logits[r]))
+		for j := range row {
+			row[j] = 1 / (1 + math.Exp(-float64(got[Logits].Data[r*len(row)+j])))
+		}
+		own = append(own, row)
+	}
+	compare(t, "probabilities vs sigmoid of ORT logits", got[Probabilities], own, 1e-6)
+}
+
 func BenchmarkExportONNX(b *testing.B) {
 	a := arch.DefaultArch(1.0, 1000)
 	ts := randomWeights(a, 1)

@@ -146,6 +146,9 @@ func refForward(a arch.Arch, ts map[string]arch.Tensor, x *npy.Array) refOutputs
 		}
 		for j := range probs {
 			probs[j] /= sum
+			if a.MultiLabel {
+				probs[j] = 1 / (1 + math.Exp(-logits[j]))
+			}
 		}
 		out.logits = append(out.logits, logits)
 		out.probs = append(out.probs, probs)

@@ -17,6 +17,10 @@ const (
 	FP16 DType = "fp16"
 )
 
+// DefaultThreshold is PaddleClas' MultiLabelThreshOutput threshold, used
+// when a multi-label model's inference.yml names none.
+const DefaultThreshold = 0.5
+
 // Manifest describes one immutable model version. It is written last, after
 // the weights, so a version without a manifest does not exist.
 type Manifest struct {
@@ -26,7 +30,11 @@ type Manifest struct {
 	// Labels has one name per class; empty means "class N".
 	Labels     []string        `json:"labels,omitempty"`
 	Preprocess arch.Preprocess `json:"preprocess"`
-	DType      DType           `json:"dtype"`
+	// Threshold is where a multi-label model (Arch.MultiLabel) calls a
+	// label positive, from inference.yml's PostProcess; 0 means
+	// DefaultThreshold.
+	Threshold float64 `json:"threshold,omitempty"`
+	DType     DType   `json:"dtype"`
 	// Params is the number of learned values (BN statistics excluded).
 	Params int `json:"params"`
 	// WeightsFile is the object name of the weights inside the version.
@@ -70,3 +78,12 @@ const (
 	// which a dygraph checkpoint cannot confirm.
 	ArchDefault ArchSource = "default"
 )
+
+// DecisionThreshold is the threshold a multi-label model's labels are
+// called positive at.
+func (m Manifest) DecisionThreshold() float64 {
+	if m.Threshold > 0 {
+		return m.Threshold
+	}
+	return DefaultThreshold
+}

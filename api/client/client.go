@@ -73,12 +73,30 @@ func (c *Client) Model(ctx context.Context, name, version string) (Model, error)
 }
 
 // Classify sends images (encoded files) as multipart/form-data. An empty
-// name uses POST /classify and the server's default model.
+// name uses POST /classify and the server's default model. topK 0 is the
+// server's default.
 func (c *Client) Classify(ctx context.Context, name, version string, images [][]byte, topK int) (ClassifyResponse, error) {
+	return c.ClassifyWith(ctx, name, version, images, ClassifyOptions{TopK: topK})
+}
+
+// ClassifyOptions are the query options of classify; zero values are the
+// server's defaults.
+type ClassifyOptions struct {
+	TopK int
+	// Threshold, for a multi-label model, is where a label is positive;
+	// nil uses the model's.
+	Threshold *float64
+}
+
+// ClassifyWith is Classify with every option.
+func (c *Client) ClassifyWith(ctx context.Context, name, version string, images [][]byte, opts ClassifyOptions) (ClassifyResponse, error) {
 	var out ClassifyResponse
 	q := url.Values{}
-	if topK > 0 {
-		q.Set("top_k", strconv.Itoa(topK))
+	if opts.TopK > 0 {
+		q.Set("top_k", strconv.Itoa(opts.TopK))
+	}
+	if opts.Threshold != nil {
+		q.Set("threshold", strconv.FormatFloat(*opts.Threshold, 'g', -1, 64))
 	}
 	path := c.inferPath(name, version, "classify", q)
 	body, ct, err := imagesForm(images)

@@ -13,8 +13,12 @@ import "time"
 type Prediction struct {
 	ClassID int    `json:"class_id" example:"0"`
 	Label   string `json:"label" example:"0_degree"`
-	// Score is the softmax probability of the class.
+	// Score is the softmax probability of the class, or for a multi-label
+	// model the sigmoid of its logit, scored on its own.
 	Score float64 `json:"score" example:"0.9987"`
+	// Positive, on multi-label models only, says whether Score reaches
+	// the response's threshold.
+	Positive *bool `json:"positive,omitempty" example:"true"`
 } // @name api.Prediction
 
 // ClassifyResult is the top-k of one input image.
@@ -25,9 +29,13 @@ type ClassifyResult struct {
 // ClassifyResponse answers POST /v1/models/{name}/classify and POST /classify,
 // with one result per image, in the order the images were sent.
 type ClassifyResponse struct {
-	Model   string           `json:"model" example:"textline"`
-	Version string           `json:"version" example:"1"`
-	Results []ClassifyResult `json:"results"`
+	Model   string `json:"model" example:"textline"`
+	Version string `json:"version" example:"1"`
+	// MultiLabel and Threshold are set for a multi-label model: every
+	// prediction then carries Positive, Score >= Threshold.
+	MultiLabel bool             `json:"multi_label,omitempty"`
+	Threshold  float64          `json:"threshold,omitempty" example:"0.5"`
+	Results    []ClassifyResult `json:"results"`
 } // @name api.ClassifyResponse
 
 // FeaturesResult is the feature vector of one input image.
@@ -73,7 +81,12 @@ type VersionInfo struct {
 	// ArchSource says where the architecture came from: "program",
 	// "config" (a training config given with a .pdparams), "given", or
 	// "default" (PaddleClas' ImageNet strides and 224x224, assumed).
-	ArchSource string    `json:"arch_source,omitempty" example:"program"`
+	ArchSource string `json:"arch_source,omitempty" example:"program"`
+	// MultiLabel marks a model whose head ends in a sigmoid (PaddleClas
+	// use_multilabel): scores are per class and do not sum to 1, and
+	// Threshold is where classify calls a label positive.
+	MultiLabel bool      `json:"multi_label,omitempty"`
+	Threshold  float64   `json:"threshold,omitempty" example:"0.5"`
 	CreatedAt  time.Time `json:"created_at"`
 } // @name api.VersionInfo
 

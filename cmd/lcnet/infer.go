@@ -25,7 +25,8 @@ comparing lcnet with PaddlePaddle or ONNX Runtime number by number.
 
 It writes four arrays into DIR (created if needed):
   logits.npy         [N, classes]       the FC output
-  probabilities.npy  [N, classes]       softmax of the logits
+  probabilities.npy  [N, classes]       softmax of the logits (their sigmoids
+                                        on a multi-label model)
   features.npy       [N, feature_dim]   hardswish(last_conv(GAP)) (the pooled
                                         vector when the model has no last conv)
   pooled.npy         [N, channels]      global average pool of the last block`,

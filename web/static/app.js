@@ -34,7 +34,8 @@ async function loadModels() {
     const v = m.versions[m.versions.length - 1] || {};
     const opt = document.createElement("option");
     opt.value = m.name;
-    opt.textContent = `${m.name}:${m.latest} (${v.architecture || "?"}, ${v.input_width}x${v.input_height}, ${v.label_count} classes)`;
+    const kind = v.multi_label ? `${v.label_count} labels, multi-label` : `${v.label_count} classes`;
+    opt.textContent = `${m.name}:${m.latest} (${v.architecture || "?"}, ${v.input_width}x${v.input_height}, ${kind})`;
     if (m.name === list.default) opt.selected = true;
     sel.appendChild(opt);
   }
@@ -45,7 +46,8 @@ function showResults(result) {
   box.textContent = "";
   for (const p of result.predictions) {
     const row = document.createElement("div");
-    row.className = "row";
+    // Multi-label answers mark each label positive or not on its own.
+    row.className = p.positive === undefined ? "row" : p.positive ? "row positive" : "row negative";
     const label = document.createElement("span");
     label.className = "label";
     label.textContent = p.label;
@@ -59,7 +61,8 @@ function showResults(result) {
     track.appendChild(bar);
     const score = document.createElement("span");
     score.className = "score";
-    score.textContent = p.score.toFixed(4);
+    score.textContent = p.score.toFixed(4) + (p.positive === undefined ? "" : p.positive ? " ✓" : "");
+    if (p.positive !== undefined) score.title = p.positive ? "positive" : "negative";
     row.append(label, track, score);
     box.appendChild(row);
   }
@@ -74,7 +77,9 @@ async function classify(file) {
   const body = new FormData();
   body.append("image", file);
   const t0 = performance.now();
-  const res = await fetch(`/v1/models/${encodeURIComponent(model)}/classify?top_k=5`, { method: "POST", body });
+  // The server's default top_k: 5 classes, or every label of a
+  // multi-label model.
+  const res = await fetch(`/v1/models/${encodeURIComponent(model)}/classify`, { method: "POST", body });
   const ms = performance.now() - t0;
   $("latency").textContent = ms.toFixed(1) + " ms";
   if (!res.ok) {
@@ -83,7 +88,8 @@ async function classify(file) {
     return;
   }
   const out = await res.json();
-  setStatus(`${out.model}:${out.version}`, false);
+  const kind = out.multi_label ? ` — multi-label, positive at score ≥ ${out.threshold}` : "";
+  setStatus(`${out.model}:${out.version}${kind}`, false);
   showResults(out.results[0]);
 }
 
