@@ -40,7 +40,7 @@ func decodeLong(b []byte) any {
 }
 
 // call applies an allowlisted global to its arguments.
-func call(fn any, args Tuple) (any, error) {
+func (u *unpickler) call(fn any, args Tuple) (any, error) {
 	g, ok := fn.(pyGlobal)
 	if !ok {
 		return nil, fmt.Errorf("cannot call a %s", TypeName(fn))
@@ -64,6 +64,9 @@ func call(fn any, args Tuple) (any, error) {
 		s, ok := asString(args[0])
 		if !ok {
 			return nil, fmt.Errorf("numpy.dtype of a %s", TypeName(args[0]))
+		}
+		if err := u.copyBytes(len(s)); err != nil {
+			return nil, err
 		}
 		return &npDtype{str: s, byteOrder: '='}, nil
 	case "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer":
@@ -91,6 +94,9 @@ func call(fn any, args Tuple) (any, error) {
 		enc, ok2 := args[1].(string)
 		if !ok1 || !ok2 || (enc != "latin1" && enc != "latin-1") {
 			return nil, fmt.Errorf("_codecs.encode(%s, %v) is not bytes in latin1", TypeName(args[0]), args[1])
+		}
+		if err := u.copyBytes(len(s)); err != nil {
+			return nil, err
 		}
 		b := make([]byte, 0, len(s))
 		for _, r := range s {
@@ -124,7 +130,7 @@ func call(fn any, args Tuple) (any, error) {
 }
 
 // build applies BUILD's state to obj (numpy's __setstate__, or a dict update).
-func build(obj, state any) error {
+func (u *unpickler) build(obj, state any) error {
 	switch o := obj.(type) {
 	case *npDtype:
 		// (version, byteorder, subarray, names, fields, elsize, alignment, flags)
@@ -173,6 +179,9 @@ func build(obj, state any) error {
 		if !ok {
 			return fmt.Errorf("dict state is a %s", TypeName(state))
 		}
+		if err := u.addItems(len(d.Keys)); err != nil {
+			return err
+		}
 		for i, k := range d.Keys {
 			if err := o.set(k, d.Vals[i]); err != nil {
 				return err
@@ -202,6 +211,11 @@ func asShape(v any) ([]int, error) {
 		items = t.items
 	default:
 		return nil, fmt.Errorf("shape is a %s, want a tuple", TypeName(v))
+	}
+	// numpy allows 64 dimensions; weights have at most 4.
+	const maxRank = 8
+	if len(items) > maxRank {
+		return nil, fmt.Errorf("shape has %d dimensions, at most %d are supported", len(items), maxRank)
 	}
 	shape := make([]int, len(items))
 	for i, it := range items {
