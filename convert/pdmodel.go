@@ -44,6 +44,9 @@ type pdOp struct {
 
 // parsePdmodel reads the first block of a ProgramDesc.
 func parsePdmodel(data []byte) (*program, error) {
+	if err := programSize(data); err != nil {
+		return nil, fmt.Errorf("pdmodel: %w", err)
+	}
 	var block []byte
 	err := walkProto(data, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
 		if num == 1 && typ == protowire.BytesType && block == nil {
@@ -62,6 +65,9 @@ func parsePdmodel(data []byte) (*program, error) {
 	err = walkProto(block, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
 		if typ != protowire.BytesType {
 			return nil
+		}
+		if len(vars)+len(ops) >= maxProgramOps {
+			return &LimitError{What: "the program's vars and ops", Size: int64(len(vars) + len(ops) + 1), Limit: maxProgramOps, Unit: "entries"}
 		}
 		switch num {
 		case 3:
@@ -257,6 +263,9 @@ func parseAttr(b []byte, op *pdOp) error {
 			}
 		case 6, 15: // ints, longs; packed or not
 			hasInts = true
+			if len(ints) >= maxAttrInts {
+				return &LimitError{What: "an attribute's list", Size: int64(len(ints) + 1), Limit: maxAttrInts, Unit: "items"}
+			}
 			if typ == protowire.VarintType {
 				ints = append(ints, int(int32(x)))
 				if num == 15 {
@@ -265,6 +274,9 @@ func parseAttr(b []byte, op *pdOp) error {
 				return nil
 			}
 			for len(sub) > 0 {
+				if len(ints) >= maxAttrInts {
+					return &LimitError{What: "an attribute's list", Size: int64(len(ints) + 1), Limit: maxAttrInts, Unit: "items"}
+				}
 				v, n := protowire.ConsumeVarint(sub)
 				if n < 0 {
 					return protowire.ParseError(n)
