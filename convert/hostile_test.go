@@ -352,4 +352,78 @@ func TestHostileYML(t *testing.T) {
 		t.Fatalf("error %q does not give the bound", err)
 	}
 	t.Log(err)
+
+	// The most a label list under the size cap can cost.
+	labels := "PostProcess:\n  Topk:\n    label_list:\n" + strings.Repeat("    - a\n", maxYMLBytes/8-8)
+	total, peak := memUse(func() { _, _, err = parseYML([]byte(labels)) })
+	t.Logf("%d-byte label list: allocated %.1f MB, peak heap %.1f MB: %v", len(labels), float64(total)/mb, float64(peak)/mb, err)
+	if total > 160*mb {
+		t.Errorf("allocated %d bytes, want at most 160 MB", total)
+	}
+}
+
+// TestWriteHostileSeeds adds a small version of every attack above to the
+// fuzz corpora, when LCNET_WRITE_FUZZ_SEEDS=1, so the fuzzers start from
+// the shapes of input the limits exist for.
+func TestWriteHostileSeeds(t *testing.T) {
+	if os.Getenv("LCNET_WRITE_FUZZ_SEEDS") == "" {
+		t.Skip("set LCNET_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
+	}
+	write := func(dir, name string, data []byte) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pickles := filepath.Join("internal", "pickle", "testdata", "fuzz", "FuzzPickle")
+	protoDup := []byte{0x80, 4, 'N'}
+	write(pickles, "hostile_dup", append(append(protoDup, bytes.Repeat([]byte{'2'}, 200)...), '.'))
+	write(pickles, "hostile_mark", append(append(protoDup, bytes.Repeat([]byte{'('}, 200)...), '.'))
+	write(pickles, "hostile_memoize", append(append(protoDup, bytes.Repeat([]byte{0x94}, 200)...), '.'))
+	write(pickles, "hostile_memo_refs", memoBombPdparams(4, 20))
+
+	fuzz := filepath.Join("testdata", "fuzz")
+	write(filepath.Join(fuzz, "FuzzTar"), "hostile_bomb", tgzBomb(t, mb, "inference.json", "README"))
+	write(filepath.Join(fuzz, "FuzzPIR"), "hostile_ops", pirBomb(2048))
+	write(filepath.Join(fuzz, "FuzzPdiparams"), "hostile_dims", pdiparamsDims(20))
+	write(filepath.Join(fuzz, "FuzzProgramDesc"), "hostile_attr", programAttrInts(maxAttrInts+8))
+	write(filepath.Join(fuzz, "FuzzYML"), "hostile_resize", []byte("PreProcess:\n  transform_ops:\n  - ResizeImage:\n      size: [4096, 4096]\n"))
+}
+
+// programAttrInts is a ProgramDesc of one block with one conv2d op whose
+// strides attribute lists n ints.
+func programAttrInts(n int) []byte {
+	var attr []byte
+	attr = protowire.AppendTag(attr, 1, protowire.BytesType)
+	attr = protowire.AppendString(attr, "strides")
+	attr = protowire.AppendTag(attr, 6, protowire.BytesType)
+	attr = protowire.AppendBytes(attr, bytes.Repeat([]byte{1}, n))
+	var op []byte
+	op = protowire.AppendTag(op, 3, protowire.BytesType)
+	op = protowire.AppendString(op, "conv2d")
+	op = protowire.AppendTag(op, 4, protowire.BytesType)
+	op = protowire.AppendBytes(op, attr)
+	var block []byte
+	block = protowire.AppendTag(block, 4, protowire.BytesType)
+	block = protowire.AppendBytes(block, op)
+	var prog []byte
+	prog = protowire.AppendTag(prog, 1, protowire.BytesType)
+	return protowire.AppendBytes(prog, block)
+}
+
+func TestHostileProgramDesc(t *testing.T) {
+	data := programAttrInts(1 << 20)
+	var err error
+	total, peak := memUse(func() { _, err = parsePdmodel(data) })
+	t.Logf("%d bytes: allocated %.1f MB, peak heap %.1f MB: %v", len(data), float64(total)/mb, float64(peak)/mb, err)
+	var le *LimitError
+	if !errors.As(err, &le) {
+		t.Fatalf("got %v, want a *LimitError", err)
+	}
+	if total > mb {
+		t.Errorf("allocated %d bytes, want at most 1 MB", total)
+	}
 }

@@ -30,7 +30,10 @@ func (e *LimitError) Error() string {
 // capped far above what real exports hold.
 const (
 	maxProgramBytes = 16 << 20
-	maxSmallFile    = 16 << 20
+	maxInfoBytes    = 16 << 20
+	// yaml.v3 builds a node of about 200 bytes per scalar: a label list of
+	// 21000 ImageNet-22k classes is 500 KB.
+	maxYMLBytes = 2 << 20
 )
 
 // PP-LCNet programs have a few hundred ops and vars, and their attribute
@@ -81,8 +84,10 @@ func fileLimit(base string) int64 {
 	switch base {
 	case fileJSON, filePdmodel:
 		return maxProgramBytes
-	case fileYML, fileInfo:
-		return maxSmallFile
+	case fileYML:
+		return maxYMLBytes
+	case fileInfo:
+		return maxInfoBytes
 	}
 	return maxArchiveFile
 }

@@ -330,10 +330,10 @@ func checkInfo(ctx context.Context, d *modelDir, names map[string]string) error 
 	for _, static := range sortedNames(info) {
 		got, ok := names[static]
 		if !ok {
-			return fmt.Errorf("%s names %s, which the program does not declare", fileInfo, static)
+			return fmt.Errorf("%s names %s, which the program does not declare", fileInfo, pickle.Short(static))
 		}
 		if want := StripPrefix(info[static]); got != want {
-			return fmt.Errorf("%s maps %s to %s, but the program uses it as %s", fileInfo, static, want, got)
+			return fmt.Errorf("%s maps %s to %s, but the program uses it as %s", fileInfo, pickle.Short(static), pickle.Short(want), got)
 		}
 	}
 	return nil
@@ -353,7 +353,7 @@ func readInfo(data []byte) (map[string]string, error) {
 	for i, k := range d.Keys {
 		static, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("key %v is not a name", k)
+			return nil, fmt.Errorf("key %s is not a name", pickle.Short(k))
 		}
 		switch v := d.Vals[i].(type) {
 		case string:
@@ -362,11 +362,11 @@ func readInfo(data []byte) (map[string]string, error) {
 			s, ok := v.Get("structured_name")
 			name, ok2 := s.(string)
 			if !ok || !ok2 {
-				return nil, fmt.Errorf("%s has no structured_name", static)
+				return nil, fmt.Errorf("%s has no structured_name", pickle.Short(static))
 			}
 			out[static] = name
 		default:
-			return nil, fmt.Errorf("%s maps to a %s", static, pickle.TypeName(v))
+			return nil, fmt.Errorf("%s maps to a %s", pickle.Short(static), pickle.TypeName(v))
 		}
 	}
 	return out, nil

@@ -82,7 +82,7 @@ func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
 	for i, k := range d.Keys {
 		name, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("pdparams: key %v is a %s, want a tensor name", k, pickle.TypeName(k))
+			return nil, fmt.Errorf("pdparams: key %s is a %s, want a tensor name", pickle.Short(k), pickle.TypeName(k))
 		}
 		v := d.Vals[i]
 		if t, ok := v.(pickle.Tuple); ok && len(t) == 2 {
@@ -97,17 +97,17 @@ func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
 			continue
 		}
 		if prev, dup := nameOf[arr]; dup {
-			return nil, fmt.Errorf("pdparams: tensors %q and %q are the same array; each tensor must have its own", prev, name)
+			return nil, fmt.Errorf("pdparams: tensors %s and %s are the same array; each tensor must have its own", pickle.Short(prev), pickle.Short(name))
 		}
 		nameOf[arr] = name
 		n, err := arr.NumElements()
 		if err != nil {
-			return nil, fmt.Errorf("pdparams: tensor %q: %w", name, err)
+			return nil, fmt.Errorf("pdparams: tensor %s: %w", pickle.Short(name), err)
 		}
 		total += n
 		short := StripPrefix(name)
 		if prev, dup := from[short]; dup {
-			return nil, fmt.Errorf("pdparams: tensors %q and %q both map to %q", prev, name, short)
+			return nil, fmt.Errorf("pdparams: tensors %s and %s both map to %s", pickle.Short(prev), pickle.Short(name), pickle.Short(short))
 		}
 		from[short] = name
 		entries = append(entries, entry{name, short, arr})
@@ -128,7 +128,7 @@ func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
 	for _, e := range entries {
 		shape, data, err := e.arr.Floats()
 		if err != nil {
-			return nil, fmt.Errorf("pdparams: tensor %q: %w", e.name, err)
+			return nil, fmt.Errorf("pdparams: tensor %s: %w", pickle.Short(e.name), err)
 		}
 		out[e.short] = arch.Tensor{Shape: shape, Data: data}
 	}

@@ -51,7 +51,7 @@ func (a *Array) NumElements() (int, error) {
 		n *= d
 	}
 	if len(a.raw) != n*size {
-		return 0, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, a.dtype.str, n*size, len(a.raw))
+		return 0, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, Short(a.dtype.str), n*size, len(a.raw))
 	}
 	return n, nil
 }
@@ -76,7 +76,7 @@ func (d *npDtype) parse() (kind byte, size int, order binary.ByteOrder, err erro
 	case "f8", "float64", "d":
 		kind, size = 'f', 8
 	default:
-		return 0, 0, nil, fmt.Errorf("unsupported dtype %q: want float16, float32 or float64", d.str)
+		return 0, 0, nil, fmt.Errorf("unsupported dtype %s: want float16, float32 or float64", Short(d.str))
 	}
 	order = binary.LittleEndian
 	if bo == '>' {

@@ -93,7 +93,7 @@ func (u *unpickler) call(fn any, args Tuple) (any, error) {
 		s, ok1 := args[0].(string)
 		enc, ok2 := args[1].(string)
 		if !ok1 || !ok2 || (enc != "latin1" && enc != "latin-1") {
-			return nil, fmt.Errorf("_codecs.encode(%s, %v) is not bytes in latin1", TypeName(args[0]), args[1])
+			return nil, fmt.Errorf("_codecs.encode(%s, %s) is not bytes in latin1", TypeName(args[0]), Short(args[1]))
 		}
 		if err := u.copyBytes(len(s)); err != nil {
 			return nil, err
@@ -140,7 +140,7 @@ func (u *unpickler) build(obj, state any) error {
 		}
 		bo, ok := t[1].(string)
 		if !ok || len(bo) != 1 {
-			return fmt.Errorf("dtype byte order %v", t[1])
+			return fmt.Errorf("dtype byte order %s", Short(t[1]))
 		}
 		if len(t) > 3 && t[3] != nil {
 			return errors.New("structured dtypes are not supported")
@@ -221,11 +221,33 @@ func asShape(v any) ([]int, error) {
 	for i, it := range items {
 		n, ok := it.(int64)
 		if !ok || n < 0 || n > math.MaxInt32 {
-			return nil, fmt.Errorf("bad dimension %v in shape", it)
+			return nil, fmt.Errorf("bad dimension %s in shape", Short(it))
 		}
 		shape[i] = int(n)
 	}
 	return shape, nil
+}
+
+// Short renders a value from a pickle for an error message: numbers in
+// full, strings and bytes cut to their first 64 bytes, anything else by
+// its type, since a hostile pickle can make any of them gigabytes long.
+func Short(v any) string {
+	const keep = 64
+	clip := func(s string) string {
+		if len(s) <= keep {
+			return fmt.Sprintf("%q", s)
+		}
+		return fmt.Sprintf("%q... (%d bytes)", s[:keep], len(s))
+	}
+	switch vv := v.(type) {
+	case string:
+		return clip(vv)
+	case []byte:
+		return clip(string(vv[:min(len(vv), keep+1)]))
+	case int64, float64, bool, nil:
+		return fmt.Sprint(vv)
+	}
+	return TypeName(v)
 }
 
 func TypeName(v any) string {

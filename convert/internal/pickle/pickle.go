@@ -346,7 +346,7 @@ func (u *unpickler) memoGet(i uint32) error {
 func (u *unpickler) global(module, name string) error {
 	g := pyGlobal{module, name}
 	if !allowedGlobals[g.String()] {
-		return fmt.Errorf("%w %s: only numpy arrays and dicts are loaded, nothing is executed", ErrForbiddenGlobal, g)
+		return fmt.Errorf("%w %s: only numpy arrays and dicts are loaded, nothing is executed", ErrForbiddenGlobal, Short(g.String()))
 	}
 	return u.push(g)
 }
