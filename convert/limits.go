@@ -21,7 +21,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s is over the limit: %d %s, at most %d allowed", e.What, e.Size, e.Unit, e.Limit)
+	return fmt.Sprintf("%s: %d %s, over the limit of %d", e.What, e.Size, e.Unit, e.Limit)
 }
 
 // Paddle's program files are 100-300 KB (inference.json) and a few MB
