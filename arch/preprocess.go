@@ -1,5 +1,7 @@
 package arch
 
+import "fmt"
+
 // Preprocess is how an image becomes the model's input tensor, following
 // PaddleClas' transform_ops.
 type Preprocess struct {
@@ -63,4 +65,30 @@ func (a Arch) InputSize(p Preprocess) (h, w int) {
 		return a.InputHeight, a.InputWidth
 	}
 	return DefaultInputSize, DefaultInputSize
+}
+
+// MaxPreprocessSide bounds every size a Preprocess names. PP-LCNet is
+// trained at 224 (PULC models up to 512); resizing even a 1x1 image to
+// 4096x4096 costs a gigabyte of float planes per request.
+const MaxPreprocessSide = 2048
+
+// Validate reports the first size of p that is negative or over
+// MaxPreprocessSide, so that a model's preprocessing is refused when it
+// is imported and not when the first image arrives.
+func (p Preprocess) Validate() error {
+	for _, s := range []struct {
+		name string
+		v    int
+	}{
+		{"resize_short", p.ResizeShort},
+		{"resize width", p.ResizeWidth},
+		{"resize height", p.ResizeHeight},
+		{"crop width", p.CropWidth},
+		{"crop height", p.CropHeight},
+	} {
+		if s.v < 0 || s.v > MaxPreprocessSide {
+			return fmt.Errorf("invalid preprocessing: %s is %d, want 0 to %d", s.name, s.v, MaxPreprocessSide)
+		}
+	}
+	return nil
 }

@@ -156,3 +156,23 @@ func ParamCount(tensors map[string]Tensor) int {
 	}
 	return n
 }
+
+// NumElements is the number of values in all of a's tensors, BatchNorm
+// statistics included: what a checkpoint of a holds.
+func (a Arch) NumElements() int {
+	n := 0
+	for _, sp := range a.Tensors() {
+		n += Tensor{Shape: sp.Shape}.NumElements()
+	}
+	return n
+}
+
+// LargestArch is the released architecture with the most values (the
+// largest scale, with the last conv) for classNum classes and a last conv
+// of classExpand channels. Readers bound a checkpoint whose architecture
+// they do not know yet by its size.
+func LargestArch(classNum, classExpand int) Arch {
+	a := DefaultArch(releasedScales[len(releasedScales)-1], classNum)
+	a.ClassExpand = classExpand
+	return a
+}

@@ -26,7 +26,35 @@ import (
 const (
 	maxArchiveFile  = 1 << 30
 	maxArchiveTotal = 2 << 30
+	// Float weights compress by about 10% (the real exports: 1.08:1), so
+	// an archive that expands more than maxExpansion times is a bomb;
+	// minExpanded keeps small archives of zero-filled weights readable.
+	maxExpansion = 4
+	minExpanded  = 64 << 20
 )
+
+// expandLimit is how many bytes an archive of size bytes may expand to,
+// counting every byte out of gzip, skipped entries and tar headers too.
+func expandLimit(size int64) int64 {
+	return min(maxArchiveTotal, max(minExpanded, maxExpansion*size))
+}
+
+// countingReader fails once more than limit bytes have been read through
+// it: a gzip bomb is stopped while it streams, whatever the tar headers
+// say.
+type countingReader struct {
+	r        io.Reader
+	n, limit int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	if c.n > c.limit {
+		return n, &LimitError{What: "the archive's expanded size", Size: c.n, Limit: c.limit, Unit: "bytes"}
+	}
+	return n, err
+}
 
 // isArchive reports whether head (the first bytes of a file) starts a
 // gzip stream or a tar archive.
@@ -45,8 +73,12 @@ func readArchiveFile(ctx context.Context, path string, p *progress) (memFS, stri
 		return nil, "", err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, "", err
+	}
 	h := sha256.New()
-	files, err := readArchive(io.TeeReader(&ctxReader{ctx: ctx, r: f, p: p}, h))
+	files, err := readArchive(io.TeeReader(&ctxReader{ctx: ctx, r: f, p: p}, h), expandLimit(st.Size()))
 	if err != nil {
 		return nil, "", err
 	}
@@ -63,8 +95,10 @@ func readArchiveFile(ctx context.Context, path string, p *progress) (memFS, stri
 // paths, links and device files are refused by name, whether or not they
 // are model files. The files are kept by base name; they must all sit in
 // one directory (Paddle ships one top-level directory such as
-// PP-LCNet_x0_25_textline_ori_infer/).
-func readArchive(r io.Reader) (memFS, error) {
+// PP-LCNet_x0_25_textline_ori_infer/). Reading stops with a *LimitError
+// once more than limit bytes have come out of gzip, or the tar headers
+// declare more.
+func readArchive(r io.Reader, limit int64) (memFS, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
@@ -75,7 +109,7 @@ func readArchive(r io.Reader) (memFS, error) {
 		defer gz.Close()
 		src = gz
 	}
-	tr := tar.NewReader(src)
+	tr := tar.NewReader(&countingReader{r: src, limit: limit})
 	files := memFS{}
 	dirOf := map[string]string{}
 	var total int64
@@ -103,17 +137,20 @@ func readArchive(r io.Reader) (memFS, error) {
 		default:
 			return nil, fmt.Errorf("tar entry %q has type %q; only files and directories are accepted", name, h.Typeflag)
 		}
-		if h.Size < 0 || h.Size > maxArchiveFile {
-			return nil, fmt.Errorf("tar entry %q declares %d bytes, over the %d-byte limit", name, h.Size, maxArchiveFile)
+		if h.Size < 0 {
+			return nil, fmt.Errorf("tar entry %q declares %d bytes", name, h.Size)
 		}
 		clean := path.Clean(strings.TrimPrefix(name, "./"))
 		base := path.Base(clean)
 		if !wanted(base) {
 			continue // README, macOS resource forks, ...
 		}
+		if max := min(fileLimit(base), limit); h.Size > max {
+			return nil, fmt.Errorf("tar entry %q: %w", name, &LimitError{What: base, Size: h.Size, Limit: max, Unit: "bytes"})
+		}
 		total += h.Size
-		if total > maxArchiveTotal {
-			return nil, fmt.Errorf("tar entry %q: the model files exceed %d bytes", name, maxArchiveTotal)
+		if total > limit {
+			return nil, fmt.Errorf("tar entry %q: %w", name, &LimitError{What: "the archive's model files", Size: total, Limit: limit, Unit: "bytes"})
 		}
 		d := path.Dir(clean)
 		if prev, ok := dirOf[base]; ok {

@@ -323,7 +323,7 @@ func TestReadArchiveRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		buf.Write(make([]byte, 1024))
-		_, err := readArchive(&buf)
+		_, err := readArchive(&buf, expandLimit(int64(buf.Len())))
 		if err == nil || !strings.Contains(err.Error(), "over the") {
 			t.Fatalf("err = %v", err)
 		}

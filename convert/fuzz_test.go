@@ -92,7 +92,7 @@ func FuzzPIR(f *testing.F) {
 
 func FuzzTar(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		files, err := readArchive(bytes.NewReader(data))
+		files, err := readArchive(bytes.NewReader(data), expandLimit(int64(len(data))))
 		if err != nil {
 			return
 		}

@@ -48,6 +48,11 @@ func readCombined(ctx context.Context, d *modelDir, format, file string, parse f
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	// The parameters are decoded as the program declares them, so what
+	// it declares must fit the architecture it describes.
+	if n, limit := declaredElements(prog.params), maxElements(a); n > limit {
+		return nil, fmt.Errorf("%s: %w", file, &LimitError{What: "the declared parameters' size", Size: int64(n), Limit: int64(limit), Unit: "values"})
+	}
 	raw, err = d.read(ctx, filePdiparams)
 	if err != nil {
 		return nil, err
@@ -134,7 +139,7 @@ func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 		return arch.Tensor{}, 0, err
 	}
 	if want != nil && !slices.Equal(dims, want) {
-		return arch.Tensor{}, 0, fmt.Errorf("stored shape %v, the program declares %v", dims, want)
+		return arch.Tensor{}, 0, fmt.Errorf("stored shape %v, the program declares %s", dims, shortInts(want))
 	}
 	var size int
 	switch dtype {
@@ -147,12 +152,17 @@ func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 	default:
 		return arch.Tensor{}, 0, fmt.Errorf("unsupported data type %d (want FP16=4, FP32=5 or FP64=6)", dtype)
 	}
+	// The element count is checked against the bytes left before the
+	// values are allocated.
 	n := 1
 	for _, d := range dims {
 		if d < 0 || (d > 0 && n > len(b)/d) {
 			return arch.Tensor{}, 0, fmt.Errorf("shape %v is larger than the input", dims)
 		}
 		n *= d
+	}
+	if left := len(b) - r.pos; n > left/size {
+		return arch.Tensor{}, 0, fmt.Errorf("%w: shape %v needs %d bytes, %d left", pickle.ErrTruncated, dims, n*size, left)
 	}
 	raw, err := r.take(n * size)
 	if err != nil {
@@ -161,11 +171,41 @@ func decodeLoDTensor(b []byte, want []int) (arch.Tensor, int, error) {
 	return arch.Tensor{Shape: dims, Data: floatsLE(raw, size, n)}, r.pos, nil
 }
 
+// maxRank is the most dimensions a tensor may have; PP-LCNet's have at
+// most 4 (Paddle allows 9).
+const maxRank = 8
+
+// declaredElements is the number of values the parameters of shapes
+// hold, saturating at math.MaxInt: a program can declare any shape.
+func declaredElements(shapes map[string][]int) int {
+	total := 0
+	for _, s := range shapes {
+		n := 1
+		for _, d := range s {
+			if d <= 0 {
+				continue
+			}
+			if n > math.MaxInt/d {
+				return math.MaxInt
+			}
+			n *= d
+		}
+		if total > math.MaxInt-n {
+			return math.MaxInt
+		}
+		total += n
+	}
+	return total
+}
+
 // parseTensorDesc decodes VarType.TensorDesc {1: data_type, 2: repeated
 // int64 dims}. Programs declare -1 for the batch dimension (allowNeg);
 // stored tensors never have one.
 func parseTensorDesc(b []byte, allowNeg bool) (dtype int, dims []int, err error) {
 	dim := func(v uint64) error {
+		if len(dims) >= maxRank {
+			return fmt.Errorf("more than %d dimensions", maxRank)
+		}
 		d := int64(v)
 		if d > 1<<31 || d < 0 && (!allowNeg || d != -1) {
 			return fmt.Errorf("dimension %d", d)

@@ -44,6 +44,9 @@ type pdOp struct {
 
 // parsePdmodel reads the first block of a ProgramDesc.
 func parsePdmodel(data []byte) (*program, error) {
+	if err := programSize(data); err != nil {
+		return nil, fmt.Errorf("pdmodel: %w", err)
+	}
 	var block []byte
 	err := walkProto(data, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
 		if num == 1 && typ == protowire.BytesType && block == nil {
@@ -62,6 +65,9 @@ func parsePdmodel(data []byte) (*program, error) {
 	err = walkProto(block, func(num protowire.Number, typ protowire.Type, _ uint64, sub []byte) error {
 		if typ != protowire.BytesType {
 			return nil
+		}
+		if len(vars)+len(ops) >= maxProgramOps {
+			return &LimitError{What: "the program's vars and ops", Size: int64(len(vars) + len(ops) + 1), Limit: maxProgramOps, Unit: "entries"}
 		}
 		switch num {
 		case 3:
@@ -269,6 +275,9 @@ func parseAttr(b []byte, op *pdOp) error {
 			}
 		case 6, 15: // ints, longs; packed or not
 			hasInts = true
+			if len(ints) >= maxAttrInts {
+				return &LimitError{What: "an attribute's list", Size: int64(len(ints) + 1), Limit: maxAttrInts, Unit: "items"}
+			}
 			if typ == protowire.VarintType {
 				ints = append(ints, int(int32(x)))
 				if num == 15 {
@@ -277,6 +286,9 @@ func parseAttr(b []byte, op *pdOp) error {
 				return nil
 			}
 			for len(sub) > 0 {
+				if len(ints) >= maxAttrInts {
+					return &LimitError{What: "an attribute's list", Size: int64(len(ints) + 1), Limit: maxAttrInts, Unit: "items"}
+				}
 				v, n := protowire.ConsumeVarint(sub)
 				if n < 0 {
 					return protowire.ParseError(n)
@@ -330,10 +342,10 @@ func checkInfo(ctx context.Context, d *modelDir, names map[string]string) error 
 	for _, static := range sortedNames(info) {
 		got, ok := names[static]
 		if !ok {
-			return fmt.Errorf("%s names %s, which the program does not declare", fileInfo, static)
+			return fmt.Errorf("%s names %s, which the program does not declare", fileInfo, pickle.Short(static))
 		}
 		if want := StripPrefix(info[static]); got != want {
-			return fmt.Errorf("%s maps %s to %s, but the program uses it as %s", fileInfo, static, want, got)
+			return fmt.Errorf("%s maps %s to %s, but the program uses it as %s", fileInfo, pickle.Short(static), pickle.Short(want), got)
 		}
 	}
 	return nil
@@ -353,7 +365,7 @@ func readInfo(data []byte) (map[string]string, error) {
 	for i, k := range d.Keys {
 		static, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("key %v is not a name", k)
+			return nil, fmt.Errorf("key %s is not a name", pickle.Short(k))
 		}
 		switch v := d.Vals[i].(type) {
 		case string:
@@ -362,11 +374,11 @@ func readInfo(data []byte) (map[string]string, error) {
 			s, ok := v.Get("structured_name")
 			name, ok2 := s.(string)
 			if !ok || !ok2 {
-				return nil, fmt.Errorf("%s has no structured_name", static)
+				return nil, fmt.Errorf("%s has no structured_name", pickle.Short(static))
 			}
 			out[static] = name
 		default:
-			return nil, fmt.Errorf("%s maps to a %s", static, pickle.TypeName(v))
+			return nil, fmt.Errorf("%s maps to a %s", pickle.Short(static), pickle.TypeName(v))
 		}
 	}
 	return out, nil

@@ -68,12 +68,21 @@ func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("pdparams: the pickle holds a %s, want a dict of arrays", pickle.TypeName(obj))
 	}
-	out := make(map[string]arch.Tensor, len(d.Keys))
+	// Every array is found and measured before any is decoded: a memo
+	// reference lets one array appear under thousands of names, and the
+	// sum of what the arrays claim is bounded by the largest PP-LCNet.
+	type entry struct {
+		name, short string
+		arr         *pickle.Array
+	}
+	var entries []entry
 	from := make(map[string]string, len(d.Keys))
+	nameOf := make(map[*pickle.Array]string, len(d.Keys))
+	total := 0
 	for i, k := range d.Keys {
 		name, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("pdparams: key %v is a %s, want a tensor name", k, pickle.TypeName(k))
+			return nil, fmt.Errorf("pdparams: key %s is a %s, want a tensor name", pickle.Short(k), pickle.TypeName(k))
 		}
 		v := d.Vals[i]
 		if t, ok := v.(pickle.Tuple); ok && len(t) == 2 {
@@ -87,17 +96,41 @@ func decodePdparams(data []byte) (map[string]arch.Tensor, error) {
 			// StructuredToParameterName@@ and any other bookkeeping.
 			continue
 		}
-		shape, data, err := arr.Floats()
-		t := arch.Tensor{Shape: shape, Data: data}
-		if err != nil {
-			return nil, fmt.Errorf("pdparams: tensor %q: %w", name, err)
+		if prev, dup := nameOf[arr]; dup {
+			return nil, fmt.Errorf("pdparams: tensors %s and %s are the same array; each tensor must have its own", pickle.Short(prev), pickle.Short(name))
 		}
+		nameOf[arr] = name
+		n, err := arr.NumElements()
+		if err != nil {
+			return nil, fmt.Errorf("pdparams: tensor %s: %w", pickle.Short(name), err)
+		}
+		total += n
 		short := StripPrefix(name)
 		if prev, dup := from[short]; dup {
-			return nil, fmt.Errorf("pdparams: tensors %q and %q both map to %q", prev, name, short)
+			return nil, fmt.Errorf("pdparams: tensors %s and %s both map to %s", pickle.Short(prev), pickle.Short(name), pickle.Short(short))
 		}
 		from[short] = name
-		out[short] = t
+		entries = append(entries, entry{name, short, arr})
+	}
+	classes, expand := 1000, 1280
+	for _, e := range entries {
+		switch shape := e.arr.Shape(); {
+		case e.short == "fc.bias" && len(shape) == 1:
+			classes = shape[0]
+		case e.short == "last_conv.weight" && len(shape) > 0:
+			expand = shape[0]
+		}
+	}
+	if limit := maxElements(arch.LargestArch(classes, expand)); total > limit {
+		return nil, fmt.Errorf("pdparams: %w", &LimitError{What: "the tensors' size", Size: int64(total), Limit: int64(limit), Unit: "values"})
+	}
+	out := make(map[string]arch.Tensor, len(entries))
+	for _, e := range entries {
+		shape, data, err := e.arr.Floats()
+		if err != nil {
+			return nil, fmt.Errorf("pdparams: tensor %s: %w", pickle.Short(e.name), err)
+		}
+		out[e.short] = arch.Tensor{Shape: shape, Data: data}
 	}
 	if len(out) == 0 {
 		return nil, errors.New("pdparams: the checkpoint holds no arrays")

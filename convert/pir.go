@@ -116,6 +116,9 @@ func (a opAttrs) setPIR(at pirAttr) error {
 
 // parsePIR reads a PIR json program.
 func parsePIR(data []byte) (*program, error) {
+	if err := pirSize(data); err != nil {
+		return nil, fmt.Errorf("pir: %w", err)
+	}
 	var f pirFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("pir: %w", err)
@@ -127,6 +130,9 @@ func parsePIR(data []byte) (*program, error) {
 		return nil, errors.New("pir: program has no regions[0].blocks[0]")
 	}
 	ops := f.Program.Regions[0].Blocks[0].Ops
+	if len(ops) > maxProgramOps {
+		return nil, fmt.Errorf("pir: %w", &LimitError{What: "the program's op count", Size: int64(len(ops)), Limit: maxProgramOps, Unit: "ops"})
+	}
 	p := &program{params: map[string][]int{}}
 	paramOf := map[int]string{}  // value id -> parameter name (through reshapes)
 	constOf := map[int]float64{} // value id -> value of a scalar full op

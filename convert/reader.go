@@ -137,6 +137,11 @@ func readModel(ctx context.Context, d *modelDir) (*Checkpoint, error) {
 			return nil, err
 		}
 	}
+	if ck.Preprocess != nil {
+		if err := ck.Preprocess.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", fileYML, err)
+		}
+	}
 	if ck.Arch != nil && (ck.Arch.InputHeight <= 0 || ck.Arch.InputWidth <= 0) {
 		// A dynamic feed shape: the size the model was trained at is what
 		// the preprocessing produces.
@@ -181,8 +186,8 @@ func readFSFile(ctx context.Context, fsys fs.FS, name string, p *progress) ([]by
 		return nil, "", err
 	}
 	size := st.Size()
-	if size > maxArchiveTotal {
-		return nil, "", fmt.Errorf("%s is %d bytes, over the %d-byte limit", name, size, maxArchiveTotal)
+	if limit := fileLimit(name); size > limit {
+		return nil, "", &LimitError{What: name, Size: size, Limit: limit, Unit: "bytes"}
 	}
 	buf := make([]byte, size)
 	h := sha256.New()

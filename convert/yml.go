@@ -42,6 +42,9 @@ func readYML(ctx context.Context, d *modelDir, ck *Checkpoint) error {
 // parseYML returns the preprocessing (nil when the file has no
 // transform_ops) and the labels of an inference.yml.
 func parseYML(data []byte) (*arch.Preprocess, []string, error) {
+	if len(data) > maxYMLBytes {
+		return nil, nil, fmt.Errorf("inference.yml: %w", &LimitError{What: "inference.yml", Size: int64(len(data)), Limit: maxYMLBytes, Unit: "bytes"})
+	}
 	var y inferenceYML
 	if err := yaml.Unmarshal(data, &y); err != nil {
 		return nil, nil, fmt.Errorf("inference.yml: %w", err)
@@ -106,7 +109,7 @@ func parseTransforms(ops []map[string]yaml.Node) (*arch.Preprocess, error) {
 			case "ToCHWImage":
 				// lcnet always feeds CHW.
 			default:
-				err = fmt.Errorf("unsupported transform %s", name)
+				err = fmt.Errorf("unsupported transform %.64s", name)
 			}
 			if err != nil {
 				return nil, &transformError{index: i, name: name, err: err}
@@ -200,7 +203,7 @@ func parseNormalize(n *yaml.Node, p *arch.Preprocess) error {
 		copy(p.Std[:], r.Std)
 	}
 	if o := strings.ToLower(r.Order); o != "" && o != "hwc" && o != "chw" {
-		return fmt.Errorf("order %q", r.Order)
+		return fmt.Errorf("order %.64q", r.Order)
 	}
 	return nil
 }
@@ -216,7 +219,7 @@ func parseRatio(s string) (float64, error) {
 	}
 	b, err := strconv.ParseFloat(strings.TrimSpace(den), 64)
 	if err != nil || b == 0 {
-		return 0, fmt.Errorf("bad ratio %q", s)
+		return 0, fmt.Errorf("bad ratio %.64q", s)
 	}
 	return a / b, nil
 }

@@ -13,22 +13,13 @@ import (
 // Floats converts a numpy array to float32 values in C order, with its
 // shape; float16 and float64 are widened or narrowed.
 func (a *Array) Floats() (shape []int, data []float32, err error) {
-	if !a.filled || a.dtype == nil {
-		return nil, nil, errors.New("array was never given its data")
+	n, err := a.NumElements()
+	if err != nil {
+		return nil, nil, err
 	}
 	kind, size, order, err := a.dtype.parse()
 	if err != nil {
 		return nil, nil, err
-	}
-	n := 1
-	for _, d := range a.shape {
-		if d != 0 && n > math.MaxInt32/d {
-			return nil, nil, fmt.Errorf("shape %v is too large", a.shape)
-		}
-		n *= d
-	}
-	if len(a.raw) != n*size {
-		return nil, nil, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, a.dtype.str, n*size, len(a.raw))
 	}
 	data, err = decodeFloats(a.raw, kind, size, order, n)
 	if err != nil {
@@ -40,6 +31,33 @@ func (a *Array) Floats() (shape []int, data []float32, err error) {
 	}
 	return shape, data, nil
 }
+
+// NumElements is the number of values the array holds, after checking
+// that its data fills its shape: what Floats will allocate, known before
+// anything is decoded.
+func (a *Array) NumElements() (int, error) {
+	if !a.filled || a.dtype == nil {
+		return 0, errors.New("array was never given its data")
+	}
+	_, size, _, err := a.dtype.parse()
+	if err != nil {
+		return 0, err
+	}
+	n := 1
+	for _, d := range a.shape {
+		if d != 0 && n > math.MaxInt32/d {
+			return 0, fmt.Errorf("shape %v is too large", a.shape)
+		}
+		n *= d
+	}
+	if len(a.raw) != n*size {
+		return 0, fmt.Errorf("shape %v of %s needs %d bytes, the data has %d", a.shape, Short(a.dtype.str), n*size, len(a.raw))
+	}
+	return n, nil
+}
+
+// Shape is the array's shape; callers must not change it.
+func (a *Array) Shape() []int { return a.shape }
 
 // parse splits a numpy dtype string such as "<f4" into kind, size and byte
 // order.
@@ -58,7 +76,7 @@ func (d *npDtype) parse() (kind byte, size int, order binary.ByteOrder, err erro
 	case "f8", "float64", "d":
 		kind, size = 'f', 8
 	default:
-		return 0, 0, nil, fmt.Errorf("unsupported dtype %q: want float16, float32 or float64", d.str)
+		return 0, 0, nil, fmt.Errorf("unsupported dtype %s: want float16, float32 or float64", Short(d.str))
 	}
 	order = binary.LittleEndian
 	if bo == '>' {

@@ -40,7 +40,7 @@ func decodeLong(b []byte) any {
 }
 
 // call applies an allowlisted global to its arguments.
-func call(fn any, args Tuple) (any, error) {
+func (u *unpickler) call(fn any, args Tuple) (any, error) {
 	g, ok := fn.(pyGlobal)
 	if !ok {
 		return nil, fmt.Errorf("cannot call a %s", TypeName(fn))
@@ -64,6 +64,9 @@ func call(fn any, args Tuple) (any, error) {
 		s, ok := asString(args[0])
 		if !ok {
 			return nil, fmt.Errorf("numpy.dtype of a %s", TypeName(args[0]))
+		}
+		if err := u.copyBytes(len(s)); err != nil {
+			return nil, err
 		}
 		return &npDtype{str: s, byteOrder: '='}, nil
 	case "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer":
@@ -90,7 +93,10 @@ func call(fn any, args Tuple) (any, error) {
 		s, ok1 := args[0].(string)
 		enc, ok2 := args[1].(string)
 		if !ok1 || !ok2 || (enc != "latin1" && enc != "latin-1") {
-			return nil, fmt.Errorf("_codecs.encode(%s, %v) is not bytes in latin1", TypeName(args[0]), args[1])
+			return nil, fmt.Errorf("_codecs.encode(%s, %s) is not bytes in latin1", TypeName(args[0]), Short(args[1]))
+		}
+		if err := u.copyBytes(len(s)); err != nil {
+			return nil, err
 		}
 		b := make([]byte, 0, len(s))
 		for _, r := range s {
@@ -124,7 +130,7 @@ func call(fn any, args Tuple) (any, error) {
 }
 
 // build applies BUILD's state to obj (numpy's __setstate__, or a dict update).
-func build(obj, state any) error {
+func (u *unpickler) build(obj, state any) error {
 	switch o := obj.(type) {
 	case *npDtype:
 		// (version, byteorder, subarray, names, fields, elsize, alignment, flags)
@@ -134,7 +140,7 @@ func build(obj, state any) error {
 		}
 		bo, ok := t[1].(string)
 		if !ok || len(bo) != 1 {
-			return fmt.Errorf("dtype byte order %v", t[1])
+			return fmt.Errorf("dtype byte order %s", Short(t[1]))
 		}
 		if len(t) > 3 && t[3] != nil {
 			return errors.New("structured dtypes are not supported")
@@ -173,6 +179,9 @@ func build(obj, state any) error {
 		if !ok {
 			return fmt.Errorf("dict state is a %s", TypeName(state))
 		}
+		if err := u.addItems(len(d.Keys)); err != nil {
+			return err
+		}
 		for i, k := range d.Keys {
 			if err := o.set(k, d.Vals[i]); err != nil {
 				return err
@@ -203,15 +212,42 @@ func asShape(v any) ([]int, error) {
 	default:
 		return nil, fmt.Errorf("shape is a %s, want a tuple", TypeName(v))
 	}
+	// numpy allows 64 dimensions; weights have at most 4.
+	const maxRank = 8
+	if len(items) > maxRank {
+		return nil, fmt.Errorf("shape has %d dimensions, at most %d are supported", len(items), maxRank)
+	}
 	shape := make([]int, len(items))
 	for i, it := range items {
 		n, ok := it.(int64)
 		if !ok || n < 0 || n > math.MaxInt32 {
-			return nil, fmt.Errorf("bad dimension %v in shape", it)
+			return nil, fmt.Errorf("bad dimension %s in shape", Short(it))
 		}
 		shape[i] = int(n)
 	}
 	return shape, nil
+}
+
+// Short renders a value from a pickle for an error message: numbers in
+// full, strings and bytes cut to their first 64 bytes, anything else by
+// its type, since a hostile pickle can make any of them gigabytes long.
+func Short(v any) string {
+	const keep = 64
+	clip := func(s string) string {
+		if len(s) <= keep {
+			return fmt.Sprintf("%q", s)
+		}
+		return fmt.Sprintf("%q... (%d bytes)", s[:keep], len(s))
+	}
+	switch vv := v.(type) {
+	case string:
+		return clip(vv)
+	case []byte:
+		return clip(string(vv[:min(len(vv), keep+1)]))
+	case int64, float64, bool, nil:
+		return fmt.Sprint(vv)
+	}
+	return TypeName(v)
 }
 
 func TypeName(v any) string {

@@ -72,6 +72,33 @@ const (
 	opByteArray8     = 0x96
 )
 
+// opNames spells the opcodes in errors as pickletools does.
+var opNames = map[byte]string{
+	opMark: "MARK", opStop: "STOP", opPop: "POP", opPopMark: "POP_MARK", opDup: "DUP",
+	opFloat: "FLOAT", opInt: "INT", opBinInt: "BININT", opBinInt1: "BININT1", opLong: "LONG",
+	opBinInt2: "BININT2", opNone: "NONE", opBinUnicode: "BINUNICODE", opAppend: "APPEND",
+	opBuild: "BUILD", opGlobal: "GLOBAL", opDict: "DICT", opEmptyDict: "EMPTY_DICT",
+	opAppends: "APPENDS", opGet: "GET", opBinGet: "BINGET", opLongBinGet: "LONG_BINGET",
+	opList: "LIST", opEmptyList: "EMPTY_LIST", opPut: "PUT", opBinPut: "BINPUT",
+	opLongBinPut: "LONG_BINPUT", opSetItem: "SETITEM", opTuple: "TUPLE", opEmptyTuple: "EMPTY_TUPLE",
+	opSetItems: "SETITEMS", opBinFloat: "BINFLOAT", opReduce: "REDUCE", opBinString: "BINSTRING",
+	opShortBinString: "SHORT_BINSTRING", opUnicode: "UNICODE", opProto: "PROTO", opNewObj: "NEWOBJ",
+	opTuple1: "TUPLE1", opTuple2: "TUPLE2", opTuple3: "TUPLE3", opNewTrue: "NEWTRUE",
+	opNewFalse: "NEWFALSE", opLong1: "LONG1", opLong4: "LONG4", opBinBytes: "BINBYTES",
+	opShortBinBytes: "SHORT_BINBYTES", opShortBinUni: "SHORT_BINUNICODE", opBinUnicode8: "BINUNICODE8",
+	opBinBytes8: "BINBYTES8", opEmptySet: "EMPTY_SET", opAddItems: "ADDITEMS", opFrozenSet: "FROZENSET",
+	opNewObjEx: "NEWOBJ_EX", opStackGlobal: "STACK_GLOBAL", opMemoize: "MEMOIZE", opFrame: "FRAME",
+	opByteArray8: "BYTEARRAY8",
+}
+
+// opName is an opcode's name with its byte, for errors.
+func opName(op byte) string {
+	if n, ok := opNames[op]; ok {
+		return fmt.Sprintf("%s 0x%02x", n, op)
+	}
+	return fmt.Sprintf("0x%02x", op)
+}
+
 func (u *unpickler) step(op byte) (stop bool, err error) {
 	switch op {
 	case opProto:
@@ -91,7 +118,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 	case opStop:
 		return true, nil
 	case opMark:
-		u.mark()
+		return false, u.mark()
 	case opPop:
 		if len(u.stack) > 0 && u.top() == (pyMark{}) {
 			_, err = u.popMark()
@@ -104,31 +131,31 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if len(u.stack) == 0 {
 			return false, errors.New("DUP with an empty stack")
 		}
-		u.push(u.top())
+		return false, u.push(u.top())
 	case opNone:
-		u.push(nil)
+		return false, u.push(nil)
 	case opNewTrue:
-		u.push(true)
+		return false, u.push(true)
 	case opNewFalse:
-		u.push(false)
+		return false, u.push(false)
 	case opBinInt:
 		b, err := u.take(4)
 		if err != nil {
 			return false, err
 		}
-		u.push(int64(int32(binary.LittleEndian.Uint32(b))))
+		return false, u.push(int64(int32(binary.LittleEndian.Uint32(b))))
 	case opBinInt1:
 		v, err := u.u8()
 		if err != nil {
 			return false, err
 		}
-		u.push(int64(v))
+		return false, u.push(int64(v))
 	case opBinInt2:
 		v, err := u.u16()
 		if err != nil {
 			return false, err
 		}
-		u.push(int64(v))
+		return false, u.push(int64(v))
 	case opLong1, opLong4:
 		var n int
 		if op == opLong1 {
@@ -143,7 +170,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		u.push(decodeLong(b))
+		return false, u.push(decodeLong(b))
 	case opInt, opLong:
 		s, err := u.line()
 		if err != nil {
@@ -152,15 +179,15 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		s = strings.TrimSuffix(s, "L")
 		switch s {
 		case "00":
-			u.push(false)
+			return false, u.push(false)
 		case "01":
-			u.push(true)
+			return false, u.push(true)
 		default:
 			v, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
 				return false, fmt.Errorf("bad integer %q", s)
 			}
-			u.push(v)
+			return false, u.push(v)
 		}
 	case opFloat:
 		s, err := u.line()
@@ -171,13 +198,13 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err != nil {
 			return false, fmt.Errorf("bad float %q", s)
 		}
-		u.push(v)
+		return false, u.push(v)
 	case opBinFloat:
 		b, err := u.take(8)
 		if err != nil {
 			return false, err
 		}
-		u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+		return false, u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 	case opShortBinUni, opBinUnicode, opBinUnicode8:
 		var n int
 		switch op {
@@ -198,13 +225,13 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if !utf8.Valid(b) {
 			return false, errors.New("string is not valid UTF-8")
 		}
-		u.push(string(b))
+		return false, u.push(string(b))
 	case opUnicode:
 		s, err := u.line()
 		if err != nil {
 			return false, err
 		}
-		u.push(s) // raw-unicode-escape; paddle names are ASCII
+		return false, u.push(s) // raw-unicode-escape; paddle names are ASCII
 	case opShortBinBytes, opBinBytes, opBinBytes8, opShortBinString, opBinString, opByteArray8:
 		var n int
 		switch op {
@@ -222,9 +249,9 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		u.push(b)
+		return false, u.push(b)
 	case opEmptyDict:
-		u.push(newDict())
+		return false, u.push(newDict())
 	case opDict:
 		items, err := u.popMark()
 		if err != nil {
@@ -234,37 +261,37 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err := setItems(d, items); err != nil {
 			return false, err
 		}
-		u.push(d)
+		return false, u.push(d)
 	case opEmptyList:
-		u.push(&List{})
+		return false, u.push(&List{})
 	case opList:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
 		}
-		u.push(&List{items: items})
+		return false, u.push(&List{items: items})
 	case opEmptyTuple:
-		u.push(Tuple{})
+		return false, u.push(Tuple{})
 	case opTuple:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
 		}
-		u.push(Tuple(items))
+		return false, u.push(Tuple(items))
 	case opTuple1, opTuple2, opTuple3:
 		items, err := u.popN(int(op-opTuple1) + 1)
 		if err != nil {
 			return false, err
 		}
-		u.push(Tuple(items))
+		return false, u.push(Tuple(items))
 	case opEmptySet:
-		u.push(&List{}) // sets only matter as containers here
+		return false, u.push(&List{}) // sets only matter as containers here
 	case opFrozenSet:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
 		}
-		u.push(&List{items: items})
+		return false, u.push(&List{items: items})
 	case opAppend:
 		v, err := u.pop()
 		if err != nil {
@@ -273,6 +300,9 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		l, ok := u.top().(*List)
 		if !ok {
 			return false, fmt.Errorf("APPEND to a %s", TypeName(u.top()))
+		}
+		if err := u.addItems(1); err != nil {
+			return false, err
 		}
 		l.items = append(l.items, v)
 	case opAppends, opAddItems:
@@ -385,11 +415,11 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if !ok {
 			return false, fmt.Errorf("call arguments are a %s, not a tuple", TypeName(items[1]))
 		}
-		v, err := call(items[0], args)
+		v, err := u.call(items[0], args)
 		if err != nil {
 			return false, err
 		}
-		u.push(v)
+		return false, u.push(v)
 	case opNewObjEx:
 		items, err := u.popN(3)
 		if err != nil {
@@ -402,17 +432,17 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if kw, ok := items[2].(*Dict); !ok || len(kw.Keys) > 0 {
 			return false, errors.New("NEWOBJ_EX with keyword arguments is not supported")
 		}
-		v, err := call(items[0], args)
+		v, err := u.call(items[0], args)
 		if err != nil {
 			return false, err
 		}
-		u.push(v)
+		return false, u.push(v)
 	case opBuild:
 		state, err := u.pop()
 		if err != nil {
 			return false, err
 		}
-		return false, build(u.top(), state)
+		return false, u.build(u.top(), state)
 	default:
 		// PERSID, BINPERSID, INST, OBJ, EXT*, NEXT_BUFFER, READONLY_BUFFER:
 		// none is written by paddle.save, and the first four can call code.

@@ -114,7 +114,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("pickle: at offset %d (opcode 0x%02x): %v", e.Offset, e.Op, e.Err)
+	return fmt.Sprintf("pickle: at offset %d (opcode %s): %v", e.Offset, opName(e.Op), e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -126,12 +126,34 @@ var ErrForbiddenGlobal = errors.New("forbidden global")
 // ErrTruncated is wrapped by the error for input that ends too early.
 var ErrTruncated = errors.New("unexpected end of data")
 
+// ErrLimit is wrapped by the error for a pickle that builds more objects,
+// memo entries or bytes than any checkpoint needs.
+var ErrLimit = errors.New("pickle exceeds a limit")
+
+// Limits on what one pickle may build. paddle.save batches SETITEMS by
+// 1000 pairs, so a real checkpoint keeps about 2000 objects on the stack
+// and memoizes a handful per tensor: a few thousand at most for PP-LCNet.
+// Without these, 50 MB of DUP or MARK opcodes grow the stack to 3 GB, and
+// a memoized string re-encoded by _codecs.encode allocates its length on
+// every call.
+const (
+	maxStack = 1 << 16 // objects and marks on the stack
+	maxMemo  = 1 << 16 // memo entries
+	maxItems = 1 << 20 // elements put into tuples, lists and dicts, in all
+	// maxCopied is the slack beyond the input's size for bytes the
+	// unpickler copies rather than slices from the input (re-encoded
+	// strings): a pickle cannot honestly hold more than its own size.
+	maxCopied = 1 << 20
+)
+
 type unpickler struct {
-	data  []byte
-	pos   int
-	stack []any
-	marks []int
-	memo  map[uint32]any
+	data   []byte
+	pos    int
+	stack  []any
+	marks  []int
+	memo   map[uint32]any
+	items  int // elements put into containers so far
+	copied int // bytes copied so far
 }
 
 // Load runs the pickle in data and returns the object STOP leaves.
@@ -219,7 +241,31 @@ func (u *unpickler) line() (string, error) {
 	return string(rest[:i]), nil
 }
 
-func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+func (u *unpickler) push(v any) error {
+	if len(u.stack) >= maxStack {
+		return fmt.Errorf("%w: more than %d objects on the stack", ErrLimit, maxStack)
+	}
+	u.stack = append(u.stack, v)
+	return nil
+}
+
+// addItems counts n elements put into a container against maxItems.
+func (u *unpickler) addItems(n int) error {
+	u.items += n
+	if u.items > maxItems {
+		return fmt.Errorf("%w: more than %d elements in containers", ErrLimit, maxItems)
+	}
+	return nil
+}
+
+// copyBytes counts n bytes the unpickler allocates for a copy.
+func (u *unpickler) copyBytes(n int) error {
+	u.copied += n
+	if u.copied > len(u.data)+maxCopied {
+		return fmt.Errorf("%w: copies %d bytes, more than the %d-byte input", ErrLimit, u.copied, len(u.data))
+	}
+	return nil
+}
 
 func (u *unpickler) pop() (any, error) {
 	if len(u.stack) == 0 || u.top() == (pyMark{}) {
@@ -237,7 +283,13 @@ func (u *unpickler) top() any {
 	return u.stack[len(u.stack)-1]
 }
 
-func (u *unpickler) mark() { u.marks = append(u.marks, len(u.stack)); u.push(pyMark{}) }
+func (u *unpickler) mark() error {
+	if err := u.push(pyMark{}); err != nil {
+		return err
+	}
+	u.marks = append(u.marks, len(u.stack)-1)
+	return nil
+}
 
 // popMark returns the objects above the last MARK and removes them and it.
 func (u *unpickler) popMark() ([]any, error) {
@@ -246,6 +298,9 @@ func (u *unpickler) popMark() ([]any, error) {
 	}
 	m := u.marks[len(u.marks)-1]
 	u.marks = u.marks[:len(u.marks)-1]
+	if err := u.addItems(len(u.stack) - m - 1); err != nil {
+		return nil, err
+	}
 	items := append([]any(nil), u.stack[m+1:]...)
 	u.stack = u.stack[:m]
 	return items, nil
@@ -255,6 +310,9 @@ func (u *unpickler) popMark() ([]any, error) {
 func (u *unpickler) popN(n int) ([]any, error) {
 	if len(u.stack)-n < 0 {
 		return nil, errors.New("stack underflow")
+	}
+	if err := u.addItems(n); err != nil {
+		return nil, err
 	}
 	items := append([]any(nil), u.stack[len(u.stack)-n:]...)
 	for _, it := range items {
@@ -270,6 +328,9 @@ func (u *unpickler) memoPut(i uint32) error {
 	if len(u.stack) == 0 {
 		return errors.New("memo put with an empty stack")
 	}
+	if _, ok := u.memo[i]; !ok && len(u.memo) >= maxMemo {
+		return fmt.Errorf("%w: more than %d memo entries", ErrLimit, maxMemo)
+	}
 	u.memo[i] = u.top()
 	return nil
 }
@@ -279,17 +340,15 @@ func (u *unpickler) memoGet(i uint32) error {
 	if !ok {
 		return fmt.Errorf("memo key %d not defined", i)
 	}
-	u.push(v)
-	return nil
+	return u.push(v)
 }
 
 func (u *unpickler) global(module, name string) error {
 	g := pyGlobal{module, name}
 	if !allowedGlobals[g.String()] {
-		return fmt.Errorf("%w %s: only numpy arrays and dicts are loaded, nothing is executed", ErrForbiddenGlobal, g)
+		return fmt.Errorf("%w %s: only numpy arrays and dicts are loaded, nothing is executed", ErrForbiddenGlobal, Short(g.String()))
 	}
-	u.push(g)
-	return nil
+	return u.push(g)
 }
 
 // Looks reports whether data starts like a pickle of a dict: a protocol
