@@ -99,7 +99,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 		return problemf(http.StatusBadRequest, "%v", err)
 	}
 	if opts.Version != "" {
-		if err := zoo.ValidateName("version", opts.Version); err != nil {
+		if err := zoo.ValidateVersion(opts.Version); err != nil {
 			return problemf(http.StatusBadRequest, "%v", err)
 		}
 	}
