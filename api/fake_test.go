@@ -32,6 +32,9 @@ type fakeBackend struct {
 	// gate, when set, blocks every inference until it is closed.
 	gate    chan struct{}
 	imports atomic.Int32
+	// importErr and loadErr, when set, are what importFile and load fail
+	// with.
+	importErr, loadErr error
 }
 
 func newFake(names ...string) *fakeBackend {
@@ -105,6 +108,9 @@ func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) 
 	if bad {
 		return nil, fmt.Errorf("%s version %s: weights sha256 differs from the manifest: %w", m.Name, m.Version, zoo.ErrChecksum)
 	}
+	if f.loadErr != nil {
+		return nil, f.loadErr
+	}
 	return &fakeRunner{f: f}, nil
 }
 
@@ -125,6 +131,9 @@ func (f *fakeBackend) importFile(ctx context.Context, path string, opts importOp
 	f.imports.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.importErr != nil {
+		return zoo.Manifest{}, f.importErr
+	}
 	v := opts.Version
 	if v == "" {
 		v = fmt.Sprint(len(f.versions[opts.Name]) + 1)

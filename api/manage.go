@@ -41,7 +41,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problemf(http.StatusBadRequest, "upload a model as multipart/form-data with fields file and name: %v", err)
 	}
-	dir, err := os.MkdirTemp("", "lcnet-upload-*")
+	dir, err := s.uploadTempDir()
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
