@@ -35,6 +35,9 @@ type fakeBackend struct {
 	// importErr and loadErr, when set, are what importFile and load fail
 	// with.
 	importErr, loadErr error
+	// nonFinite makes the last image's logits, probabilities and features
+	// (not pooled) NaN or Inf, as an overflowing network would.
+	nonFinite bool
 }
 
 func newFake(names ...string) *fakeBackend {
@@ -190,6 +193,11 @@ func (r *fakeRunner) infer(ctx context.Context, x []float32, n, h, w int) (*outp
 		}
 		o.Features = append(o.Features, float32(mean[0]), float32(mean[1]), float32(mean[2]), 1)
 		o.Pooled = append(o.Pooled, float32(mean[0]+mean[1]), float32(mean[2]))
+	}
+	if r.f.nonFinite {
+		o.Logits[len(o.Logits)-1] = float32(math.Inf(1))
+		o.Probabilities[len(o.Probabilities)-1] = float32(math.NaN())
+		o.Features[len(o.Features)-2] = float32(math.Inf(-1))
 	}
 	return o, nil
 }

@@ -24,7 +24,7 @@ import (
 //	@Produce		json
 //	@Param			file	formData	file	true	"Checkpoint file; repeat for the files of an inference directory"
 //	@Param			name	formData	string	true	"Model name"
-//	@Param			version	formData	string	false	"Version to create (default: the next number)"
+//	@Param			version	formData	string	false	"Version to create (default: the next number); \"latest\" is reserved"
 //	@Param			dtype	formData	string	false	"Stored weights"	Enums(fp32, fp16)	default(fp32)
 //	@Success		201		{object}	client.VersionInfo
 //	@Failure		400		{object}	client.Problem
@@ -34,6 +34,8 @@ import (
 //	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	client.Problem
 //	@Failure		422		{object}	client.Problem	"not a checkpoint lcnet can read"
+//	@Failure		500		{object}	client.Problem	"a server fault; instance is urn:lcnet:error:ID, the id of the log line with the cause"
+//	@Failure		507		{object}	client.Problem	"the model store is out of space"
 //	@Security		BearerAuth
 //	@Router			/v1/models [post]
 func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
@@ -146,6 +148,7 @@ func saveFile(path string, r io.Reader) error {
 //	@Param			version	path	string	true	"Version"
 //	@Success		204
 //	@Failure		401	{object}	client.Problem
+//	@Failure		400	{object}	client.Problem	"not a valid version string"
 //	@Failure		403	{object}	client.Problem
 //	@Failure		404	{object}	client.Problem
 //	@Security		BearerAuth
