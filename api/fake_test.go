@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"math"
 	"net/http/httptest"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -114,6 +117,13 @@ func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) 
 	if f.loadErr != nil {
 		return nil, f.loadErr
 	}
+	// As in the zoo, a deleted version's weights are gone.
+	f.mu.Lock()
+	exists := slices.ContainsFunc(f.versions[m.Name], func(v zoo.Manifest) bool { return v.Version == m.Version })
+	f.mu.Unlock()
+	if !exists {
+		return nil, fmt.Errorf("weights of %s:%s: %w", m.Name, m.Version, storage.ErrNotExist)
+	}
 	return &fakeRunner{f: f}, nil
 }
 
@@ -139,7 +149,14 @@ func (f *fakeBackend) importFile(ctx context.Context, path string, opts importOp
 	}
 	v := opts.Version
 	if v == "" {
-		v = fmt.Sprint(len(f.versions[opts.Name]) + 1)
+		// The next number after the highest, as the zoo's claims give.
+		next := 1
+		for _, m := range f.versions[opts.Name] {
+			if n, err := strconv.Atoi(m.Version); err == nil && n >= next {
+				next = n + 1
+			}
+		}
+		v = strconv.Itoa(next)
 	}
 	for _, m := range f.versions[opts.Name] {
 		if m.Version == v {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lcnet/lcnet/pull"
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -106,7 +107,25 @@ func (s *Server) loadRef(ctx context.Context, name, version string) (*cacheEntry
 	if err != nil {
 		return nil, err
 	}
-	return s.cache.get(ctx, m)
+	e, err := s.cache.get(ctx, m)
+	if err == nil || (version != "" && version != zoo.Latest) || !versionGone(err) {
+		return e, err
+	}
+	// The newest version was deleted between its resolution (perhaps a
+	// cached one, or by another replica) and its load, or unloaded while
+	// it loaded: ask the store again, once, for the newest that is left.
+	s.resolved.forget(name)
+	m2, rerr := s.resolve(ctx, name, version)
+	if rerr != nil || m2.Version == m.Version {
+		return nil, err
+	}
+	return s.cache.get(ctx, m2)
+}
+
+// versionGone reports whether a load failed because its version no
+// longer exists or was unloaded under it.
+func versionGone(err error) bool {
+	return errors.Is(err, zoo.ErrNotFound) || errors.Is(err, storage.ErrNotExist) || errors.Is(err, errUnloaded)
 }
 
 // defaultRef picks the model for /classify and /features when the request
