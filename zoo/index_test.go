@@ -51,7 +51,8 @@ func TestMissingVersionIsCheap(t *testing.T) {
 	}
 	var best time.Duration
 	var err error
-	for range 3 {
+	// The best of ten: the machine running the tests is shared.
+	for range 10 {
 		start := time.Now()
 		_, err = z.Resolve(ctx, "m", "nope")
 		if d := time.Since(start); best == 0 || d < best {
@@ -62,8 +63,9 @@ func TestMissingVersionIsCheap(t *testing.T) {
 		t.Fatalf("err %v, want ErrNotFound", err)
 	}
 	t.Logf("missing version among 500: %v, %d-byte error", best, len(err.Error()))
-	// Reading the 500 manifests took 163 ms here; listing the keys 14 ms.
-	if limit := raceSlowdown * 50 * time.Millisecond; best > limit {
+	// Reading the 500 manifests took 163 ms here; listing the keys 11-44
+	// ms, depending on how busy the shared machine was.
+	if limit := raceSlowdown * 80 * time.Millisecond; best > limit {
 		t.Errorf("a missing version took %v among 500 versions, want < %v", best, limit)
 	}
 	if len(err.Error()) > 200 {
