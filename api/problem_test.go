@@ -139,3 +139,31 @@ func TestScrubPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestReservedVersionWord: "latest" cannot be uploaded as a version (it
+// would be served but never named), and a version stored under it before
+// it was reserved can be deleted.
+func TestReservedVersionWord(t *testing.T) {
+	z, dir := realZoo(t, nil)
+	ts, _ := serveZoo(t, z, nil)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("name", "m")
+	mw.WriteField("version", "latest")
+	fw, _ := mw.CreateFormFile("file", "model.pdparams")
+	fw.Write([]byte("x"))
+	mw.Close()
+	checkProblem(t, do(t, "POST", ts.URL+"/v1/models", mw.FormDataContentType(), &buf), http.StatusBadRequest, "reserved")
+
+	vdir := filepath.Join(dir, "models", "m", "latest")
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vdir, "manifest.json"), []byte(`{"name":"m","version":"latest"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "DELETE", ts.URL+"/v1/models/m/versions/latest", "", nil); r.status != http.StatusNoContent {
+		t.Fatalf("deleting the legacy version latest: %d %s", r.status, r.body)
+	}
+	checkProblem(t, do(t, "DELETE", ts.URL+"/v1/models/m/versions/latest", "", nil), http.StatusNotFound, "")
+}
