@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -68,6 +70,9 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 			}
 			path := filepath.Join(dir, base)
 			if err := saveFile(path, p); err != nil {
+				if errors.Is(err, storage.ErrNoSpace) {
+					return err
+				}
 				return wrapBodyErr("saving upload "+base, err)
 			}
 			files = append(files, path)
@@ -127,16 +132,25 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// saveFile copies an uploaded file to path. A full disk is the server's
+// problem (507), not the upload's: it is marked with storage.ErrNoSpace.
 func saveFile(path string, r io.Reader) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return noSpace(err)
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
-		return err
+		return noSpace(err)
 	}
-	return f.Close()
+	return noSpace(f.Close())
+}
+
+func noSpace(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("saving the upload: %w: %w", storage.ErrNoSpace, err)
+	}
+	return err
 }
 
 // deleteVersion godoc
