@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,16 @@ type cacheEntry struct {
 	run   runner
 	b     *batcher
 	err   error
+	// users counts the requests that got this entry and are not done: an
+	// evicted version unloads only after the last one, so a request that
+	// found a version is served by it even if the version is deleted
+	// meanwhile. Added to under modelCache.mu while the entry is in the
+	// map, so no Add follows the Wait of an eviction.
+	users sync.WaitGroup
 }
+
+// errUnloaded is a load whose version was evicted before it finished.
+var errUnloaded = errors.New("model version unloaded")
 
 func newModelCache(be backend, cfg Config, met *metrics, log *slog.Logger) *modelCache {
 	return &modelCache{be: be, cfg: cfg, met: met, log: log, entries: map[string]*cacheEntry{}}
@@ -41,11 +51,16 @@ func newModelCache(be backend, cfg Config, met *metrics, log *slog.Logger) *mode
 
 func cacheKey(name, version string) string { return name + ":" + version }
 
-// get returns the loaded version m, loading it if needed.
+// get returns the loaded version m, loading it if needed. The entry stays
+// usable until ctx is done (for a request: until its handler returns).
 func (c *modelCache) get(ctx context.Context, m zoo.Manifest) (*cacheEntry, error) {
 	e, err := c.start(m)
 	if err != nil {
 		return nil, err
+	}
+	if !c.use(ctx, e) {
+		return nil, &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s:%s was unloaded", m.Name, m.Version),
+			retryAfter: time.Second, err: errUnloaded}
 	}
 	select {
 	case <-e.ready:
@@ -74,6 +89,19 @@ func (c *modelCache) loaded(m zoo.Manifest) bool {
 	default:
 		return false
 	}
+}
+
+// use counts ctx as a user of e until ctx is done, unless e was evicted
+// since it was found.
+func (c *modelCache) use(ctx context.Context, e *cacheEntry) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[cacheKey(e.m.Name, e.m.Version)] != e {
+		return false
+	}
+	e.users.Add(1)
+	context.AfterFunc(ctx, e.users.Done)
+	return true
 }
 
 // start begins loading m unless it is loaded or loading.
@@ -114,7 +142,7 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 	if c.closed || c.entries[key] != e {
 		// Deleted or shut down while loading.
 		run.close()
-		e.err = &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s was unloaded while loading", key), retryAfter: time.Second, err: errShuttingDown}
+		e.err = &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s was unloaded while loading", key), retryAfter: time.Second, err: errUnloaded}
 		close(e.ready)
 		return
 	}
@@ -125,23 +153,42 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 	close(e.ready)
 }
 
-// evict unloads name:version (every version when version is ""). Requests
-// already queued on it finish first.
+// evict unloads name:version (every version when version is ""): new
+// requests no longer find it at once, and it is unloaded in the background
+// once the requests that did find it are done.
 func (c *modelCache) evict(name, version string) {
 	c.mu.Lock()
 	var gone []*cacheEntry
 	for key, e := range c.entries {
 		if e.m.Name == name && (version == "" || e.m.Version == version) {
 			gone = append(gone, e)
-			delete(c.entries, key)
+			c.remove(key, e)
 		}
 	}
 	c.mu.Unlock()
 	for _, e := range gone {
-		c.unload(e)
+		go func() {
+			e.users.Wait()
+			c.unload(e)
+		}()
 	}
 }
 
+// remove takes e out of the map; c.mu is held. A loaded entry stops
+// counting as loaded now; one still loading never will (load sees it gone).
+func (c *modelCache) remove(key string, e *cacheEntry) {
+	delete(c.entries, key)
+	select {
+	case <-e.ready:
+		if e.err == nil {
+			c.met.loaded.Dec()
+		}
+	default:
+	}
+}
+
+// unload stops e's batcher, after the jobs already queued, and frees the
+// network.
 func (c *modelCache) unload(e *cacheEntry) {
 	<-e.ready
 	if e.err != nil || e.b == nil {
@@ -149,7 +196,6 @@ func (c *modelCache) unload(e *cacheEntry) {
 	}
 	e.b.close()
 	e.run.close()
-	c.met.loaded.Dec()
 	c.log.Info("model unloaded", "model", cacheKey(e.m.Name, e.m.Version))
 }
 
@@ -171,7 +217,7 @@ func (c *modelCache) close() {
 	all := make([]*cacheEntry, 0, len(c.entries))
 	for key, e := range c.entries {
 		all = append(all, e)
-		delete(c.entries, key)
+		c.remove(key, e)
 	}
 	c.mu.Unlock()
 	for _, e := range all {

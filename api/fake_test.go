@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"math"
 	"net/http/httptest"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -32,6 +35,12 @@ type fakeBackend struct {
 	// gate, when set, blocks every inference until it is closed.
 	gate    chan struct{}
 	imports atomic.Int32
+	// importErr and loadErr, when set, are what importFile and load fail
+	// with.
+	importErr, loadErr error
+	// nonFinite makes the last image's logits, probabilities and features
+	// (not pooled) NaN or Inf, as an overflowing network would.
+	nonFinite bool
 }
 
 func newFake(names ...string) *fakeBackend {
@@ -105,6 +114,16 @@ func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) 
 	if bad {
 		return nil, fmt.Errorf("%s version %s: weights sha256 differs from the manifest: %w", m.Name, m.Version, zoo.ErrChecksum)
 	}
+	if f.loadErr != nil {
+		return nil, f.loadErr
+	}
+	// As in the zoo, a deleted version's weights are gone.
+	f.mu.Lock()
+	exists := slices.ContainsFunc(f.versions[m.Name], func(v zoo.Manifest) bool { return v.Version == m.Version })
+	f.mu.Unlock()
+	if !exists {
+		return nil, fmt.Errorf("weights of %s:%s: %w", m.Name, m.Version, storage.ErrNotExist)
+	}
 	return &fakeRunner{f: f}, nil
 }
 
@@ -125,9 +144,19 @@ func (f *fakeBackend) importFile(ctx context.Context, path string, opts importOp
 	f.imports.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.importErr != nil {
+		return zoo.Manifest{}, f.importErr
+	}
 	v := opts.Version
 	if v == "" {
-		v = fmt.Sprint(len(f.versions[opts.Name]) + 1)
+		// The next number after the highest, as the zoo's claims give.
+		next := 1
+		for _, m := range f.versions[opts.Name] {
+			if n, err := strconv.Atoi(m.Version); err == nil && n >= next {
+				next = n + 1
+			}
+		}
+		v = strconv.Itoa(next)
 	}
 	for _, m := range f.versions[opts.Name] {
 		if m.Version == v {
@@ -181,6 +210,11 @@ func (r *fakeRunner) infer(ctx context.Context, x []float32, n, h, w int) (*outp
 		}
 		o.Features = append(o.Features, float32(mean[0]), float32(mean[1]), float32(mean[2]), 1)
 		o.Pooled = append(o.Pooled, float32(mean[0]+mean[1]), float32(mean[2]))
+	}
+	if r.f.nonFinite {
+		o.Logits[len(o.Logits)-1] = float32(math.Inf(1))
+		o.Probabilities[len(o.Probabilities)-1] = float32(math.NaN())
+		o.Features[len(o.Features)-2] = float32(math.Inf(-1))
 	}
 	return o, nil
 }

@@ -153,7 +153,7 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 //	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	client.Problem	"body or image too large"
 //	@Failure		415		{object}	client.Problem	"not an image"
-//	@Failure		422		{object}	client.Problem	"corrupt image"
+//	@Failure		422		{object}	client.Problem	"corrupt image, or the model produced NaN or Inf (never sent as a 200)"
 //	@Failure		429		{object}	client.Problem	"queue full; see Retry-After"
 //	@Failure		500		{object}	client.Problem	"the model computed NaN"
 //	@Failure		503		{object}	client.Problem	"loading, pulling or shutting down; see Retry-After"
@@ -213,6 +213,9 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version 
 	if err != nil {
 		return err
 	}
+	if err := checkFinite(e.m, "probabilities", out.Probabilities, out.Classes); err != nil {
+		return err
+	}
 	resp := client.ClassifyResponse{Model: e.m.Name, Version: e.m.Version, Results: make([]client.ClassifyResult, out.N)}
 	if e.m.Arch.MultiLabel {
 		// Every label is an answer of its own.
@@ -246,8 +249,7 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, name, version 
 		}
 		resp.Results[i].Predictions = preds
 	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return writeOK(w, resp)
 }
 
 // inferImages is the common body of classify and features: read the
@@ -346,7 +348,7 @@ func topPredictions(probs []float32, labels []string, k int) []client.Prediction
 //	@Failure		408			{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413			{object}	client.Problem
 //	@Failure		415			{object}	client.Problem
-//	@Failure		422			{object}	client.Problem
+//	@Failure		422			{object}	client.Problem	"corrupt image, or the model produced NaN or Inf (never sent as a 200)"
 //	@Failure		429			{object}	client.Problem
 //	@Failure		503			{object}	client.Problem
 //	@Router			/v1/models/{name}/features [post]
@@ -408,6 +410,9 @@ func (s *Server) features(w http.ResponseWriter, r *http.Request, name, version 
 	if layer == "pooled" {
 		vals, dim = out.Pooled, out.PooledDim
 	}
+	if err := checkFinite(e.m, layer, vals, dim); err != nil {
+		return err
+	}
 	resp := client.FeaturesResponse{Model: e.m.Name, Version: e.m.Version, Dim: dim, Results: make([]client.FeaturesResult, out.N)}
 	for i := range out.N {
 		v := append([]float32(nil), vals[i*dim:(i+1)*dim]...)
@@ -416,8 +421,7 @@ func (s *Server) features(w http.ResponseWriter, r *http.Request, name, version 
 		}
 		resp.Results[i].Features = v
 	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return writeOK(w, resp)
 }
 
 func l2normalize(v []float32) {

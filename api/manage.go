@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lcnet/lcnet/convert"
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -25,7 +27,7 @@ import (
 //	@Produce		json
 //	@Param			file	formData	file	true	"Checkpoint file; repeat for the files of an inference directory"
 //	@Param			name	formData	string	true	"Model name"
-//	@Param			version	formData	string	false	"Version to create (default: the next number)"
+//	@Param			version	formData	string	false	"Version to create (default: the next number); \"latest\" is reserved"
 //	@Param			dtype	formData	string	false	"Stored weights"	Enums(fp32, fp16)	default(fp32)
 //	@Param			config	formData	file	false	"PaddleClas / PaddleX training config (YAML, at most 1 MiB) of a .pdparams: its strides, input size and preprocessing, which the weights cannot show"
 //	@Success		201		{object}	client.VersionInfo
@@ -36,6 +38,8 @@ import (
 //	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413		{object}	client.Problem
 //	@Failure		422		{object}	client.Problem	"not a checkpoint lcnet can read"
+//	@Failure		500		{object}	client.Problem	"a server fault; instance is urn:lcnet:error:ID, the id of the log line with the cause"
+//	@Failure		507		{object}	client.Problem	"the model store is out of space"
 //	@Security		BearerAuth
 //	@Router			/v1/models [post]
 func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
@@ -43,7 +47,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problemf(http.StatusBadRequest, "upload a model as multipart/form-data with fields file and name: %v", err)
 	}
-	dir, err := os.MkdirTemp("", "lcnet-upload-*")
+	dir, err := s.uploadTempDir()
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
@@ -68,6 +72,9 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 			}
 			path := filepath.Join(dir, base)
 			if err := saveFile(path, p); err != nil {
+				if errors.Is(err, storage.ErrNoSpace) {
+					return err
+				}
 				return wrapBodyErr("saving upload "+base, err)
 			}
 			files = append(files, path)
@@ -114,7 +121,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 		return problemf(http.StatusBadRequest, "%v", err)
 	}
 	if opts.Version != "" {
-		if err := zoo.ValidateName("version", opts.Version); err != nil {
+		if err := zoo.ValidateVersion(opts.Version); err != nil {
 			return problemf(http.StatusBadRequest, "%v", err)
 		}
 	}
@@ -140,16 +147,25 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// saveFile copies an uploaded file to path. A full disk is the server's
+// problem (507), not the upload's: it is marked with storage.ErrNoSpace.
 func saveFile(path string, r io.Reader) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return noSpace(err)
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
-		return err
+		return noSpace(err)
 	}
-	return f.Close()
+	return noSpace(f.Close())
+}
+
+func noSpace(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("saving the upload: %w: %w", storage.ErrNoSpace, err)
+	}
+	return err
 }
 
 // deleteVersion godoc
@@ -161,6 +177,7 @@ func saveFile(path string, r io.Reader) error {
 //	@Param			version	path	string	true	"Version"
 //	@Success		204
 //	@Failure		401	{object}	client.Problem
+//	@Failure		400	{object}	client.Problem	"not a valid version string"
 //	@Failure		403	{object}	client.Problem
 //	@Failure		404	{object}	client.Problem
 //	@Security		BearerAuth

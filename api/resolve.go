@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lcnet/lcnet/pull"
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -106,7 +107,42 @@ func (s *Server) loadRef(ctx context.Context, name, version string) (*cacheEntry
 	if err != nil {
 		return nil, err
 	}
-	return s.cache.get(ctx, m)
+	e, err := s.cache.get(ctx, m)
+	if version != "" && version != zoo.Latest {
+		return e, err
+	}
+	// The newest version was deleted between its resolution (perhaps a
+	// cached one, or by another replica) and its load, or unloaded while
+	// it loaded: ask the store again for the newest that is left. Under
+	// steady upload-and-delete churn the next one may go the same way, so
+	// a few times, each resolution fresh.
+	for range maxLatestRetries {
+		if err == nil || !versionGone(err) {
+			return e, err
+		}
+		s.resolved.forget(name)
+		m2, rerr := s.resolve(ctx, name, version)
+		if rerr != nil || m2.Version == m.Version {
+			return nil, err
+		}
+		m = m2
+		e, err = s.cache.get(ctx, m)
+	}
+	if err != nil && versionGone(err) {
+		return nil, &httpError{status: http.StatusServiceUnavailable, retryAfter: time.Second, err: err,
+			detail: fmt.Sprintf("model %s: its newest versions were deleted while this request loaded them; retry", name)}
+	}
+	return e, err
+}
+
+// maxLatestRetries bounds how often a request for latest follows a
+// version that went away under it.
+const maxLatestRetries = 4
+
+// versionGone reports whether a load failed because its version no
+// longer exists or was unloaded under it.
+func versionGone(err error) bool {
+	return errors.Is(err, zoo.ErrNotFound) || errors.Is(err, storage.ErrNotExist) || errors.Is(err, errUnloaded)
 }
 
 // defaultRef picks the model for /classify and /features when the request

@@ -185,6 +185,7 @@ type v2InferRequestWire struct {
 //	@Failure		404								{object}	client.Problem
 //	@Failure		408								{object}	client.Problem	"the body arrived slower than the request deadline allows"
 //	@Failure		413								{object}	client.Problem	"body larger than the server's limit"
+//	@Failure		422								{object}	client.Problem	"the model produced NaN or Inf (JSON has no literal for them; never sent as a 200)"
 //	@Failure		429								{object}	client.Problem
 //	@Failure		503								{object}	client.Problem
 //	@Router			/v2/models/{name}/infer [post]
@@ -284,8 +285,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Outputs = append(resp.Outputs, t)
 	}
-	writeInferResponse(w, resp, binOut)
-	return nil
+	return writeV2Infer(w, e.m, resp, binOut)
 }
 
 // v2InferVersion godoc
@@ -305,6 +305,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 //	@Failure	404		{object}	client.Problem
 //	@Failure	408		{object}	client.Problem
 //	@Failure	413		{object}	client.Problem
+//	@Failure	422		{object}	client.Problem	"the model produced NaN or Inf"
 //	@Failure	429		{object}	client.Problem
 //	@Failure	503		{object}	client.Problem
 //	@Router		/v2/models/{name}/versions/{version}/infer [post]

@@ -109,14 +109,13 @@ func halfToFloat32(h uint16) float32 {
 // writeInferResponse answers with JSON, or, when some outputs are binary,
 // with the JSON header followed by their values (little-endian FP32) as
 // the binary tensor data extension lays out.
-func writeInferResponse(w http.ResponseWriter, resp client.V2InferResponse, binOut [][]float32) {
+func writeInferResponse(w http.ResponseWriter, resp client.V2InferResponse, binOut [][]float32) error {
 	if len(binOut) == 0 {
-		writeJSON(w, http.StatusOK, resp)
-		return
+		return writeOK(w, resp)
 	}
 	header, err := json.Marshal(resp)
 	if err != nil {
-		panic(fmt.Sprintf("encoding an inference response: %v", err)) // float32s and strings always encode
+		return fmt.Errorf("encoding the answer: %w", err)
 	}
 	size := len(header)
 	for _, v := range binOut {
@@ -134,4 +133,5 @@ func writeInferResponse(w http.ResponseWriter, resp client.V2InferResponse, binO
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+	return nil
 }

@@ -175,13 +175,13 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader) error {
 	}
 	tmp, err := l.writeTemp(ctx, p, r)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", key, err)
+		return noSpace(fmt.Errorf("writing %s: %w", key, err))
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", key, err)
+		return noSpace(fmt.Errorf("writing %s: %w", key, err))
 	}
-	return syncDir(filepath.Dir(p))
+	return noSpace(syncDir(filepath.Dir(p)))
 }
 
 // PutIfAbsent implements Store. link(2) fails with EEXIST when the name is
@@ -196,16 +196,16 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, r io.Reader) error 
 	}
 	tmp, err := l.writeTemp(ctx, p, r)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", key, err)
+		return noSpace(fmt.Errorf("writing %s: %w", key, err))
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s: %w", key, ErrExist)
 		}
-		return fmt.Errorf("writing %s: %w", key, err)
+		return noSpace(fmt.Errorf("writing %s: %w", key, err))
 	}
-	return syncDir(filepath.Dir(p))
+	return noSpace(syncDir(filepath.Dir(p)))
 }
 
 // Delete implements Store, and prunes directories it leaves empty.

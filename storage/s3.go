@@ -122,6 +122,9 @@ func (s *S3) mapErr(op, key string, err error) error {
 			return fmt.Errorf("%s %s: %w", op, key, ErrNotExist)
 		case resp.Code == "PreconditionFailed" || resp.StatusCode == http.StatusPreconditionFailed:
 			return fmt.Errorf("%s %s: %w", op, key, ErrExist)
+		// MinIO says XMinioStorageFull; quota-enforcing gateways answer 507.
+		case resp.Code == "XMinioStorageFull" || resp.Code == "QuotaExceeded" || resp.StatusCode == http.StatusInsufficientStorage:
+			return fmt.Errorf("%s %s: %w: %w", op, key, ErrNoSpace, err)
 		}
 	}
 	return fmt.Errorf("%s %s in s3://%s/%s: %w", op, key, s.bucket, s.prefix, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -15,7 +16,19 @@ import (
 var (
 	ErrNotExist = errors.New("object does not exist")
 	ErrExist    = errors.New("object already exists")
+	// ErrNoSpace is a write the backend refused for lack of space or
+	// quota: the operator's problem, not the request's.
+	ErrNoSpace = errors.New("store out of space")
 )
+
+// noSpace marks a write error that is a full disk or an exhausted quota
+// with ErrNoSpace, keeping the cause for the logs.
+func noSpace(err error) error {
+	if err != nil && !errors.Is(err, ErrNoSpace) && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
 
 // Info describes a stored object.
 type Info struct {

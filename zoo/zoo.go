@@ -2,6 +2,7 @@ package zoo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +69,23 @@ func ParseRef(ref string) (name, version string, err error) {
 		}
 	}
 	return name, version, nil
+}
+
+// Latest is the version word that means the newest version wherever a
+// version is read (ParseRef, Resolve, ?version=), so no version may be
+// created under it: it could be served but never named.
+const Latest = "latest"
+
+// ValidateVersion checks a version string for a new version: a valid name
+// that is not a word the resolver reads specially.
+func ValidateVersion(v string) error {
+	if err := ValidateName("version", v); err != nil {
+		return err
+	}
+	if strings.EqualFold(v, Latest) {
+		return fmt.Errorf("%w: version %q is reserved: it means the newest version; choose another", ErrInvalidName, v)
+	}
+	return nil
 }
 
 // Zoo is the model registry over a store. It holds no state of its own, so
@@ -177,7 +196,7 @@ func (z *Zoo) release(ctx context.Context, name, version string, cause error) er
 // creators, in this process or another sharing the store, get distinct ones.
 func (z *Zoo) claim(ctx context.Context, name, version string) (string, error) {
 	if version != "" {
-		if err := ValidateName("version", version); err != nil {
+		if err := ValidateVersion(version); err != nil {
 			return "", err
 		}
 		err := z.store.PutIfAbsent(ctx, key(name, version, claimFile), strings.NewReader(""))
@@ -342,14 +361,7 @@ func (z *Zoo) Resolve(ctx context.Context, name, version string) (Manifest, erro
 		}
 		m, err := z.manifest(ctx, name, version)
 		if errors.Is(err, ErrNotFound) {
-			if vs, _ := z.Versions(ctx, name); len(vs) > 0 {
-				have := make([]string, len(vs))
-				for i, v := range vs {
-					have[i] = v.Version
-				}
-				return Manifest{}, fmt.Errorf("model %s has no version %s (it has %s): %w", name, version, strings.Join(have, ", "), ErrNotFound)
-			}
-			return Manifest{}, fmt.Errorf("model %s: %w", name, ErrNotFound)
+			return Manifest{}, z.missingVersion(ctx, name, version)
 		}
 		return m, err
 	}
@@ -361,6 +373,62 @@ func (z *Zoo) Resolve(ctx context.Context, name, version string) (Manifest, erro
 		return Manifest{}, fmt.Errorf("model %s: %w", name, ErrNotFound)
 	}
 	return vs[len(vs)-1], nil
+}
+
+// shownVersions is how many version names a "no such version" error lists:
+// the answer to a typo, not an inventory (GET /v1/models/NAME is that).
+const shownVersions = 5
+
+// missingVersion is the error for a version the model lacks. It names the
+// newest few versions from a listing of the model's keys, without reading
+// a manifest: a 404 must stay cheap however many versions a model has.
+func (z *Zoo) missingVersion(ctx context.Context, name, version string) error {
+	have, err := z.VersionNames(ctx, name)
+	if err != nil || len(have) == 0 {
+		return fmt.Errorf("model %s: %w", name, ErrNotFound)
+	}
+	shown := have[max(0, len(have)-shownVersions):]
+	slices.Reverse(shown)
+	list := strings.Join(shown, ", ")
+	if more := len(have) - len(shown); more > 0 {
+		list += fmt.Sprintf(" … and %d more", more)
+	}
+	return fmt.Errorf("model %s has no version %s (newest: %s): %w", name, version, list, ErrNotFound)
+}
+
+// VersionNames lists the versions of name that have a manifest, from the
+// store's key listing alone: numbered versions in numeric order, then the
+// others by text. It reads no manifest, so it neither checks them nor
+// orders by creation time as Versions does.
+func (z *Zoo) VersionNames(ctx context.Context, name string) ([]string, error) {
+	if err := ValidateName("model name", name); err != nil {
+		return nil, err
+	}
+	keys, err := z.store.List(ctx, "models/"+name+"/")
+	if err != nil {
+		return nil, err
+	}
+	var vs []string
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if len(parts) == 4 && parts[3] == manifestFile {
+			vs = append(vs, parts[2])
+		}
+	}
+	slices.SortFunc(vs, func(a, b string) int {
+		na, errA := strconv.Atoi(a)
+		nb, errB := strconv.Atoi(b)
+		switch {
+		case errA == nil && errB == nil:
+			return cmp.Compare(na, nb)
+		case errA == nil:
+			return -1
+		case errB == nil:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	return vs, nil
 }
 
 // Weights reads a version's tensors after checking them against the
@@ -396,16 +464,28 @@ func (z *Zoo) Weights(ctx context.Context, m Manifest) (map[string]arch.Tensor, 
 //
 // A version with a damaged manifest can be deleted too: that is the way to
 // get rid of it.
+//
+// version is taken literally, never as "the newest": a version stored under
+// the reserved word "latest" (created before it was reserved) is deleted by
+// that name.
 func (z *Zoo) Delete(ctx context.Context, name, version string) error {
-	m, err := z.Resolve(ctx, name, version)
-	if errors.Is(err, ErrBadManifest) && version != "" && version != "latest" {
-		m, err = Manifest{Name: name, Version: version}, nil
-	}
-	if err != nil {
+	if err := ValidateName("model name", name); err != nil {
 		return err
 	}
-	if version == "" || version == "latest" {
-		return fmt.Errorf("delete %s: name the version to delete (latest is %s)", name, m.Version)
+	if version == "" {
+		return fmt.Errorf("%w: delete %s: name the version to delete", ErrInvalidName, name)
+	}
+	if err := ValidateName("version", version); err != nil {
+		return err
+	}
+	m, err := z.manifest(ctx, name, version)
+	switch {
+	case errors.Is(err, ErrBadManifest):
+		m = Manifest{Name: name, Version: version}
+	case errors.Is(err, ErrNotFound):
+		return z.missingVersion(ctx, name, version)
+	case err != nil:
+		return err
 	}
 	if err := z.store.Delete(ctx, key(name, version, manifestFile)); err != nil {
 		return fmt.Errorf("deleting %s:%s: %w", name, version, err)

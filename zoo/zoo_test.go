@@ -122,7 +122,7 @@ func TestLatestMovesAndDelete(t *testing.T) {
 	if err := z.Delete(ctx, "m", ""); err == nil {
 		t.Fatal("delete without a version succeeded")
 	}
-	if _, err := z.Resolve(ctx, "m", "stable"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "1, 2, 3") {
+	if _, err := z.Resolve(ctx, "m", "stable"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "newest: 3, 2, 1") {
 		t.Fatalf("resolving a deleted version: %v", err)
 	}
 	// A deleted version's number is never handed out again.

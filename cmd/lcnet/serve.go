@@ -48,6 +48,7 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
   curl -F image=@cat.jpg http://127.0.0.1:8080/v1/models/PPLCNet_x1_0/classify`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			started := time.Now()
 			ctx := cmd.Context()
 			var handler slog.Handler
 			switch logFormat {
@@ -88,6 +89,14 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 				log.Warn("cleaning the zoo of crashed creates", "err", err)
 			} else if len(cleaned) > 0 {
 				log.Info("removed the weights of versions whose create never finished", "versions", cleaned)
+			}
+			// Uploads a killed server was converting are whole checkpoints;
+			// those older than this process have no server left to finish
+			// them.
+			if n, err := api.CleanUploads(z.Store(), started); err != nil {
+				log.Warn("cleaning uploads left by an earlier server", "err", err)
+			} else if n > 0 {
+				log.Info("removed uploads an earlier server left unfinished", "uploads", n)
 			}
 			models, err := z.Models(ctx)
 			if err != nil {

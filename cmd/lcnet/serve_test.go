@@ -218,3 +218,44 @@ func TestServeFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestServeCleansDeadUploads plants the upload directory a server killed
+// mid-upload leaves in STORE/tmp: the next serve removes it at start-up
+// and keeps one touched after its start (a live upload of another
+// process sharing the store).
+func TestServeCleansDeadUploads(t *testing.T) {
+	store := t.TempDir()
+	dead := filepath.Join(store, "tmp", "lcnet-upload-123")
+	live := filepath.Join(store, "tmp", "lcnet-upload-456")
+	for _, dir := range []string{dead, live} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "model.pdparams"), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	for p, tm := range map[string]time.Time{dead: past, filepath.Join(dead, "model.pdparams"): past,
+		live: future, filepath.Join(live, "model.pdparams"): future} {
+		if err := os.Chtimes(p, tm, tm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An unusable address makes serve stop right after its start-up work.
+	var stdout bytes.Buffer
+	var stderr lockedBuffer
+	code := runEnv(context.Background(), []string{"serve", "--store", store, "--addr", "127.0.0.1:99999"}, &stdout, &stderr, func(string) string { return "" })
+	if code != exitFail {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFail, stderr.String())
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("the dead upload survived serve's start-up: %v\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("an upload touched after the start was removed: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "uploads=1") {
+		t.Errorf("the cleanup was not logged:\n%s", stderr.String())
+	}
+}

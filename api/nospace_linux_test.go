@@ -1,0 +1,36 @@
+//go:build linux
+
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/lcnet/lcnet/storage"
+	"github.com/lcnet/lcnet/zoo"
+)
+
+// TestUploadToFullStore uploads 2 MiB to a store on a 1 MiB tmpfs: the
+// answer is 507 without the store's path, not a 400 blaming the upload.
+// Skipped where mounting is not allowed.
+func TestUploadToFullStore(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	st, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := serveZoo(t, zoo.New(st), nil)
+	body, ct := uploadBody(t, "m", "model.pdparams", bytes.Repeat([]byte("x"), 2<<20))
+	r := do(t, "POST", ts.URL+"/v1/models", ct, body)
+	checkProblem(t, r, http.StatusInsufficientStorage, "out of space")
+	if strings.Contains(string(r.body), dir) || strings.Contains(string(r.body), "/tmp") {
+		t.Errorf("the body names a server path: %s", r.body)
+	}
+}
