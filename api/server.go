@@ -46,9 +46,18 @@ type Config struct {
 	// BatchParallel is how many batches of one model may run at once (2).
 	BatchParallel int
 	// DecodeParallel bounds the images being decoded at once over all
-	// requests (2 x GOMAXPROCS), which bounds the memory decoded pixels
-	// take however many clients upload at once.
+	// requests (2 x GOMAXPROCS): the CPU side of the decode budget.
 	DecodeParallel int
+	// DecodeBudget bounds the bytes all images being decoded at once may
+	// take, as imaging.DecodeCost estimates them from their headers
+	// (384 MiB). An image waits, up to its request's deadline, until its
+	// bytes are free. A quarter is kept for images up to a sixteenth of it,
+	// so ordinary photos do not queue behind large ones.
+	DecodeBudget int64
+	// MaxDecodeBytes refuses with 413, from the header, an image whose
+	// decoding alone would take more (256 MiB, at most three quarters of
+	// DecodeBudget): a 64 Mpx 8-bit RGB PNG fits, a 16-bit one does not.
+	MaxDecodeBytes int64
 	// QueueSize is how many requests may wait per model before the server
 	// answers 429 (64).
 	QueueSize int
@@ -108,6 +117,13 @@ func (c *Config) setDefaults() {
 	def(&c.QueueSize, 64)
 	def(&c.BatchParallel, 2)
 	def(&c.DecodeParallel, 2*runtime.GOMAXPROCS(0))
+	if c.DecodeBudget <= 0 {
+		c.DecodeBudget = 384 << 20
+	}
+	if c.MaxDecodeBytes <= 0 {
+		c.MaxDecodeBytes = 256 << 20
+	}
+	c.MaxDecodeBytes = min(c.MaxDecodeBytes, c.DecodeBudget-c.DecodeBudget/4)
 	if c.BatchWait == 0 {
 		c.BatchWait = 2 * time.Millisecond
 	}
@@ -127,17 +143,17 @@ func (c *Config) setDefaults() {
 // Server is the lcnet HTTP API. Create it with New, serve Handler (or call
 // ListenAndServe), and Close it to unload the models.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	be       backend
-	cache    *modelCache
-	met      *metrics
-	router   chi.Router
-	pulls    singleflight.Group
-	draining atomic.Bool   // refusing new inference: Shutdown has begun
-	stopping atomic.Bool   // told to stop: not ready, still serving
-	decoding chan struct{} // DecodeParallel slots
-	resolved resolveCache
+	cfg          Config
+	log          *slog.Logger
+	be           backend
+	cache        *modelCache
+	met          *metrics
+	router       chi.Router
+	pulls        singleflight.Group
+	draining     atomic.Bool // refusing new inference: Shutdown has begun
+	stopping     atomic.Bool // told to stop: not ready, still serving
+	decodeBudget *decodeBudget
+	resolved     resolveCache
 }
 
 // New checks cfg and builds the server; models load on first use.
@@ -155,7 +171,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("api.New: default model: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(), decoding: make(chan struct{}, cfg.DecodeParallel)}
+	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(),
+		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel)}
 	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
 	s.resolved.ttl = cfg.ResolveTTL
 	s.router = s.routes()
