@@ -177,3 +177,39 @@ func TestDecodeBudgetKubernetes(t *testing.T) {
 		t.Errorf("heap grew by %d MiB under 16 bombs, want under %d MiB (the pod's limit is 1 GiB)", peak>>20, limit>>20)
 	}
 }
+
+// TestDecodeStopsWhenClientLeaves checks that a client that hangs up
+// mid-decode frees the server's budget (and the CPU) within a read of the
+// decoder, rather than when the whole image has been inflated.
+func TestDecodeStopsWhenClientLeaves(t *testing.T) {
+	s, ts := newTestServer(t, newFake("m"), nil)
+	bomb := testimage.PNG16Bomb(2500, 2500, true) // 100 MB, over a second to decode
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = post(ctx, ts.URL+"/v1/models/m/classify", "image/png", bomb)
+	}()
+	b := s.decodeBudget
+	// Wait until the decode holds its bytes.
+	for b.large.TryAcquire(b.largeMax) {
+		b.large.Release(b.largeMax)
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	left := time.Now()
+	for !b.large.TryAcquire(b.largeMax) {
+		if time.Since(left) > 5*time.Second {
+			t.Fatal("the budget is still held 5 s after the client left")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.large.Release(b.largeMax)
+	freed := time.Since(left)
+	<-done
+	t.Logf("budget freed %v after the client left", freed.Round(time.Millisecond))
+	if freed > time.Second {
+		t.Errorf("the decode went on for %v after the client left", freed)
+	}
+}
