@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lcnet/lcnet/zoo"
@@ -63,6 +65,27 @@ type Config struct {
 	QueueSize int
 	// RequestTimeout bounds every request except uploads (30 s).
 	RequestTimeout time.Duration
+	// WriteTimeout is how long past its request's deadline a response may
+	// take to write (10 s): a client that sends a request and never reads
+	// the answer is cut off then, and its handler's memory freed.
+	WriteTimeout time.Duration
+	// ShutdownTimeout bounds the drain after a stop (30 s): connections
+	// still busy then are closed, the cut is logged, and Serve returns nil.
+	ShutdownTimeout time.Duration
+	// MaxUploads is how many model uploads may run at once (2); more get
+	// 429 with Retry-After. Each stages up to MaxUploadBytes on disk and
+	// converts in memory.
+	MaxUploads int
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed
+	// to call the API from another site, model management included.
+	// Without them a state-changing request carrying a foreign Origin is
+	// refused, whatever the API key, so a web page cannot plant models.
+	CORSOrigins []string
+	// AllowedHosts are Host header values (name or name:port) accepted
+	// besides localhost, 127.0.0.1, [::1] and the listen address. With
+	// none, a server bound to loopback accepts only those, which defeats
+	// DNS rebinding; one bound elsewhere accepts any Host.
+	AllowedHosts []string
 	// ResolveTTL is how long the server trusts what NAME (the latest
 	// version) and NAME:VERSION resolved to before asking the store again
 	// (1 s; negative: always ask).
@@ -128,6 +151,9 @@ func (c *Config) setDefaults() {
 		c.BatchWait = 2 * time.Millisecond
 	}
 	defDur(&c.RequestTimeout, 30*time.Second)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.ShutdownTimeout, 30*time.Second)
+	def(&c.MaxUploads, 2)
 	if c.ResolveTTL == 0 {
 		c.ResolveTTL = time.Second
 	}
@@ -153,6 +179,8 @@ type Server struct {
 	draining     atomic.Bool // refusing new inference: Shutdown has begun
 	stopping     atomic.Bool // told to stop: not ready, still serving
 	decodeBudget *decodeBudget
+	uploads      *semaphore.Weighted // MaxUploads
+	listen       atomic.Pointer[net.TCPAddr]
 	resolved     resolveCache
 }
 
@@ -172,7 +200,8 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(),
-		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel)}
+		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel),
+		uploads:      semaphore.NewWeighted(int64(cfg.MaxUploads))}
 	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
 	s.resolved.ttl = cfg.ResolveTTL
 	s.router = s.routes()
@@ -189,8 +218,9 @@ func (s *Server) Close() {
 }
 
 // ListenAndServe serves on addr until ctx is done, then drains: the
-// listener closes, requests in flight complete (up to the request
-// timeout), the models unload, and it returns nil.
+// listener closes, requests in flight complete (up to ShutdownTimeout,
+// after which their connections are closed), the models unload, and it
+// returns nil.
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -201,11 +231,19 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve is ListenAndServe on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		s.listen.Store(a)
+	}
+	var conns connCount
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// The deadline middleware sets each response's write deadline;
+		// this covers what it does not wrap (unknown routes).
+		WriteTimeout: s.cfg.RequestTimeout + s.cfg.WriteTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState:    conns.track,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -219,20 +257,63 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// From here every response carries Connection: close (closeWhenStopping),
+	// so keep-alive clients leave after their current answer rather than
+	// send a request on a connection the drain is about to close.
 	s.stopping.Store(true)
 	if s.cfg.ShutdownGrace > 0 {
 		s.log.Info("shutting down: not ready, serving queued connections", "grace", s.cfg.ShutdownGrace)
 		time.Sleep(s.cfg.ShutdownGrace)
 	}
-	s.log.Info("shutting down: draining requests in flight")
+	s.log.Info("shutting down: draining requests in flight", "timeout", s.cfg.ShutdownTimeout,
+		"active", conns.active.Load(), "idle", conns.idle.Load())
 	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout+5*time.Second)
+	hs.SetKeepAlivesEnabled(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	err := hs.Shutdown(sctx)
-	s.Close()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := hs.Shutdown(sctx); err != nil {
+		// The drain's deadline is a decision, not a failure: the
+		// requests still running are cut and the process exits cleanly.
+		s.log.Warn("shutdown timeout reached: closing the connections still open",
+			"timeout", s.cfg.ShutdownTimeout, "active", conns.active.Load(), "idle", conns.idle.Load(), "err", err)
+		_ = hs.Close()
 	}
+	s.Close()
 	s.log.Info("stopped")
 	return nil
+}
+
+// connCount follows http.Server's connection states, for the drain's logs.
+type connCount struct {
+	active, idle atomic.Int64
+	mu           sync.Mutex
+	state        map[net.Conn]http.ConnState
+}
+
+func (c *connCount) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == nil {
+		c.state = map[net.Conn]http.ConnState{}
+	}
+	counter := func(st http.ConnState) *atomic.Int64 {
+		switch st {
+		case http.StateActive:
+			return &c.active
+		case http.StateIdle:
+			return &c.idle
+		}
+		return nil
+	}
+	if n := counter(c.state[conn]); n != nil {
+		n.Add(-1)
+	}
+	if n := counter(st); n != nil {
+		n.Add(1)
+	}
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(c.state, conn)
+		return
+	}
+	c.state[conn] = st
 }
