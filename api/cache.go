@@ -17,10 +17,12 @@ import (
 // the one load. A failed load is not cached, so a repaired store is
 // picked up by the next request.
 type modelCache struct {
-	be  backend
-	cfg Config
-	met *metrics
-	log *slog.Logger
+	// base ends when the server gives up on its drain; batches run under it.
+	base context.Context
+	be   backend
+	cfg  Config
+	met  *metrics
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
@@ -35,8 +37,8 @@ type cacheEntry struct {
 	err   error
 }
 
-func newModelCache(be backend, cfg Config, met *metrics, log *slog.Logger) *modelCache {
-	return &modelCache{be: be, cfg: cfg, met: met, log: log, entries: map[string]*cacheEntry{}}
+func newModelCache(base context.Context, be backend, cfg Config, met *metrics, log *slog.Logger) *modelCache {
+	return &modelCache{base: base, be: be, cfg: cfg, met: met, log: log, entries: map[string]*cacheEntry{}}
 }
 
 func cacheKey(name, version string) string { return name + ":" + version }
@@ -119,7 +121,7 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 		return
 	}
 	e.run = run
-	e.b = newBatcher(key, run, c.cfg, c.met)
+	e.b = newBatcher(c.base, key, run, c.cfg, c.met)
 	c.met.loaded.Inc()
 	c.log.Info("model loaded", "model", key, "took", time.Since(start).Round(time.Millisecond))
 	close(e.ready)

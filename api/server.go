@@ -181,7 +181,10 @@ type Server struct {
 	decodeBudget *decodeBudget
 	uploads      *semaphore.Weighted // MaxUploads
 	listen       atomic.Pointer[net.TCPAddr]
-	resolved     resolveCache
+	// life ends at Close, which stops the inference still running.
+	life     context.Context
+	endLife  context.CancelFunc
+	resolved resolveCache
 }
 
 // New checks cfg and builds the server; models load on first use.
@@ -202,7 +205,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(),
 		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel),
 		uploads:      semaphore.NewWeighted(int64(cfg.MaxUploads))}
-	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
+	s.life, s.endLife = context.WithCancel(context.Background())
+	s.cache = newModelCache(s.life, be, cfg, s.met, cfg.Logger)
 	s.resolved.ttl = cfg.ResolveTTL
 	s.router = s.routes()
 	return s, nil
@@ -211,9 +215,11 @@ func New(cfg Config) (*Server, error) {
 // Handler is the server's router with all its middleware.
 func (s *Server) Handler() http.Handler { return s.router }
 
-// Close unloads every model. Requests still running get 503.
+// Close unloads every model. Requests still running get 503, and the
+// batches they wait for are stopped.
 func (s *Server) Close() {
 	s.draining.Store(true)
+	s.endLife()
 	s.cache.close()
 }
 
