@@ -42,10 +42,14 @@ type batcher struct {
 	// batch gather (and start) while one finishes, so the network's
 	// workers do not idle between batches.
 	running chan struct{}
+	base    context.Context
 }
 
-func newBatcher(label string, run runner, cfg Config, met *metrics) *batcher {
+// newBatcher runs batches under base (ended when a shutdown gives up on
+// the drain), each bounded by the request timeout.
+func newBatcher(base context.Context, label string, run runner, cfg Config, met *metrics) *batcher {
 	b := &batcher{
+		base:     base,
 		label:    label,
 		run:      run,
 		queue:    make(chan *job, cfg.QueueSize),
@@ -201,8 +205,9 @@ func (b *batcher) runGroup(group []*job, h, w int) {
 		}
 	}
 	// The batch serves several requests, so it is not tied to any one
-	// request's context; it is bounded by the request timeout instead.
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	// request's context; it is bounded by the request timeout instead,
+	// and by the server's life.
+	ctx, cancel := context.WithTimeout(b.base, b.timeout)
 	start := time.Now()
 	out, err := b.run.infer(ctx, x, n, h, w)
 	cancel()

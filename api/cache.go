@@ -18,10 +18,12 @@ import (
 // the one load. A failed load is not cached, so a repaired store is
 // picked up by the next request.
 type modelCache struct {
-	be  backend
-	cfg Config
-	met *metrics
-	log *slog.Logger
+	// base ends when the server gives up on its drain; batches run under it.
+	base context.Context
+	be   backend
+	cfg  Config
+	met  *metrics
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
@@ -45,8 +47,8 @@ type cacheEntry struct {
 // errUnloaded is a load whose version was evicted before it finished.
 var errUnloaded = errors.New("model version unloaded")
 
-func newModelCache(be backend, cfg Config, met *metrics, log *slog.Logger) *modelCache {
-	return &modelCache{be: be, cfg: cfg, met: met, log: log, entries: map[string]*cacheEntry{}}
+func newModelCache(base context.Context, be backend, cfg Config, met *metrics, log *slog.Logger) *modelCache {
+	return &modelCache{base: base, be: be, cfg: cfg, met: met, log: log, entries: map[string]*cacheEntry{}}
 }
 
 func cacheKey(name, version string) string { return name + ":" + version }
@@ -147,7 +149,7 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 		return
 	}
 	e.run = run
-	e.b = newBatcher(key, run, c.cfg, c.met)
+	e.b = newBatcher(c.base, key, run, c.cfg, c.met)
 	c.met.loaded.Inc()
 	c.log.Info("model loaded", "model", key, "took", time.Since(start).Round(time.Millisecond))
 	close(e.ready)

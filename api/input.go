@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -157,16 +158,28 @@ func wrapBodyErr(what string, err error) error {
 // tensors decodes and preprocesses images as m's manifest says, into one
 // NCHW batch. Every image must come out the same size (the manifest's crop
 // or resize fixes it); otherwise they cannot share a batch.
+//
+// Images decode one at a time, each holding its estimated decoded bytes
+// from the server's decode budget while it decodes; an image whose
+// estimate alone exceeds the per-image limit is refused from its header.
+// A request whose context ends stops between images, while it waits for
+// the budget, and inside a decode at the decoder's next read.
 func (s *Server) tensors(ctx context.Context, m zoo.Manifest, images [][]byte) (x []float32, h, w int, err error) {
 	var one []float32
 	for i, data := range images {
-		select {
-		case s.decoding <- struct{}{}:
-		case <-ctx.Done():
-			return nil, 0, 0, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, 0, 0, err
 		}
-		t, th, tw, err := s.tensor(m, data, one)
-		<-s.decoding
+		cost, err := s.decodeCost(data)
+		if err != nil {
+			return nil, 0, 0, imageErr(i, len(images), err)
+		}
+		release, err := s.decodeBudget.acquire(ctx, cost)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		t, th, tw, err := s.tensor(ctx, m, data, one)
+		release()
 		if err != nil {
 			return nil, 0, 0, imageErr(i, len(images), err)
 		}
@@ -183,11 +196,35 @@ func (s *Server) tensors(ctx context.Context, m zoo.Manifest, images [][]byte) (
 	return x, h, w, nil
 }
 
+// decodeCost reads an image's header: its pixel count against MaxPixels,
+// then the bytes decoding it would take against MaxDecodeBytes, so a
+// decompression bomb is refused before anything is allocated for it.
+func (s *Server) decodeCost(data []byte) (int64, error) {
+	format, w, h, err := imaging.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	if px := int64(w) * int64(h); px > int64(s.cfg.MaxPixels) {
+		return 0, problemf(http.StatusRequestEntityTooLarge, "%s of %dx%d = %.1f Mpx exceeds the %.1f Mpx limit",
+			strings.ToUpper(format), w, h, float64(px)/1e6, float64(s.cfg.MaxPixels)/1e6)
+	}
+	cost, err := imaging.DecodeCost(data)
+	if err != nil {
+		return 0, err
+	}
+	if cost > s.cfg.MaxDecodeBytes {
+		return 0, problemf(http.StatusRequestEntityTooLarge,
+			"%s of %dx%d would take %s to decode; the per-image limit is %s (a 16-bit or interlaced image takes several times the bytes of an 8-bit one of the same size)",
+			strings.ToUpper(format), w, h, mib(cost), mib(s.cfg.MaxDecodeBytes))
+	}
+	return cost, nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%d MiB", (n+1<<20-1)>>20) }
+
 // tensor decodes and preprocesses one image into dst's memory.
-func (s *Server) tensor(m zoo.Manifest, data []byte, dst []float32) ([]float32, int, int, error) {
-	// Decode checks the header's size against MaxPixels before it
-	// allocates anything, which is what stops decompression bombs.
-	img, err := imaging.Decode(data, s.cfg.MaxPixels)
+func (s *Server) tensor(ctx context.Context, m zoo.Manifest, data []byte, dst []float32) ([]float32, int, int, error) {
+	img, err := imaging.DecodeContext(ctx, data, s.cfg.MaxPixels)
 	if err != nil {
 		return nil, 0, 0, err
 	}

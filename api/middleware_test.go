@@ -85,7 +85,7 @@ func TestMaxBody(t *testing.T) {
 
 func TestDeadlineMiddleware(t *testing.T) {
 	var left time.Duration
-	h := deadline(time.Minute)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := deadline(time.Minute, time.Minute)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := r.Context().Deadline()
 		if !ok {
 			t.Error("no deadline on the request context")

@@ -11,7 +11,8 @@ import (
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	// GetHead answers HEAD with the GET route; net/http drops the body.
-	r.Use(middleware.RequestID, s.met.instrument, s.logRequests, s.recoverer, middleware.GetHead)
+	r.Use(middleware.RequestID, s.met.instrument, s.logRequests, s.recoverer,
+		s.closeWhenStopping, s.checkHost, s.cors, middleware.GetHead)
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return problemf(http.StatusNotFound, "no route %s %s; see /docs", r.Method, r.URL.Path)
 	}))
@@ -21,7 +22,7 @@ func (s *Server) routes() chi.Router {
 	}))
 
 	r.Group(func(r chi.Router) {
-		r.Use(deadline(s.cfg.RequestTimeout))
+		r.Use(deadline(s.cfg.RequestTimeout, s.cfg.WriteTimeout))
 
 		// Operations.
 		r.Get("/healthz", s.handle(s.healthz))
@@ -44,7 +45,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/v1/models/{name}", s.handle(s.getModel))
 			r.Post("/v1/models/{name}/classify", s.handle(s.classifyNamed))
 			r.Post("/v1/models/{name}/features", s.handle(s.featuresNamed))
-			r.With(s.requireKey).Delete("/v1/models/{name}/versions/{version}", s.handle(s.deleteVersion))
+			r.With(s.sameOrigin, s.requireKey).Delete("/v1/models/{name}/versions/{version}", s.handle(s.deleteVersion))
 			r.Post("/classify", s.handle(s.classifyDefault))
 			r.Post("/features", s.handle(s.featuresDefault))
 
@@ -62,7 +63,8 @@ func (s *Server) routes() chi.Router {
 	})
 
 	// Uploads are large and convert for a while.
-	r.With(deadline(s.cfg.UploadTimeout), s.maxBody(s.cfg.MaxUploadBytes), s.requireKey).
+	r.With(deadline(s.cfg.UploadTimeout, s.cfg.WriteTimeout), s.sameOrigin, s.requireKey, s.limitUploads,
+		s.maxBody(s.cfg.MaxUploadBytes)).
 		Post("/v1/models", s.handle(s.uploadModel))
 	return r
 }

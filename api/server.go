@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lcnet/lcnet/zoo"
@@ -46,14 +48,44 @@ type Config struct {
 	// BatchParallel is how many batches of one model may run at once (2).
 	BatchParallel int
 	// DecodeParallel bounds the images being decoded at once over all
-	// requests (2 x GOMAXPROCS), which bounds the memory decoded pixels
-	// take however many clients upload at once.
+	// requests (2 x GOMAXPROCS): the CPU side of the decode budget.
 	DecodeParallel int
+	// DecodeBudget bounds the bytes all images being decoded at once may
+	// take, as imaging.DecodeCost estimates them from their headers
+	// (384 MiB). An image waits, up to its request's deadline, until its
+	// bytes are free. A quarter is kept for images up to a sixteenth of it,
+	// so ordinary photos do not queue behind large ones.
+	DecodeBudget int64
+	// MaxDecodeBytes refuses with 413, from the header, an image whose
+	// decoding alone would take more (256 MiB, at most three quarters of
+	// DecodeBudget): a 64 Mpx 8-bit RGB PNG fits, a 16-bit one does not.
+	MaxDecodeBytes int64
 	// QueueSize is how many requests may wait per model before the server
 	// answers 429 (64).
 	QueueSize int
 	// RequestTimeout bounds every request except uploads (30 s).
 	RequestTimeout time.Duration
+	// WriteTimeout is how long past its request's deadline a response may
+	// take to write (10 s): a client that sends a request and never reads
+	// the answer is cut off then, and its handler's memory freed.
+	WriteTimeout time.Duration
+	// ShutdownTimeout bounds the drain after a stop (30 s): connections
+	// still busy then are closed, the cut is logged, and Serve returns nil.
+	ShutdownTimeout time.Duration
+	// MaxUploads is how many model uploads may run at once (2); more get
+	// 429 with Retry-After. Each stages up to MaxUploadBytes on disk and
+	// converts in memory.
+	MaxUploads int
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed
+	// to call the API from another site, model management included.
+	// Without them a state-changing request carrying a foreign Origin is
+	// refused, whatever the API key, so a web page cannot plant models.
+	CORSOrigins []string
+	// AllowedHosts are Host header values (name or name:port) accepted
+	// besides localhost, 127.0.0.1, [::1] and the listen address. With
+	// none, a server bound to loopback accepts only those, which defeats
+	// DNS rebinding; one bound elsewhere accepts any Host.
+	AllowedHosts []string
 	// ResolveTTL is how long the server trusts what NAME (the latest
 	// version) and NAME:VERSION resolved to before asking the store again
 	// (1 s; negative: always ask).
@@ -108,10 +140,20 @@ func (c *Config) setDefaults() {
 	def(&c.QueueSize, 64)
 	def(&c.BatchParallel, 2)
 	def(&c.DecodeParallel, 2*runtime.GOMAXPROCS(0))
+	if c.DecodeBudget <= 0 {
+		c.DecodeBudget = 384 << 20
+	}
+	if c.MaxDecodeBytes <= 0 {
+		c.MaxDecodeBytes = 256 << 20
+	}
+	c.MaxDecodeBytes = min(c.MaxDecodeBytes, c.DecodeBudget-c.DecodeBudget/4)
 	if c.BatchWait == 0 {
 		c.BatchWait = 2 * time.Millisecond
 	}
 	defDur(&c.RequestTimeout, 30*time.Second)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.ShutdownTimeout, 30*time.Second)
+	def(&c.MaxUploads, 2)
 	if c.ResolveTTL == 0 {
 		c.ResolveTTL = time.Second
 	}
@@ -127,16 +169,21 @@ func (c *Config) setDefaults() {
 // Server is the lcnet HTTP API. Create it with New, serve Handler (or call
 // ListenAndServe), and Close it to unload the models.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	be       backend
-	cache    *modelCache
-	met      *metrics
-	router   chi.Router
-	pulls    singleflight.Group
-	draining atomic.Bool   // refusing new inference: Shutdown has begun
-	stopping atomic.Bool   // told to stop: not ready, still serving
-	decoding chan struct{} // DecodeParallel slots
+	cfg          Config
+	log          *slog.Logger
+	be           backend
+	cache        *modelCache
+	met          *metrics
+	router       chi.Router
+	pulls        singleflight.Group
+	draining     atomic.Bool // refusing new inference: Shutdown has begun
+	stopping     atomic.Bool // told to stop: not ready, still serving
+	decodeBudget *decodeBudget
+	uploads      *semaphore.Weighted // MaxUploads
+	listen       atomic.Pointer[net.TCPAddr]
+	// life ends at Close, which stops the inference still running.
+	life     context.Context
+	endLife  context.CancelFunc
 	resolved resolveCache
 }
 
@@ -155,8 +202,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("api.New: default model: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(), decoding: make(chan struct{}, cfg.DecodeParallel)}
-	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
+	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(),
+		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel),
+		uploads:      semaphore.NewWeighted(int64(cfg.MaxUploads))}
+	s.life, s.endLife = context.WithCancel(context.Background())
+	s.cache = newModelCache(s.life, be, cfg, s.met, cfg.Logger)
 	s.resolved.ttl = cfg.ResolveTTL
 	s.router = s.routes()
 	return s, nil
@@ -165,15 +215,18 @@ func New(cfg Config) (*Server, error) {
 // Handler is the server's router with all its middleware.
 func (s *Server) Handler() http.Handler { return s.router }
 
-// Close unloads every model. Requests still running get 503.
+// Close unloads every model. Requests still running get 503, and the
+// batches they wait for are stopped.
 func (s *Server) Close() {
 	s.draining.Store(true)
+	s.endLife()
 	s.cache.close()
 }
 
 // ListenAndServe serves on addr until ctx is done, then drains: the
-// listener closes, requests in flight complete (up to the request
-// timeout), the models unload, and it returns nil.
+// listener closes, requests in flight complete (up to ShutdownTimeout,
+// after which their connections are closed), the models unload, and it
+// returns nil.
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -184,11 +237,19 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve is ListenAndServe on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		s.listen.Store(a)
+	}
+	var conns connCount
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// The deadline middleware sets each response's write deadline;
+		// this covers what it does not wrap (unknown routes).
+		WriteTimeout: s.cfg.RequestTimeout + s.cfg.WriteTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState:    conns.track,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -202,20 +263,63 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// From here every response carries Connection: close (closeWhenStopping),
+	// so keep-alive clients leave after their current answer rather than
+	// send a request on a connection the drain is about to close.
 	s.stopping.Store(true)
 	if s.cfg.ShutdownGrace > 0 {
 		s.log.Info("shutting down: not ready, serving queued connections", "grace", s.cfg.ShutdownGrace)
 		time.Sleep(s.cfg.ShutdownGrace)
 	}
-	s.log.Info("shutting down: draining requests in flight")
+	s.log.Info("shutting down: draining requests in flight", "timeout", s.cfg.ShutdownTimeout,
+		"active", conns.active.Load(), "idle", conns.idle.Load())
 	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout+5*time.Second)
+	hs.SetKeepAlivesEnabled(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	err := hs.Shutdown(sctx)
-	s.Close()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := hs.Shutdown(sctx); err != nil {
+		// The drain's deadline is a decision, not a failure: the
+		// requests still running are cut and the process exits cleanly.
+		s.log.Warn("shutdown timeout reached: closing the connections still open",
+			"timeout", s.cfg.ShutdownTimeout, "active", conns.active.Load(), "idle", conns.idle.Load(), "err", err)
+		_ = hs.Close()
 	}
+	s.Close()
 	s.log.Info("stopped")
 	return nil
+}
+
+// connCount follows http.Server's connection states, for the drain's logs.
+type connCount struct {
+	active, idle atomic.Int64
+	mu           sync.Mutex
+	state        map[net.Conn]http.ConnState
+}
+
+func (c *connCount) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == nil {
+		c.state = map[net.Conn]http.ConnState{}
+	}
+	counter := func(st http.ConnState) *atomic.Int64 {
+		switch st {
+		case http.StateActive:
+			return &c.active
+		case http.StateIdle:
+			return &c.idle
+		}
+		return nil
+	}
+	if n := counter(c.state[conn]); n != nil {
+		n.Add(-1)
+	}
+	if n := counter(st); n != nil {
+		n.Add(1)
+	}
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(c.state, conn)
+		return
+	}
+	c.state[conn] = st
 }

@@ -18,6 +18,7 @@ package imaging
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -137,6 +138,16 @@ func decodeConfig(r io.Reader, data []byte) (format string, w, h int, err error)
 // JPEG's *image.YCbCr is Go's nearest-chroma conversion; only Preprocess
 // applies libjpeg's chroma filter.)
 func Decode(data []byte, maxPixels int) (image.Image, error) {
+	return DecodeContext(context.Background(), data, maxPixels)
+}
+
+// DecodeContext is Decode that gives up, returning ctx.Err(), once ctx is
+// done: the decoders read through a reader that fails from then on, so
+// even a long inflate stops within one read.
+func DecodeContext(ctx context.Context, data []byte, maxPixels int) (image.Image, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
@@ -158,8 +169,11 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 		}
 	}
 	f, _ := sniff(data)
-	img, err := f.decode(bytes.NewReader(data))
+	img, err := f.decode(newCtxReader(ctx, data))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, classify(name, "data", err, len(data), data)
 	}
 	if b := img.Bounds(); b.Empty() || b.Dx() > w || b.Dy() > h {

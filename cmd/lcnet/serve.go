@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,10 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	var (
 		addr, store, apiKey, defaultModel, mirror, logFormat string
-		threads, maxBatch, queue                             int
+		threads, maxBatch, queue, maxUploads                 int
+		corsOrigins, allowedHosts                            []string
+		decodeBudget, maxDecode                              int64
+		writeTimeout, shutdownTimeout                        time.Duration
 		pullOnDemand                                         bool
 		maxBody, maxUpload                                   int64
 		batchWait, requestTimeout, refresh                   time.Duration
@@ -35,13 +39,24 @@ downloads it first. Uploading (POST /v1/models) and deleting models need
 flag: command lines are visible to every user of the machine (ps).
 
 SIGTERM or Ctrl-C first turns /readyz to 503 and keeps serving for 0.2 s,
-so connections clients opened just before the signal are served rather
-than reset; then it stops accepting connections, lets requests in flight
-finish, and exits 0. Logs are structured (slog) on stderr.
+answering with Connection: close, so connections clients opened just
+before the signal are served rather than reset; then it stops accepting
+connections, lets requests in flight finish for up to --shutdown-timeout,
+closes what is left, and exits 0.
+
+Limits: images are refused (413) from their header when decoding one would
+take more than --max-decode bytes, and wait for --decode-budget bytes
+shared by all requests; responses must be written within --write-timeout
+past the request deadline; --max-uploads uploads run at once (429 beyond).
+State-changing requests from a browser page of another origin are refused
+unless it is given with --cors-origin; bound to loopback, the server
+answers only Host localhost, 127.0.0.1, [::1], its address or --allowed-host
+(DNS rebinding). Logs are structured (slog) on stderr.
 
 Every flag has an environment variable: LCNET_ADDR, LCNET_STORE,
 LCNET_API_KEY, LCNET_DEFAULT_MODEL, LCNET_PULL=1, LCNET_MIRROR, LCNET_THREADS,
-LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
+LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT, LCNET_SHUTDOWN_TIMEOUT,
+LCNET_CORS_ORIGIN (comma-separated).`,
 		Example: `  lcnet serve
   LCNET_API_KEY="$(cat key.txt)" lcnet serve --addr 0.0.0.0:8080 --store /var/lib/lcnet
   LCNET_PULL=1 lcnet serve --default-model PPLCNet_x1_0
@@ -71,13 +86,20 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 				Threads:      threads,
 				Logger:       log,
 				// Zero leaves the api's defaults.
-				MaxBodyBytes:   maxBody,
-				MaxUploadBytes: maxUpload,
-				MaxBatch:       maxBatch,
-				BatchWait:      batchWait,
-				QueueSize:      queue,
-				RequestTimeout: requestTimeout,
-				ResolveTTL:     refresh,
+				MaxBodyBytes:    maxBody,
+				MaxUploadBytes:  maxUpload,
+				MaxBatch:        maxBatch,
+				BatchWait:       batchWait,
+				QueueSize:       queue,
+				RequestTimeout:  requestTimeout,
+				ResolveTTL:      refresh,
+				DecodeBudget:    decodeBudget,
+				MaxDecodeBytes:  maxDecode,
+				WriteTimeout:    writeTimeout,
+				ShutdownTimeout: shutdownTimeout,
+				MaxUploads:      maxUploads,
+				CORSOrigins:     corsOrigins,
+				AllowedHosts:    allowedHosts,
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
@@ -133,9 +155,26 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
 	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
 	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it, and a loaded version deleted by another replica is unloaded within five of it, at least 5s (default 1s; env LCNET_REFRESH_INTERVAL)")
+	f.Int64Var(&decodeBudget, "decode-budget", 0, "bytes all images being decoded at once may take, estimated from their headers (default 384 MiB)")
+	f.Int64Var(&maxDecode, "max-decode", 0, "bytes decoding one image may take before it is refused with 413 (default 256 MiB)")
+	f.DurationVar(&writeTimeout, "write-timeout", 0, "how long past the request deadline writing a response may take (default 10s)")
+	f.DurationVar(&shutdownTimeout, "shutdown-timeout", a.envDuration("LCNET_SHUTDOWN_TIMEOUT"), "bound on the drain after SIGTERM; connections still busy are closed and the exit is 0 (default 30s; env LCNET_SHUTDOWN_TIMEOUT)")
+	f.IntVar(&maxUploads, "max-uploads", 0, "model uploads that may run at once before 429 (default 2)")
+	f.StringArrayVar(&corsOrigins, "cors-origin", splitList(a.getenv("LCNET_CORS_ORIGIN")), "browser origin (scheme://host[:port]) allowed to call the API, management included; repeatable (env LCNET_CORS_ORIGIN, comma-separated)")
+	f.StringArrayVar(&allowedHosts, "allowed-host", nil, "Host header accepted besides localhost and the listen address when bound to loopback; repeatable")
 	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
 	a.storeFlag(cmd, &store)
 	return cmd
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func envOr(getenv func(string) string, key, def string) string {

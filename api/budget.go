@@ -1,0 +1,60 @@
+package api
+
+import (
+	"context"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// decodeBudget bounds the memory decoding takes over all requests: each
+// image holds its imaging.DecodeCost in bytes from the moment it starts
+// decoding until its tensor is made, and at most slots images decode at
+// once (the CPU side of the same bound).
+//
+// The bytes are two pools so that a queue of large images (the bombs a
+// hostile client sends, each near the per-image limit) does not stall
+// ordinary photos behind it: semaphore.Weighted serves waiters in order,
+// so one pool would make a 2 MB JPEG wait for every 200 MB PNG ahead of
+// it. Images up to smallMax draw on the small pool, larger ones on the
+// large pool; the two add up to the budget.
+type decodeBudget struct {
+	small, large       *semaphore.Weighted
+	smallMax, largeMax int64
+	slots              chan struct{}
+}
+
+// newDecodeBudget splits total bytes into a quarter for images up to a
+// sixteenth of it and three quarters for the rest.
+func newDecodeBudget(total int64, slots int) *decodeBudget {
+	smallPool := total / 4
+	return &decodeBudget{
+		small:    semaphore.NewWeighted(smallPool),
+		large:    semaphore.NewWeighted(total - smallPool),
+		smallMax: total / 16,
+		largeMax: total - smallPool,
+		slots:    make(chan struct{}, slots),
+	}
+}
+
+// acquire waits, until ctx ends, for cost bytes and a decoding slot. cost
+// must not exceed largeMax (the caller refuses such images with 413).
+func (b *decodeBudget) acquire(ctx context.Context, cost int64) (release func(), err error) {
+	pool := b.large
+	if cost <= b.smallMax {
+		pool = b.small
+	}
+	cost = max(cost, 1)
+	if err := pool.Acquire(ctx, cost); err != nil {
+		return nil, err
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		pool.Release(cost)
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-b.slots
+		pool.Release(cost)
+	}, nil
+}
