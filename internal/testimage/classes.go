@@ -11,9 +11,14 @@ import (
 )
 
 // TextClasses are the classes TextFolder renders, in sorted order: a line
-// of noise without text, text mirrored left-right, text turned 180
-// degrees and upright text.
-var TextClasses = []string{"blank", "mirrored", "rotated", "upright"}
+// of noise without text, white text on black, text turned 180 degrees and
+// upright text. (Text mirrored left-right is a harder class: the text-line
+// model's last_conv features tell it from upright text only about 93% of
+// the time on held-out lines, its pooled features 97%; white text on black, 82% and 98%.)
+var TextClasses = []string{"blank", "inverted", "rotated", "upright"}
+
+// TextImage classes beyond TextClasses.
+const Mirrored = "mirrored"
 
 var words = strings.Fields(`the quick brown fox jumps over a lazy dog while seven
 wizards box and quiz jackdaws pack my bottle with five dozen liquor jugs
@@ -46,7 +51,16 @@ func TextImage(class string, seed uint64, i int) image.Image {
 	switch class {
 	case "rotated":
 		return Rotate180(img)
-	case "mirrored":
+	case "inverted":
+		out := image.NewRGBA(img.Rect)
+		for k, v := range img.Pix {
+			out.Pix[k] = v
+			if k%4 != 3 {
+				out.Pix[k] = 255 - v
+			}
+		}
+		return out
+	case Mirrored:
 		out := image.NewRGBA(img.Rect)
 		for y := range h {
 			for x := range w {
