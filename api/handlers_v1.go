@@ -123,6 +123,22 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 		WeightsSize:   m.WeightsSize,
 		SourceFormat:  m.Source.Format,
 		CreatedAt:     m.CreatedAt,
+		Lineage:       lineageOf(m.Lineage),
+	}
+}
+
+func lineageOf(l *zoo.Lineage) *client.Lineage {
+	if l == nil {
+		return nil
+	}
+	h := l.Hyper
+	return &client.Lineage{
+		BaseName: l.BaseName, BaseVersion: l.BaseVersion, BaseWeightsSHA256: l.BaseWeightsSHA256,
+		DatasetSHA256: l.DatasetSHA256, ValDatasetSHA256: l.ValDatasetSHA256,
+		TrainImages: l.TrainImages, ValImages: l.ValImages,
+		Layer: h.Layer, Augment: h.Augment, Epochs: h.Epochs, LR: h.LR, Batch: h.Batch, WeightDecay: h.WeightDecay,
+		Seed: h.Seed, Optimizer: h.Optimizer, ValSplit: h.ValSplit,
+		BestEpoch: l.BestEpoch, TrainAccuracy: l.TrainAccuracy, ValAccuracy: l.ValAccuracy,
 	}
 }
 

@@ -61,6 +61,13 @@ func (s *Server) routes() chi.Router {
 	// Uploads are large and convert for a while.
 	r.With(deadline(s.cfg.UploadTimeout), s.maxBody(s.cfg.MaxUploadBytes), s.requireKey).
 		Post("/v1/models", s.handle(s.uploadModel))
+
+	// Fine-tuning: the upload is spooled and extracted in the request, the
+	// training runs as a background job.
+	r.With(deadline(s.cfg.UploadTimeout), s.maxBody(s.cfg.MaxUploadBytes), s.requireKey).
+		Post("/v1/models/{name}/finetune", s.handle(s.startFinetune))
+	r.With(deadline(s.cfg.RequestTimeout)).Get("/v1/jobs/{id}", s.handle(s.getJob))
+	r.With(deadline(s.cfg.RequestTimeout), s.requireKey).Delete("/v1/jobs/{id}", s.handle(s.cancelJob))
 	return r
 }
 

@@ -69,6 +69,11 @@ type Config struct {
 	Logger        *slog.Logger
 	// Puller, when set, downloads a model the zoo lacks on first request.
 	Puller Puller
+	// JobQueue is how many fine-tuning jobs may wait behind the running
+	// one before POST .../finetune answers 429 (4). TempDir is where their
+	// uploads are spooled and extracted (os.TempDir()).
+	JobQueue int
+	TempDir  string
 
 	// backend replaces the zoo in tests of the HTTP layer alone.
 	backend backend
@@ -107,6 +112,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxBatch, 16)
 	def(&c.QueueSize, 64)
 	def(&c.BatchParallel, 2)
+	def(&c.JobQueue, 4)
 	def(&c.DecodeParallel, 2*runtime.GOMAXPROCS(0))
 	if c.BatchWait == 0 {
 		c.BatchWait = 2 * time.Millisecond
@@ -138,6 +144,7 @@ type Server struct {
 	stopping atomic.Bool   // told to stop: not ready, still serving
 	decoding chan struct{} // DecodeParallel slots
 	resolved resolveCache
+	jobs     *jobQueue
 }
 
 // New checks cfg and builds the server; models load on first use.
@@ -158,6 +165,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(), decoding: make(chan struct{}, cfg.DecodeParallel)}
 	s.cache = newModelCache(be, cfg, s.met, cfg.Logger)
 	s.resolved.ttl = cfg.ResolveTTL
+	s.jobs = newJobQueue(cfg.JobQueue)
 	s.router = s.routes()
 	return s, nil
 }
@@ -168,6 +176,7 @@ func (s *Server) Handler() http.Handler { return s.router }
 // Close unloads every model. Requests still running get 503.
 func (s *Server) Close() {
 	s.draining.Store(true)
+	s.jobs.close()
 	s.cache.close()
 }
 

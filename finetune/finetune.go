@@ -115,7 +115,9 @@ type Result struct {
 	TrainFeatures, ValFeatures head.Dataset
 }
 
-func (o Options) withDefaults() (Options, error) {
+// WithDefaults returns o with zero fields replaced by their defaults and
+// checked; the error wraps ErrOption or head.ErrOption and names the field.
+func (o Options) WithDefaults() (Options, error) {
 	if o.Layer == "" {
 		o.Layer = LayerFeatures
 	}
@@ -168,7 +170,7 @@ func (o Options) withDefaults() (Options, error) {
 // train, and stores it as a new version of opt.Name. Nothing is stored when
 // ctx is cancelled or any step fails.
 func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, opt Options) (*Result, error) {
-	opt, err := opt.withDefaults()
+	opt, err := opt.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
