@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/lcnet/lcnet/finetune"
@@ -187,4 +189,47 @@ func TestBadData(t *testing.T) {
 			t.Errorf("unknown base: %v", err)
 		}
 	})
+}
+
+// TestMultiLabel trains on a labels.csv set: the new version is marked
+// multi-label and its head is scored per label.
+func TestMultiLabel(t *testing.T) {
+	z := textlineZoo(t)
+	dir := t.TempDir()
+	csv := "path,labels\n"
+	for i := range 8 {
+		for _, c := range []struct{ class, labels string }{{"upright", "text"}, {"rotated", "text;turned"}, {"blank", ""}} {
+			name := fmt.Sprintf("%s%d.png", c.class, i)
+			b, err := testimage.PNG(testimage.TextImage(c.class, 4, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			csv += name + "," + c.labels + "\n"
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := dataset.Open(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := small("multi")
+	opt.Augment = nil
+	opt.Head.Epochs = 30
+	res, err := finetune.Run(context.Background(), z, "textline", set, nil, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if !m.Arch.MultiLabel || m.Arch.ClassNum != 2 || !slices.Equal(m.Labels, []string{"text", "turned"}) {
+		t.Fatalf("multi-label manifest: multi_label %v, %d classes, labels %v", m.Arch.MultiLabel, m.Arch.ClassNum, m.Labels)
+	}
+	t.Logf("multi-label exact-match accuracy: train %.3f, val %.3f", res.Head.Best.TrainAccuracy, res.Head.Best.ValAccuracy)
+	if res.Head.Best.TrainAccuracy < 0.9 {
+		t.Errorf("train exact-match accuracy %.3f", res.Head.Best.TrainAccuracy)
+	}
 }

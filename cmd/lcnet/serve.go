@@ -77,6 +77,7 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 				QueueSize:      queue,
 				RequestTimeout: requestTimeout,
 				ResolveTTL:     refresh,
+				TempDir:        jobsDir(store),
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
