@@ -67,6 +67,8 @@ func BenchmarkTenThousand(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(res.ExtractTime.Seconds(), "extract-s")
+		b.ReportMetric(res.DecodeTime.Seconds(), "decode-s")
+		b.ReportMetric(res.BackboneTime.Seconds(), "backbone-s")
 		b.ReportMetric(res.TrainTime.Seconds(), "train-s")
 		b.ReportMetric(float64(res.TrainImages+res.ValImages)/res.ExtractTime.Seconds(), "images/s")
 		b.ReportMetric(res.Head.Best.ValAccuracy, "val-acc")

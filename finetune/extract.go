@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/imaging"
@@ -29,6 +30,9 @@ type extractor struct {
 	pp    *imaging.Preprocessor
 	arch  arch.Arch
 	opt   Options
+	// decode and backbone add up the time spent decoding and
+	// preprocessing, and in the network.
+	decode, backbone time.Duration
 }
 
 // dim is the width of the rows the head trains on.
@@ -70,13 +74,17 @@ func (e *extractor) run(ctx context.Context, set *dataset.Set, offset int, augs 
 			return nil, fmt.Errorf("finetune: extraction stopped: %w", err)
 		}
 		end := min(start+bs, len(set.Items))
+		t0 := time.Now()
 		samples, err := e.prepare(ctx, set, start, end, augs, ok)
 		if err != nil {
 			return nil, err
 		}
+		t1 := time.Now()
 		if err := e.infer(ctx, samples, offset, cache); err != nil {
 			return nil, err
 		}
+		e.decode += t1.Sub(t0)
+		e.backbone += time.Since(t1)
 		done += end - start
 		progress(offset + done)
 		if e.opt.Yield {

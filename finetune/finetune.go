@@ -106,8 +106,10 @@ type Result struct {
 	Skipped, SkippedFiles  int
 	TrainImages, ValImages int
 	// Rows are the training feature rows (images x augmentations).
-	Rows                   int
-	ExtractTime, TrainTime time.Duration
+	Rows int
+	// ExtractTime is DecodeTime (reading, decoding, augmenting and
+	// preprocessing) plus BackboneTime (the network, and caching its rows).
+	ExtractTime, DecodeTime, BackboneTime, TrainTime time.Duration
 	// TrainSet and ValSet are the sets after any split (ValSet nil
 	// without validation); TrainFeatures holds, for each decodable item of
 	// TrainSet in order, one row per augmentation (the image as is first).
@@ -256,7 +258,7 @@ func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, 
 			return nil, err
 		}
 	}
-	res.ExtractTime = time.Since(t0)
+	res.ExtractTime, res.DecodeTime, res.BackboneTime = time.Since(t0), ex.decode, ex.backbone
 	res.TrainFeatures, err = rows(cache, trainSet, 0, trOK, len(augs))
 	if err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func TestTrain(t *testing.T) {
 	os.WriteFile(labelsFile, []byte(strings.Join(testimage.TextClasses, "\n")+"\n"), 0o644)
 	zipFile := filepath.Join(lists, "data.zip")
 	writeZip(t, zipFile, data)
-	for v, extra := range [][]string{{"--data", listFile, "--root", data, "--labels", labelsFile}, {"--data", zipFile}} {
+	for v, extra := range [][]string{{"--data", listFile, "--root", data, "--labels", labelsFile}, {"--data", zipFile, "--dtype", "fp16"}} {
 		out := mustLcnet(t, append([]string{"train", "--from", "textline", "--name", "lines", "--layer", "pooled", "--epochs", "2", "--store", store}, extra...)...)
 		if want := fmt.Sprintf("lines:%d\n4 classes", v+3); !strings.HasPrefix(out, want) {
 			t.Errorf("%v: stdout %q, want %q...", extra, out, want)
