@@ -68,6 +68,8 @@ func TestClassifyDuringJob(t *testing.T) {
 	busy := measure(800, j.ID)
 	report("during feature extraction", busy["extract"])
 	report("during training", busy["train"])
-	c.CancelJob(ctx, j.ID)
+	if _, err := c.CancelJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
 	waitJob(t, c, j.ID, client.JobCanceled)
 }

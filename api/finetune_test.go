@@ -221,10 +221,19 @@ func TestJobQueue(t *testing.T) {
 
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	mw.WriteField("name", "x")
-	fw, _ := mw.CreateFormFile("dataset", "d.zip")
-	fw.Write(textZip(t, 1))
-	mw.Close()
+	fw, err := mw.CreateFormFile("dataset", "d.zip")
+	if err == nil {
+		_, err = fw.Write(textZip(t, 1))
+	}
+	if err == nil {
+		err = mw.WriteField("name", "x")
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := do(t, "POST", ts.URL+"/v1/models/"+textlineName+"/finetune", mw.FormDataContentType(), &body, "Authorization", "Bearer k")
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("a full queue answered %d (Retry-After %q): %s", r.status, r.header.Get("Retry-After"), r.body)

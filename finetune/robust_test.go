@@ -157,9 +157,16 @@ func TestBadData(t *testing.T) {
 		dir := t.TempDir()
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
-		w, _ := zw.Create("../evil/a.png")
-		w.Write(png("upright", 1))
-		zw.Close()
+		w, err := zw.Create("../evil/a.png")
+		if err == nil {
+			_, err = w.Write(png("upright", 1))
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		for name, b := range map[string][]byte{"garbage.tar": bytes.Repeat([]byte("garbage"), 200), "escape.zip": buf.Bytes()} {
 			p := filepath.Join(dir, name)
 			if err := os.WriteFile(p, b, 0o644); err != nil {

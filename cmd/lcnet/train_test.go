@@ -50,8 +50,8 @@ func TestTrain(t *testing.T) {
 		}
 	}
 	listFile, labelsFile := filepath.Join(lists, "train_list.txt"), filepath.Join(lists, "labels.txt")
-	os.WriteFile(listFile, []byte(list.String()), 0o644)
-	os.WriteFile(labelsFile, []byte(strings.Join(testimage.TextClasses, "\n")+"\n"), 0o644)
+	must(t, os.WriteFile(listFile, []byte(list.String()), 0o644))
+	must(t, os.WriteFile(labelsFile, []byte(strings.Join(testimage.TextClasses, "\n")+"\n"), 0o644))
 	zipFile := filepath.Join(lists, "data.zip")
 	writeZip(t, zipFile, data)
 	for v, extra := range [][]string{{"--data", listFile, "--root", data, "--labels", labelsFile}, {"--data", zipFile, "--dtype", "fp16"}} {
@@ -94,6 +94,13 @@ func TestTrain(t *testing.T) {
 	}
 }
 
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writeZip(t *testing.T, file, dir string) {
 	t.Helper()
 	f, err := os.Create(file)
@@ -131,9 +138,9 @@ func writeZip(t *testing.T, file, dir string) {
 func TestTrainErrors(t *testing.T) {
 	store := t.TempDir()
 	empty := t.TempDir()
-	os.Mkdir(filepath.Join(empty, "cats"), 0o755)
-	os.Mkdir(filepath.Join(empty, "dogs"), 0o755)
-	os.WriteFile(filepath.Join(empty, "dogs", "a.png"), []byte("x"), 0o644)
+	must(t, os.Mkdir(filepath.Join(empty, "cats"), 0o755))
+	must(t, os.Mkdir(filepath.Join(empty, "dogs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(empty, "dogs", "a.png"), []byte("x"), 0o644))
 	for _, tc := range []struct {
 		args     []string
 		code     int
