@@ -240,3 +240,22 @@ func TestMultiLabel(t *testing.T) {
 		t.Errorf("train exact-match accuracy %.3f", res.Head.Best.TrainAccuracy)
 	}
 }
+
+// TestSeparateValidation: a validation set given apart is aligned by class
+// name, digested on its own and not split from the training set.
+func TestSeparateValidation(t *testing.T) {
+	z := textlineZoo(t)
+	train, val := textSet(t, 4, 0), textSet(t, 2, 10)
+	opt := small("val")
+	res, err := finetune.Run(context.Background(), z, "textline", train, val, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := res.Manifest.Lineage
+	if l.TrainImages != 16 || l.ValImages != 8 || len(l.ValDatasetSHA256) != 64 || l.ValDatasetSHA256 == l.DatasetSHA256 || l.Hyper.ValSplit != 0 {
+		t.Errorf("lineage %+v", l)
+	}
+	if l.ValAccuracy < 0 {
+		t.Errorf("no validation accuracy: %g", l.ValAccuracy)
+	}
+}
