@@ -141,8 +141,7 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 		close(e.ready)
 		return
 	}
-	if c.closed || c.entries[key] != e {
-		// Deleted or shut down while loading.
+	if c.closed {
 		run.close()
 		e.err = &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s was unloaded while loading", key), retryAfter: time.Second, err: errUnloaded}
 		close(e.ready)
@@ -150,6 +149,13 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 	}
 	e.run = run
 	e.b = newBatcher(c.base, key, run, c.cfg, c.met)
+	if c.entries[key] != e {
+		// Evicted while loading: the requests that found it are served,
+		// and evict's goroutine unloads it after them.
+		c.log.Info("model loaded after its eviction; serving the requests that found it", "model", key)
+		close(e.ready)
+		return
+	}
 	c.met.loaded.Inc()
 	c.log.Info("model loaded", "model", key, "took", time.Since(start).Round(time.Millisecond))
 	close(e.ready)

@@ -1,8 +1,8 @@
 // Package api is lcnet's HTTP API: a chi router serving image
 // classification and feature extraction with PP-LCNet models from the zoo,
-// the KServe/Triton v2 inference protocol, model management, health and
-// Prometheus metrics, the OpenAPI document with Swagger UI, and the demo
-// page.
+// the KServe/Triton v2 inference protocol, model management, fine-tuning
+// jobs, health and Prometheus metrics, the OpenAPI document with Swagger
+// UI, and the demo page.
 //
 // Requests from many clients are batched per model (bounded batch size and
 // wait); a bounded queue answers 429 with Retry-After when full; models
@@ -21,5 +21,5 @@
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
 //	@name						Authorization
-//	@description				"Bearer KEY" (lcnet serve --api-key); needed to upload and delete models when the server has a key.
+//	@description				"Bearer KEY" (lcnet serve --api-key); needed to upload and delete models, and to start and cancel fine-tuning jobs, when the server has a key.
 package api

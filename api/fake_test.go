@@ -107,6 +107,14 @@ func (f *fakeBackend) resolve(ctx context.Context, name, version string) (zoo.Ma
 
 func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) {
 	f.loads.Add(1)
+	// As in the zoo, which reads a version's weights before it builds the
+	// network: a deleted version's weights are gone.
+	f.mu.Lock()
+	exists := slices.ContainsFunc(f.versions[m.Name], func(v zoo.Manifest) bool { return v.Version == m.Version })
+	f.mu.Unlock()
+	if !exists {
+		return nil, fmt.Errorf("weights of %s:%s: %w", m.Name, m.Version, storage.ErrNotExist)
+	}
 	time.Sleep(f.loadDelay)
 	f.mu.Lock()
 	bad := f.badSum[cacheKey(m.Name, m.Version)]
@@ -116,13 +124,6 @@ func (f *fakeBackend) load(ctx context.Context, m zoo.Manifest) (runner, error) 
 	}
 	if f.loadErr != nil {
 		return nil, f.loadErr
-	}
-	// As in the zoo, a deleted version's weights are gone.
-	f.mu.Lock()
-	exists := slices.ContainsFunc(f.versions[m.Name], func(v zoo.Manifest) bool { return v.Version == m.Version })
-	f.mu.Unlock()
-	if !exists {
-		return nil, fmt.Errorf("weights of %s:%s: %w", m.Name, m.Version, storage.ErrNotExist)
 	}
 	return &fakeRunner{f: f}, nil
 }

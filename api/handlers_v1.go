@@ -125,11 +125,27 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 		SourceFormat:  m.Source.Format,
 		ArchSource:    string(m.Source.Arch),
 		CreatedAt:     m.CreatedAt,
+		Lineage:       lineageOf(m.Lineage),
 	}
 	if m.Arch.MultiLabel {
 		v.MultiLabel, v.Threshold = true, m.DecisionThreshold()
 	}
 	return v
+}
+
+func lineageOf(l *zoo.Lineage) *client.Lineage {
+	if l == nil {
+		return nil
+	}
+	h := l.Hyper
+	return &client.Lineage{
+		BaseName: l.BaseName, BaseVersion: l.BaseVersion, BaseWeightsSHA256: l.BaseWeightsSHA256,
+		DatasetSHA256: l.DatasetSHA256, ValDatasetSHA256: l.ValDatasetSHA256,
+		TrainImages: l.TrainImages, ValImages: l.ValImages,
+		Layer: h.Layer, Augment: h.Augment, Epochs: h.Epochs, LR: h.LR, Batch: h.Batch, WeightDecay: h.WeightDecay,
+		Seed: h.Seed, Optimizer: h.Optimizer, ValSplit: h.ValSplit,
+		BestEpoch: l.BestEpoch, TrainAccuracy: l.TrainAccuracy, ValAccuracy: l.ValAccuracy,
+	}
 }
 
 // classifyNamed godoc

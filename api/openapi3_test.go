@@ -35,8 +35,9 @@ func TestOpenAPIContract(t *testing.T) {
 	if ss := doc.Components.SecuritySchemes["BearerAuth"]; ss == nil || ss.Value.Type != "http" || ss.Value.Scheme != "bearer" {
 		t.Errorf("BearerAuth scheme %+v", ss)
 	}
-	// The routes requireKey guards, read from routes.go.
-	keyed := map[string]bool{"POST /v1/models": true, "DELETE /v1/models/{name}/versions/{version}": true}
+	// The routes requireKey guards in routes.go.
+	keyed := map[string]bool{"POST /v1/models": true, "DELETE /v1/models/{name}/versions/{version}": true,
+		"POST /v1/models/{name}/finetune": true, "DELETE /v1/jobs/{id}": true}
 	imageOps := map[string]bool{"POST /classify": true, "POST /features": true, "POST /v1/models/{name}/classify": true, "POST /v1/models/{name}/features": true}
 	imageTypes := []string{"multipart/form-data", "application/json", "image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp", "image/tiff", "application/octet-stream"}
 	for path, item := range doc.Paths.Map() {

@@ -66,6 +66,14 @@ func (s *Server) routes() chi.Router {
 	r.With(deadline(s.cfg.UploadTimeout, s.cfg.WriteTimeout), s.sameOrigin, s.requireKey, s.limitUploads,
 		s.maxBody(s.cfg.MaxUploadBytes)).
 		Post("/v1/models", s.handle(s.uploadModel))
+
+	// Fine-tuning: the upload is spooled and extracted in the request, the
+	// training runs as a background job.
+	r.With(deadline(s.cfg.UploadTimeout, s.cfg.WriteTimeout), s.sameOrigin, s.requireKey, s.limitUploads,
+		s.maxBody(s.cfg.MaxUploadBytes)).
+		Post("/v1/models/{name}/finetune", s.handle(s.startFinetune))
+	r.With(deadline(s.cfg.RequestTimeout, s.cfg.WriteTimeout)).Get("/v1/jobs/{id}", s.handle(s.getJob))
+	r.With(deadline(s.cfg.RequestTimeout, s.cfg.WriteTimeout), s.sameOrigin, s.requireKey).Delete("/v1/jobs/{id}", s.handle(s.cancelJob))
 	return r
 }
 

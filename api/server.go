@@ -101,6 +101,11 @@ type Config struct {
 	Logger        *slog.Logger
 	// Puller, when set, downloads a model the zoo lacks on first request.
 	Puller Puller
+	// JobQueue is how many fine-tuning jobs may wait behind the running
+	// one before POST .../finetune answers 429 (4). TempDir is where their
+	// uploads are spooled and extracted (os.TempDir()).
+	JobQueue int
+	TempDir  string
 
 	// backend replaces the zoo in tests of the HTTP layer alone.
 	backend backend
@@ -139,6 +144,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxBatch, 16)
 	def(&c.QueueSize, 64)
 	def(&c.BatchParallel, 2)
+	def(&c.JobQueue, 4)
 	def(&c.DecodeParallel, 2*runtime.GOMAXPROCS(0))
 	if c.DecodeBudget <= 0 {
 		c.DecodeBudget = 384 << 20
@@ -185,6 +191,7 @@ type Server struct {
 	life     context.Context
 	endLife  context.CancelFunc
 	resolved resolveCache
+	jobs     *jobQueue
 }
 
 // New checks cfg and builds the server; models load on first use.
@@ -208,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 	s.life, s.endLife = context.WithCancel(context.Background())
 	s.cache = newModelCache(s.life, be, cfg, s.met, cfg.Logger)
 	s.resolved.ttl = cfg.ResolveTTL
+	s.jobs = newJobQueue(cfg.JobQueue)
 	s.router = s.routes()
 	return s, nil
 }
@@ -220,6 +228,7 @@ func (s *Server) Handler() http.Handler { return s.router }
 func (s *Server) Close() {
 	s.draining.Store(true)
 	s.endLife()
+	s.jobs.close()
 	s.cache.close()
 }
 

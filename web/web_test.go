@@ -12,8 +12,10 @@ func TestIndex(t *testing.T) {
 		want, absent []string
 	}{
 		{Page{Empty: true}, []string{`<section id="hint">`, "lcnet convert", "lcnet pull", "POST /v1/models", `<section id="app" hidden>`}, []string{"Authorization"}},
-		{Page{Empty: true, APIKeyRequired: true}, []string{"Authorization: Bearer"}, nil},
-		{Page{}, []string{`<section id="hint" hidden>`, `<section id="app">`, `id="model"`, `id="file"`, `id="results"`, `id="latency"`}, nil},
+		{Page{Empty: true, APIKeyRequired: true}, []string{"Authorization: Bearer", `<section id="teach" hidden>`}, nil},
+		{Page{}, []string{`<section id="hint" hidden>`, `<section id="app">`, `id="model"`, `id="file"`, `id="results"`, `id="latency"`,
+			`<section id="teach">`, `id="teach-base"`, `id="teach-data"`, `id="teach-name"`, `id="teach-epochs"`}, []string{`id="teach-key"`}},
+		{Page{APIKeyRequired: true}, []string{`id="teach-key"`}, nil},
 	} {
 		var b strings.Builder
 		if err := Index(&b, tt.page); err != nil {

@@ -44,6 +44,47 @@ type Manifest struct {
 	// Source describes what the version was converted from.
 	Source    Source    `json:"source"`
 	CreatedAt time.Time `json:"created_at"`
+	// Lineage is set on versions trained from another version (lcnet
+	// train): what they were trained from, on what, and how well.
+	Lineage *Lineage `json:"lineage,omitempty"`
+}
+
+// Lineage records how a fine-tuned version was made: its base, the data,
+// the hyperparameters and the accuracies it reached.
+type Lineage struct {
+	BaseName          string `json:"base_name"`
+	BaseVersion       string `json:"base_version"`
+	BaseWeightsSHA256 string `json:"base_weights_sha256"`
+	// DatasetSHA256 digests the training set as given (before any
+	// validation split); ValDatasetSHA256 a separately given validation set.
+	DatasetSHA256    string `json:"dataset_sha256"`
+	ValDatasetSHA256 string `json:"val_dataset_sha256,omitempty"`
+	// TrainImages and ValImages count the images used (undecodable ones
+	// excluded), before augmentation.
+	TrainImages int             `json:"train_images"`
+	ValImages   int             `json:"val_images"`
+	Hyper       Hyperparameters `json:"hyperparameters"`
+	// The accuracies are those of the kept epoch, BestEpoch (1-based);
+	// ValAccuracy is -1 without a validation set.
+	TrainAccuracy float64 `json:"train_accuracy"`
+	ValAccuracy   float64 `json:"val_accuracy"`
+	BestEpoch     int     `json:"best_epoch"`
+	Epochs        int     `json:"epochs_run"`
+}
+
+// Hyperparameters are the training options of a Lineage.
+type Hyperparameters struct {
+	Epochs      int      `json:"epochs"`
+	LR          float64  `json:"lr"`
+	Batch       int      `json:"batch"`
+	WeightDecay float64  `json:"weight_decay"`
+	Seed        uint64   `json:"seed"`
+	Optimizer   string   `json:"optimizer"`
+	ValSplit    float64  `json:"val_split,omitempty"`
+	Augment     []string `json:"augment,omitempty"`
+	// Layer is the backbone output the head was trained on: "features"
+	// (after last_conv) or "pooled" (the global pool; last_conv is dropped).
+	Layer string `json:"layer"`
 }
 
 // Source is the provenance of a version.

@@ -181,6 +181,69 @@ func (c *Client) Upload(ctx context.Context, name, version, dtype string, files 
 	return out, err
 }
 
+// Finetune starts a fine-tuning job (POST /v1/models/{base}/finetune):
+// dataset is a .zip, .tar or .tar.gz of an ImageFolder (or labels.csv),
+// streamed from r under the file name filename. base is NAME or
+// NAME:VERSION. The job runs in the background: poll it with Job.
+func (c *Client) Finetune(ctx context.Context, base string, filename string, r io.Reader, opt FinetuneOptions) (Job, error) {
+	var out Job
+	name, version, _ := strings.Cut(base, ":")
+	var q url.Values
+	if version != "" {
+		q = url.Values{"version": {version}}
+	}
+	fields := map[string]string{"name": opt.Name, "augment": opt.Augment, "layer": opt.Layer, "dtype": opt.DType}
+	num := func(k string, v float64, set bool) {
+		if set {
+			fields[k] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	}
+	num("epochs", float64(opt.Epochs), opt.Epochs != 0)
+	num("lr", opt.LR, opt.LR != 0)
+	num("batch", float64(opt.Batch), opt.Batch != 0)
+	num("weight_decay", opt.WeightDecay, opt.WeightDecay != 0)
+	num("seed", float64(opt.Seed), opt.Seed != 0)
+	num("val_split", max(opt.ValSplit, 0), opt.ValSplit != 0)
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			for k, v := range fields {
+				if v != "" {
+					if err := mw.WriteField(k, v); err != nil {
+						return err
+					}
+				}
+			}
+			part, err := mw.CreateFormFile("dataset", filename)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(part, r); err != nil {
+				return fmt.Errorf("upload %s: %w", filename, err)
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	err := c.do(ctx, http.MethodPost, "/v1/models/"+url.PathEscape(name)+"/finetune", q, mw.FormDataContentType(), pr, &out)
+	pr.Close()
+	return out, err
+}
+
+// Job reports a fine-tuning job (GET /v1/jobs/{id}).
+func (c *Client) Job(ctx context.Context, id string) (Job, error) {
+	var out Job
+	return out, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, "", nil, &out)
+}
+
+// CancelJob cancels a queued or running job (DELETE /v1/jobs/{id}) and
+// returns its state.
+func (c *Client) CancelJob(ctx context.Context, id string) (Job, error) {
+	var out Job
+	return out, c.do(ctx, http.MethodDelete, "/v1/jobs/"+url.PathEscape(id), nil, "", nil, &out)
+}
+
 // Delete removes one version.
 func (c *Client) Delete(ctx context.Context, name, version string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/models/"+url.PathEscape(name)+"/versions/"+url.PathEscape(version), nil, "", nil, nil)

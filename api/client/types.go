@@ -88,7 +88,88 @@ type VersionInfo struct {
 	MultiLabel bool      `json:"multi_label,omitempty"`
 	Threshold  float64   `json:"threshold,omitempty" example:"0.5"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Lineage is set on versions fine-tuned from another (lcnet train,
+	// POST /v1/models/{name}/finetune).
+	Lineage *Lineage `json:"lineage,omitempty"`
 } // @name api.VersionInfo
+
+// Lineage says what a fine-tuned version was trained from, on what data,
+// how, and how well (the accuracies of the kept epoch; -1: no validation).
+type Lineage struct {
+	BaseName          string `json:"base_name" example:"PPLCNet_x1_0"`
+	BaseVersion       string `json:"base_version" example:"1"`
+	BaseWeightsSHA256 string `json:"base_weights_sha256"`
+	DatasetSHA256     string `json:"dataset_sha256"`
+	ValDatasetSHA256  string `json:"val_dataset_sha256,omitempty"`
+	TrainImages       int    `json:"train_images" example:"128"`
+	ValImages         int    `json:"val_images" example:"32"`
+	// Layer is "features" (1280-wide embedding) or "pooled" (last_conv dropped).
+	Layer         string   `json:"layer" example:"features" enums:"features,pooled"`
+	Augment       []string `json:"augment,omitempty" example:"flip"`
+	Epochs        int      `json:"epochs" example:"30"`
+	LR            float64  `json:"lr" example:"0.001"`
+	Batch         int      `json:"batch" example:"32"`
+	WeightDecay   float64  `json:"weight_decay"`
+	Seed          uint64   `json:"seed" example:"1"`
+	Optimizer     string   `json:"optimizer" example:"adam"`
+	ValSplit      float64  `json:"val_split,omitempty" example:"0.2"`
+	BestEpoch     int      `json:"best_epoch" example:"12"`
+	TrainAccuracy float64  `json:"train_accuracy" example:"0.98"`
+	ValAccuracy   float64  `json:"val_accuracy" example:"0.95"`
+} // @name api.Lineage
+
+// Job states.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCanceled  = "canceled"
+)
+
+// Job is a fine-tuning job (GET /v1/jobs/{id}).
+type Job struct {
+	ID    string `json:"id" example:"5f0c8a3e9b1d4c27a6e2f1b0c9d8e7f6"`
+	State string `json:"state" example:"running" enums:"queued,running,succeeded,failed,canceled"`
+	// Base is the model trained from, Name the model being created.
+	Base string `json:"base" example:"PPLCNet_x1_0:1"`
+	Name string `json:"name" example:"flowers"`
+	// Stage is "extract" (images through the backbone, Done of Total
+	// images) or "train" (Done of Total epochs).
+	Stage string `json:"stage,omitempty" example:"train" enums:"extract,train"`
+	Done  int    `json:"done" example:"12"`
+	Total int    `json:"total" example:"30"`
+	// The last finished epoch's numbers; ValAccuracy is -1 without validation.
+	Epoch         int     `json:"epoch" example:"12"`
+	TrainLoss     float64 `json:"train_loss" example:"0.21"`
+	TrainAccuracy float64 `json:"train_accuracy" example:"0.97"`
+	ValAccuracy   float64 `json:"val_accuracy" example:"0.94"`
+	// Images is the number of images in the upload, Skipped those that
+	// did not decode.
+	Images  int `json:"images" example:"160"`
+	Skipped int `json:"skipped" example:"0"`
+	// Model is the NAME:VERSION created, once succeeded.
+	Model      string     `json:"model,omitempty" example:"flowers:1"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+} // @name api.Job
+
+// FinetuneOptions are the form fields of POST /v1/models/{name}/finetune
+// besides the archive; zero values take the server's defaults.
+type FinetuneOptions struct {
+	Name        string  // the new model (required)
+	Epochs      int     // default 30
+	LR          float64 // default 1e-3
+	Batch       int     // default 32
+	WeightDecay float64
+	Seed        uint64  // default 1
+	ValSplit    float64 // default 0.2; negative sends 0 (no validation)
+	Augment     string  // "flip", "crop" or "flip,crop"
+	Layer       string  // "features" (default) or "pooled"
+	DType       string  // "fp32" or "fp16"; default the base's
+}
 
 // Model is one named model with all its versions, oldest first.
 type Model struct {

@@ -17,6 +17,8 @@ type progressBar struct {
 	w     io.Writer
 	label string
 	tty   bool
+	// count shows plain numbers ("120 / 400 images") instead of bytes.
+	count string
 
 	mu    sync.Mutex
 	start time.Time
@@ -43,13 +45,17 @@ func (p *progressBar) Update(done, total int64) {
 	}
 	p.last, p.drawn = now, true
 	rate := ""
+	human := humanBytes
+	if p.count != "" {
+		human = func(n int64) string { return fmt.Sprintf("%d %s", n, p.count) }
+	}
 	if el := now.Sub(p.start).Seconds(); el > 0.2 {
-		rate = "  " + humanBytes(int64(float64(done)/el)) + "/s"
+		rate = "  " + human(int64(float64(done)/el)) + "/s"
 	}
 	if total > 0 {
-		fmt.Fprintf(p.w, "\r%s  %s / %s  %3d%%%s\x1b[K", p.label, humanBytes(done), humanBytes(total), done*100/total, rate)
+		fmt.Fprintf(p.w, "\r%s  %s / %s  %3d%%%s\x1b[K", p.label, human(done), human(total), done*100/total, rate)
 	} else {
-		fmt.Fprintf(p.w, "\r%s  %s%s\x1b[K", p.label, humanBytes(done), rate)
+		fmt.Fprintf(p.w, "\r%s  %s%s\x1b[K", p.label, human(done), rate)
 	}
 }
 

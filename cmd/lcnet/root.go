@@ -123,6 +123,7 @@ Every command keeps its models in a store: --store DIR (or $` + storeEnv + `),
 	root.AddCommand(
 		a.serveCmd(),
 		a.convertCmd(),
+		a.trainCmd(),
 		a.pullCmd(),
 		a.zooCmd(),
 		a.classifyCmd(),

@@ -100,6 +100,7 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 				MaxUploads:      maxUploads,
 				CORSOrigins:     corsOrigins,
 				AllowedHosts:    allowedHosts,
+				TempDir:         jobsDir(store),
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})

@@ -37,3 +37,22 @@ func downloadDir(spec string) string {
 	}
 	return filepath.Join(os.TempDir(), "lcnet-downloads")
 }
+
+// jobsDir is where fine-tuning uploads are spooled and extracted: inside a
+// local store, on the disk the zoo it feeds is on; in the system's
+// temporary directory for remote stores. "" (MkdirAll failed) leaves the
+// choice to the server, which uses the temporary directory.
+func jobsDir(spec string) string {
+	if spec == "" {
+		spec = storage.DefaultDir
+	}
+	spec = strings.TrimPrefix(spec, "file://")
+	dir := filepath.Join(os.TempDir(), "lcnet-jobs")
+	if !strings.Contains(spec, "://") {
+		dir = filepath.Join(spec, "jobs")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ""
+	}
+	return dir
+}

@@ -180,6 +180,24 @@ func showManifest(w io.Writer, m zoo.Manifest) {
 	default:
 		fmt.Fprintf(tw, "Labels:\t%s, ... (%d in all)\n", quoted(m.Labels[:5]), n)
 	}
+	if l := m.Lineage; l != nil {
+		h := l.Hyper
+		fmt.Fprintf(tw, "Trained from:\t%s:%s (weights sha256 %s)\n", l.BaseName, l.BaseVersion, l.BaseWeightsSHA256)
+		data := fmt.Sprintf("%d training images, %d validation images, sha256 %s", l.TrainImages, l.ValImages, l.DatasetSHA256)
+		if l.ValDatasetSHA256 != "" {
+			data += ", validation sha256 " + l.ValDatasetSHA256
+		} else if h.ValSplit > 0 {
+			data += fmt.Sprintf(" (%g split off for validation)", h.ValSplit)
+		}
+		fmt.Fprintf(tw, "Data:\t%s\n", data)
+		aug := strings.Join(h.Augment, ",")
+		if aug == "" {
+			aug = "none"
+		}
+		fmt.Fprintf(tw, "Training:\tlayer %s, %s lr %g, batch %d, weight decay %g, seed %d, augment %s, %d epochs\n",
+			h.Layer, h.Optimizer, h.LR, h.Batch, h.WeightDecay, h.Seed, aug, h.Epochs)
+		fmt.Fprintf(tw, "Accuracy:\tbest epoch %d of %d: train %s, val %s\n", l.BestEpoch, l.Epochs, percent(l.TrainAccuracy), percent(l.ValAccuracy))
+	}
 	tw.Flush()
 }
 

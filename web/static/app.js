@@ -30,6 +30,7 @@ async function loadModels() {
   $("app").hidden = empty;
   const sel = $("model");
   sel.textContent = "";
+  $("teach-base").textContent = "";
   for (const m of list.models) {
     const v = m.versions[m.versions.length - 1] || {};
     const opt = document.createElement("option");
@@ -38,8 +39,78 @@ async function loadModels() {
     opt.textContent = `${m.name}:${m.latest} (${v.architecture || "?"}, ${v.input_width}x${v.input_height}, ${kind})`;
     if (m.name === list.default) opt.selected = true;
     sel.appendChild(opt);
+    $("teach-base").appendChild(opt.cloneNode(true));
   }
 }
+
+// Teach a new model: upload the archive, then poll the job until it ends.
+function teachStatus(text, isError) {
+  $("teach-status").textContent = text;
+  $("teach-status").className = isError ? "error" : "";
+}
+
+function pct(v) {
+  return v < 0 ? "–" : (100 * v).toFixed(1) + "%";
+}
+
+async function teach(e) {
+  e.preventDefault();
+  const body = new FormData();
+  body.append("name", $("teach-name").value);
+  body.append("epochs", $("teach-epochs").value);
+  body.append("dataset", $("teach-data").files[0]);
+  const headers = {};
+  const key = $("teach-key");
+  if (key && key.value) headers.Authorization = "Bearer " + key.value;
+  $("teach-go").disabled = true;
+  teachStatus("uploading…", false);
+  try {
+    const base = $("teach-base").value;
+    const res = await fetch(`/v1/models/${encodeURIComponent(base)}/finetune`, { method: "POST", body, headers });
+    if (!res.ok) {
+      teachStatus(await problem(res), true);
+      return;
+    }
+    await follow(res.headers.get("Location"));
+  } finally {
+    $("teach-go").disabled = false;
+  }
+}
+
+async function follow(url) {
+  const bar = $("teach-progress");
+  bar.hidden = false;
+  for (;;) {
+    const res = await fetch(url);
+    if (!res.ok) {
+      teachStatus(await problem(res), true);
+      return;
+    }
+    const job = await res.json();
+    bar.value = job.total ? job.done / job.total : 0;
+    if (job.state === "succeeded") {
+      bar.hidden = true;
+      teachStatus(`${job.model} is ready (train ${pct(job.train_accuracy)}, val ${pct(job.val_accuracy)}): drop an image above to try it.`, false);
+      await loadModels();
+      $("model").value = job.model.split(":")[0];
+      classify($("file").files[0]);
+      return;
+    }
+    if (job.state === "failed" || job.state === "canceled") {
+      bar.hidden = true;
+      teachStatus(`${job.state}: ${job.error || ""}`, true);
+      return;
+    }
+    if (job.stage === "train") {
+      teachStatus(`epoch ${job.epoch}/${job.total}: loss ${job.train_loss.toFixed(4)}, train ${pct(job.train_accuracy)}, val ${pct(job.val_accuracy)}`, false);
+    } else {
+      teachStatus(`${job.state}: ${job.done || 0}/${job.total || job.images} images through the backbone`, false);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+$("teach-form").addEventListener("submit", (e) => teach(e).catch((err) => teachStatus(String(err), true)));
 
 function showResults(result) {
   const box = $("results");
