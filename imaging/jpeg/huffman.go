@@ -1,0 +1,184 @@
+package jpeg
+
+import "encoding/binary"
+
+// lookBits is the Huffman lookahead: codes up to this long (nearly all of
+// them in photos) decode with one table load.
+const lookBits = 9
+
+type huffTable struct {
+	// look holds len<<8|symbol for codes of at most lookBits bits, 0 for
+	// longer codes.
+	look [1 << lookBits]uint16
+	// fast holds, for AC tables, value<<16|run<<8|totalLen when a code
+	// and its magnitude bits together fit in lookBits, 0 otherwise, so the
+	// common small coefficient costs one load and one shift.
+	fast    [1 << lookBits]int32
+	maxcode [17]int32 // largest code of each length, -1 if none
+	valptr  [17]int32 // index in vals of the first code of each length, minus that code
+	vals    [256]uint8
+	set     bool
+}
+
+func (h *huffTable) build(counts *[17]int, vals []byte) error {
+	*h = huffTable{}
+	copy(h.vals[:], vals)
+	code, k := int32(0), int32(0)
+	for l := 1; l <= 16; l++ {
+		n := int32(counts[l])
+		if n == 0 {
+			h.maxcode[l] = -1
+		} else {
+			h.valptr[l] = k - code
+			for i := int32(0); i < n; i++ {
+				if l <= lookBits {
+					sh := lookBits - l
+					base := (code + i) << sh
+					e := uint16(l)<<8 | uint16(vals[k+i])
+					for j := int32(0); j < 1<<sh; j++ {
+						h.look[base+j] = e
+					}
+				}
+			}
+			code += n
+			k += n
+			h.maxcode[l] = code - 1
+			if code > 1<<l {
+				return FormatError("bad Huffman table")
+			}
+		}
+		code <<= 1
+	}
+	for i := range h.look {
+		e := h.look[i]
+		l := int(e >> 8)
+		if l == 0 {
+			continue
+		}
+		rs := e & 0xff
+		run, s := int(rs>>4), int(rs&15)
+		if s == 0 || l+s > lookBits {
+			continue
+		}
+		bits := int32(i>>(lookBits-l-s)) & (1<<s - 1)
+		v := extend(bits, s)
+		h.fast[i] = v<<16 | int32(run)<<8 | int32(l+s)
+	}
+	h.set = true
+	return nil
+}
+
+func extend(v int32, s int) int32 {
+	if v < 1<<(s-1) {
+		v += -1<<s + 1
+	}
+	return v
+}
+
+// bitReader reads entropy-coded data MSB first from a 64-bit accumulator,
+// removing byte stuffing. At a marker (or the end of data) it feeds zero
+// bytes and counts them in pad, so decoding never runs past the segment and
+// overrun tells whether the decoder consumed bits that were not there.
+type bitReader struct {
+	data []byte
+	pos  int
+	acc  uint64
+	n    int
+	pad  int
+}
+
+func (r *bitReader) reset(data []byte, pos int) {
+	*r = bitReader{data: data, pos: pos}
+}
+
+// overrun reports whether bits past the end of the segment were consumed.
+func (r *bitReader) overrun() bool { return r.pad*8 > r.n }
+
+func (r *bitReader) refill() {
+	for r.n <= 56 {
+		if r.pos+8 <= len(r.data) {
+			v := binary.BigEndian.Uint64(r.data[r.pos:])
+			// No 0xff byte among the eight: take as many as fit.
+			x := ^v
+			if (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+				k := (64 - r.n) >> 3
+				r.acc |= v >> (64 - 8*k) << (64 - r.n - 8*k)
+				r.n += 8 * k
+				r.pos += k
+				return
+			}
+		}
+		var b byte
+		if r.pos < len(r.data) {
+			b = r.data[r.pos]
+			if b == 0xff {
+				if r.pos+1 < len(r.data) && r.data[r.pos+1] == 0 {
+					r.pos += 2
+				} else {
+					b = 0
+					r.pad++
+				}
+			} else {
+				r.pos++
+			}
+		} else {
+			r.pad++
+		}
+		r.acc |= uint64(b) << (56 - r.n)
+		r.n += 8
+	}
+}
+
+// decode returns the next Huffman symbol, or -1 for a code not in h.
+func (r *bitReader) decode(h *huffTable) int32 {
+	if r.n < 16 {
+		r.refill()
+	}
+	if e := h.look[r.acc>>(64-lookBits)]; e != 0 {
+		l := e >> 8
+		r.acc <<= l
+		r.n -= int(l)
+		return int32(e & 0xff)
+	}
+	code := int32(r.acc >> 48)
+	for l := lookBits + 1; l <= 16; l++ {
+		c := code >> (16 - l)
+		if c <= h.maxcode[l] {
+			r.acc <<= uint(l)
+			r.n -= l
+			return int32(h.vals[(c+h.valptr[l])&0xff])
+		}
+	}
+	return -1
+}
+
+// receive returns the next s bits (1 <= s <= 16) sign-extended as in T.81 F.2.2.1.
+func (r *bitReader) receive(s int) int32 {
+	if r.n < s {
+		r.refill()
+	}
+	v := int32(r.acc >> (64 - uint(s)))
+	r.acc <<= uint(s)
+	r.n -= s
+	return extend(v, s)
+}
+
+func (r *bitReader) bits(s int) int32 {
+	if r.n < s {
+		r.refill()
+	}
+	v := int32(r.acc >> (64 - uint(s)))
+	r.acc <<= uint(s)
+	r.n -= s
+	return v
+}
+
+func (r *bitReader) bit() bool {
+	if r.n < 1 {
+		r.refill()
+	}
+	b := r.acc>>63 != 0
+	r.acc <<= 1
+	r.n--
+	return b
+}
