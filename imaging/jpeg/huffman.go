@@ -3,17 +3,27 @@ package jpeg
 import "encoding/binary"
 
 // lookBits is the Huffman lookahead: codes up to this long (nearly all of
-// them in photos) decode with one table load.
-const lookBits = 9
+// them in photos) decode with one table load. skipBits is the lookahead of
+// the table that skips AC coefficients at scale 8, where a code and its
+// magnitude bits are consumed together and only the run matters.
+const (
+	lookBits = 9
+	skipBits = 12
+	skipEOB  = 0xff
+)
 
 type huffTable struct {
-	// look holds len<<8|symbol for codes of at most lookBits bits, 0 for
+	// look holds symbol<<8|len for codes of at most lookBits bits, 0 for
 	// longer codes.
 	look [1 << lookBits]uint16
 	// fast holds, for AC tables, value<<16|run<<8|totalLen when a code
 	// and its magnitude bits together fit in lookBits, 0 otherwise, so the
 	// common small coefficient costs one load and one shift.
-	fast    [1 << lookBits]int32
+	fast [1 << lookBits]int32
+	// skip holds advance<<8|totalLen for codes whose magnitude bits fit in
+	// skipBits, advance being run+1 (16 for ZRL, skipEOB for EOB), 0 for
+	// the slow path.
+	skip    [1 << skipBits]uint16
 	maxcode [17]int32 // largest code of each length, -1 if none
 	valptr  [17]int32 // index in vals of the first code of each length, minus that code
 	vals    [256]uint8
@@ -34,7 +44,7 @@ func (h *huffTable) build(counts *[17]int, vals []byte) error {
 				if l <= lookBits {
 					sh := lookBits - l
 					base := (code + i) << sh
-					e := uint16(l)<<8 | uint16(vals[k+i])
+					e := uint16(vals[k+i])<<8 | uint16(l)
 					for j := int32(0); j < 1<<sh; j++ {
 						h.look[base+j] = e
 					}
@@ -51,11 +61,11 @@ func (h *huffTable) build(counts *[17]int, vals []byte) error {
 	}
 	for i := range h.look {
 		e := h.look[i]
-		l := int(e >> 8)
+		l := int(e & 0xff)
 		if l == 0 {
 			continue
 		}
-		rs := e & 0xff
+		rs := e >> 8
 		run, s := int(rs>>4), int(rs&15)
 		if s == 0 || l+s > lookBits {
 			continue
@@ -64,8 +74,38 @@ func (h *huffTable) build(counts *[17]int, vals []byte) error {
 		v := extend(bits, s)
 		h.fast[i] = v<<16 | int32(run)<<8 | int32(l+s)
 	}
+	h.buildSkip(counts, vals)
 	h.set = true
 	return nil
+}
+
+func (h *huffTable) buildSkip(counts *[17]int, vals []byte) {
+	code, k := 0, 0
+	for l := 1; l <= min(16, skipBits); l++ {
+		for i := 0; i < counts[l]; i++ {
+			rs := vals[k]
+			run, s := int(rs>>4), int(rs&15)
+			var adv int
+			switch {
+			case s > 0:
+				adv = run + 1
+			case run == 15:
+				adv = 16
+			default:
+				adv = skipEOB
+			}
+			if l+s <= skipBits {
+				sh := skipBits - l
+				e := uint16(adv)<<8 | uint16(l+s)
+				for j := 0; j < 1<<sh; j++ {
+					h.skip[code<<sh+j] = e
+				}
+			}
+			code++
+			k++
+		}
+		code <<= 1
+	}
 }
 
 func extend(v int32, s int) int32 {
@@ -94,6 +134,15 @@ func (r *bitReader) reset(data []byte, pos int) {
 // overrun reports whether bits past the end of the segment were consumed.
 func (r *bitReader) overrun() bool { return r.pad*8 > r.n }
 
+// need32 makes at least 32 bits available, enough for any Huffman code
+// (at most 16 bits) plus its magnitude bits (at most 15).
+func (r *bitReader) need32() {
+	if r.n < 32 {
+		r.refill()
+	}
+}
+
+// refill tops the accumulator up to more than 56 bits.
 func (r *bitReader) refill() {
 	for r.n <= 56 {
 		if r.pos+8 <= len(r.data) {
@@ -129,17 +178,22 @@ func (r *bitReader) refill() {
 	}
 }
 
-// decode returns the next Huffman symbol, or -1 for a code not in h.
-func (r *bitReader) decode(h *huffTable) int32 {
-	if r.n < 16 {
-		r.refill()
+// huff returns the next Huffman symbol, or -1 for a code not in h. The
+// caller has made 16 bits available.
+func (r *bitReader) huff(h *huffTable) int32 {
+	e := h.look[r.acc>>(64-lookBits)]
+	if e == 0 {
+		return r.huffSlow(h)
 	}
-	if e := h.look[r.acc>>(64-lookBits)]; e != 0 {
-		l := e >> 8
-		r.acc <<= l
-		r.n -= int(l)
-		return int32(e & 0xff)
-	}
+	r.acc <<= e & 31
+	r.n -= int(e & 31)
+	return int32(e >> 8)
+}
+
+// huffSlow stays out of line so that huff inlines into the block loops.
+//
+//go:noinline
+func (r *bitReader) huffSlow(h *huffTable) int32 {
 	code := int32(r.acc >> 48)
 	for l := lookBits + 1; l <= 16; l++ {
 		c := code >> (16 - l)
@@ -152,33 +206,33 @@ func (r *bitReader) decode(h *huffTable) int32 {
 	return -1
 }
 
-// receive returns the next s bits (1 <= s <= 16) sign-extended as in T.81 F.2.2.1.
-func (r *bitReader) receive(s int) int32 {
-	if r.n < s {
-		r.refill()
-	}
-	v := int32(r.acc >> (64 - uint(s)))
-	r.acc <<= uint(s)
-	r.n -= s
-	return extend(v, s)
-}
-
-func (r *bitReader) bits(s int) int32 {
-	if r.n < s {
-		r.refill()
-	}
-	v := int32(r.acc >> (64 - uint(s)))
-	r.acc <<= uint(s)
-	r.n -= s
+// take returns the next s bits, 1 <= s <= 16, which the caller has made
+// available.
+func (r *bitReader) take(s uint) int32 {
+	v := int32(r.acc >> (64 - s))
+	r.acc <<= s
+	r.n -= int(s)
 	return v
 }
 
+// decode is huff for callers that have not checked the bit count.
+func (r *bitReader) decode(h *huffTable) int32 {
+	r.need32()
+	return r.huff(h)
+}
+
+// receive returns the next s bits (1 <= s <= 16) sign-extended as in T.81 F.2.2.1.
+func (r *bitReader) receive(s int) int32 {
+	r.need32()
+	return extend(r.take(uint(s)), s)
+}
+
+func (r *bitReader) bits(s int) int32 {
+	r.need32()
+	return r.take(uint(s))
+}
+
 func (r *bitReader) bit() bool {
-	if r.n < 1 {
-		r.refill()
-	}
-	b := r.acc>>63 != 0
-	r.acc <<= 1
-	r.n--
-	return b
+	r.need32()
+	return r.take(1) != 0
 }

@@ -244,47 +244,20 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	r := &d.bits
 	dc := &d.huff[0][c.dcTab]
 	ac := &d.huff[1][c.acTab]
-	s := r.decode(dc)
-	if s < 0 || s > 15 {
+	r.need32()
+	s := r.huff(dc)
+	if uint32(s) > 15 {
 		return FormatError("bad DC Huffman code")
 	}
 	if s > 0 {
-		c.dcPred += r.receive(int(s))
+		c.dcPred += extend(r.take(uint(s)), int(s))
 	}
 	q := &d.quant[c.tq]
 	bs := 8 / d.scale
 	off := by*bs*c.stride + bx*bs
 	if d.scale == 8 {
-		// Only the DC matters: walk the AC codes without storing them.
-		for k := 1; k < 64; {
-			if r.n < 32 {
-				r.refill()
-			}
-			if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
-				k += int(f>>8&0xff) + 1
-				l := uint(f & 0xff)
-				r.acc <<= l
-				r.n -= int(l)
-				continue
-			}
-			rs := r.decode(ac)
-			if rs < 0 {
-				return FormatError("bad AC Huffman code")
-			}
-			run, s := int(rs>>4), int(rs&15)
-			if s == 0 {
-				if run != 15 {
-					break
-				}
-				k += 16
-				continue
-			}
-			k += run + 1
-			if r.n < s {
-				r.refill()
-			}
-			r.acc <<= uint(s)
-			r.n -= s
+		if err := skipAC(r, ac); err != nil {
+			return err
 		}
 		c.pix[off] = clamp((c.dcPred*q[0]+4)>>3 + 128)
 		return nil
@@ -293,9 +266,7 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	blk[0] = c.dcPred * q[0]
 	last := 0
 	for k := 1; k < 64; {
-		if r.n < 32 {
-			r.refill()
-		}
+		r.need32()
 		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
 			k += int(f >> 8 & 0xff)
 			l := uint(f & 0xff)
@@ -310,7 +281,7 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 			k++
 			continue
 		}
-		rs := r.decode(ac)
+		rs := r.huff(ac)
 		if rs < 0 {
 			return FormatError("bad AC Huffman code")
 		}
@@ -327,10 +298,43 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 			return FormatError("too many coefficients")
 		}
 		z := unzig[k]
-		blk[z] = r.receive(s) * q[z]
+		blk[z] = extend(r.take(uint(s)), s) * q[z]
 		last = k
 		k++
 	}
 	d.idct(blk, last, c.pix[off:], c.stride)
+	return nil
+}
+
+// skipAC walks a block's AC codes without storing them: at scale 8 only
+// the DC matters.
+func skipAC(r *bitReader, ac *huffTable) error {
+	for k := 1; k < 64; {
+		r.need32()
+		if e := ac.skip[r.acc>>(64-skipBits)]; e != 0 {
+			l := uint(e & 0xff)
+			r.acc <<= l
+			r.n -= int(l)
+			if e>>8 == skipEOB {
+				return nil
+			}
+			k += int(e >> 8)
+			continue
+		}
+		rs := r.huff(ac)
+		if rs < 0 {
+			return FormatError("bad AC Huffman code")
+		}
+		run, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if run != 15 {
+				return nil
+			}
+			k += 16
+			continue
+		}
+		k += run + 1
+		r.take(uint(s))
+	}
 	return nil
 }
