@@ -39,6 +39,9 @@ func (h *huffTable) build(counts *[17]int, vals []byte) error {
 		if n == 0 {
 			h.maxcode[l] = -1
 		} else {
+			if code+n > 1<<l {
+				return FormatError("bad Huffman table: too many codes")
+			}
 			h.valptr[l] = k - code
 			for i := int32(0); i < n; i++ {
 				if l <= lookBits {
@@ -53,9 +56,6 @@ func (h *huffTable) build(counts *[17]int, vals []byte) error {
 			code += n
 			k += n
 			h.maxcode[l] = code - 1
-			if code > 1<<l {
-				return FormatError("bad Huffman table")
-			}
 		}
 		code <<= 1
 	}
@@ -233,6 +233,11 @@ func (r *bitReader) bits(s int) int32 {
 }
 
 func (r *bitReader) bit() bool {
-	r.need32()
-	return r.take(1) != 0
+	if r.n == 0 {
+		r.refill()
+	}
+	r.n--
+	b := int64(r.acc) < 0
+	r.acc <<= 1
+	return b
 }

@@ -68,10 +68,13 @@ func (d *decoder) idct(blk *[64]int32, last int, dst []byte, stride int) {
 	}
 }
 
+// idct8 is written out in both passes (the even part from x0, x2, x4, x6,
+// the odd part from x1, x3, x5, x7) because a shared helper returning
+// eight values does not inline.
 func idct8(blk *[64]int32, dst []byte, stride int) {
 	var ws [64]int
 	for col := 0; col < 8; col++ {
-		in := blk[col:]
+		in := blk[col : col+57 : col+57]
 		if in[8]|in[16]|in[24]|in[32]|in[40]|in[48]|in[56] == 0 {
 			dc := int(in[0]) << pass1Bits
 			for r := 0; r < 64; r += 8 {
@@ -79,8 +82,25 @@ func idct8(blk *[64]int32, dst []byte, stride int) {
 			}
 			continue
 		}
-		t10, t11, t12, t13, t0, t1, t2, t3 := butterfly(int(in[0]), int(in[8]), int(in[16]), int(in[24]),
-			int(in[32]), int(in[40]), int(in[48]), int(in[56]))
+		x0, x1, x2, x3 := int(in[0]), int(in[8]), int(in[16]), int(in[24])
+		x4, x5, x6, x7 := int(in[32]), int(in[40]), int(in[48]), int(in[56])
+		z1 := (x2 + x6) * fix0541196100
+		e2 := z1 - x6*fix1847759065
+		e3 := z1 + x2*fix0765366865
+		e0 := (x0 + x4) << constBits
+		e1 := (x0 - x4) << constBits
+		t10, t13 := e0+e3, e0-e3
+		t11, t12 := e1+e2, e1-e2
+		o1, o2, o3, o4 := x7+x1, x5+x3, x7+x3, x5+x1
+		z5 := (o3 + o4) * fix1175875602
+		o1 *= -fix0899976223
+		o2 *= -fix2562915447
+		o3 = o3*-fix1961570560 + z5
+		o4 = o4*-fix0390180644 + z5
+		t0 := x7*fix0298631336 + o1 + o3
+		t1 := x5*fix2053119869 + o2 + o4
+		t2 := x3*fix3072711026 + o2 + o3
+		t3 := x1*fix1501321110 + o1 + o4
 		const sh = constBits - pass1Bits
 		const rnd = 1 << (sh - 1)
 		ws[col] = (t10 + t3 + rnd) >> sh
@@ -102,7 +122,24 @@ func idct8(blk *[64]int32, dst []byte, stride int) {
 			}
 			continue
 		}
-		t10, t11, t12, t13, t0, t1, t2, t3 := butterfly(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7])
+		x0, x1, x2, x3, x4, x5, x6, x7 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+		z1 := (x2 + x6) * fix0541196100
+		e2 := z1 - x6*fix1847759065
+		e3 := z1 + x2*fix0765366865
+		e0 := (x0 + x4) << constBits
+		e1 := (x0 - x4) << constBits
+		t10, t13 := e0+e3, e0-e3
+		t11, t12 := e1+e2, e1-e2
+		o1, o2, o3, o4 := x7+x1, x5+x3, x7+x3, x5+x1
+		z5 := (o3 + o4) * fix1175875602
+		o1 *= -fix0899976223
+		o2 *= -fix2562915447
+		o3 = o3*-fix1961570560 + z5
+		o4 = o4*-fix0390180644 + z5
+		t0 := x7*fix0298631336 + o1 + o3
+		t1 := x5*fix2053119869 + o2 + o4
+		t2 := x3*fix3072711026 + o2 + o3
+		t3 := x1*fix1501321110 + o1 + o4
 		const sh = constBits + pass1Bits + 3
 		const rnd = 1<<(sh-1) + 128<<sh
 		out[0] = clampi((t10 + t3 + rnd) >> sh)
@@ -114,38 +151,6 @@ func idct8(blk *[64]int32, dst []byte, stride int) {
 		out[3] = clampi((t13 + t0 + rnd) >> sh)
 		out[4] = clampi((t13 - t0 + rnd) >> sh)
 	}
-}
-
-// butterfly is one 8-point LLM pass: it returns the even part (t10..t13)
-// and odd part (t0..t3) whose sums and differences are the outputs.
-func butterfly(x0, x1, x2, x3, x4, x5, x6, x7 int) (t10, t11, t12, t13, t0, t1, t2, t3 int) {
-	z1 := (x2 + x6) * fix0541196100
-	e2 := z1 - x6*fix1847759065
-	e3 := z1 + x2*fix0765366865
-	e0 := (x0 + x4) << constBits
-	e1 := (x0 - x4) << constBits
-	t10, t13 = e0+e3, e0-e3
-	t11, t12 = e1+e2, e1-e2
-
-	t0, t1, t2, t3 = x7, x5, x3, x1
-	o1 := t0 + t3
-	o2 := t1 + t2
-	o3 := t0 + t2
-	o4 := t1 + t3
-	z5 := (o3 + o4) * fix1175875602
-	t0 *= fix0298631336
-	t1 *= fix2053119869
-	t2 *= fix3072711026
-	t3 *= fix1501321110
-	o1 *= -fix0899976223
-	o2 *= -fix2562915447
-	o3 = o3*-fix1961570560 + z5
-	o4 = o4*-fix0390180644 + z5
-	t0 += o1 + o3
-	t1 += o2 + o4
-	t2 += o2 + o3
-	t3 += o1 + o4
-	return
 }
 
 // Scaled IDCTs: each output sample is the mean of the 2x2 (scale 2) or

@@ -36,7 +36,20 @@ func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
 	ac := &d.huff[1][c.acTab]
 	r := &d.bits
 	for k := p.ss; k <= p.se; {
-		rs := r.decode(ac)
+		r.need32()
+		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
+			k += int(f >> 8 & 0xff)
+			l := uint(f & 0xff)
+			r.acc <<= l
+			r.n -= int(l)
+			if k > p.se {
+				return FormatError("too many coefficients")
+			}
+			b[k] = int16(f >> 16 << uint(p.al))
+			k++
+			continue
+		}
+		rs := r.huff(ac)
 		if rs < 0 {
 			return FormatError("bad AC Huffman code")
 		}
@@ -56,7 +69,7 @@ func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
 		if k > p.se {
 			return FormatError("too many coefficients")
 		}
-		b[k] = int16(r.receive(s) << uint(p.al))
+		b[k] = int16(extend(r.take(uint(s)), s) << uint(p.al))
 		k++
 	}
 	return nil

@@ -164,7 +164,13 @@ func (d *decoder) scan(seg []byte) error {
 				c := &d.comp[ci]
 				for v := 0; v < c.v; v++ {
 					for h := 0; h < c.h; h++ {
-						if err := d.block(mode, &p, ci, mx*c.h+h, my*c.v+v, &blk); err != nil {
+						var err error
+						if mode == modeBaseline {
+							err = d.baselineBlock(c, mx*c.h+h, my*c.v+v, &blk)
+						} else {
+							err = d.block(mode, &p, ci, mx*c.h+h, my*c.v+v, &blk)
+						}
+						if err != nil {
 							return err
 						}
 					}
