@@ -211,8 +211,9 @@ func TestScale1MatchesStdlib(t *testing.T) {
 			for i := range gp {
 				d := compare(gp[i], wp[i])
 				t.Logf("%s: max %d mean %.4f", gp[i].name, d.max, d.mean)
-				// YCCK's color conversion amplifies IDCT rounding.
-				maxDiff := 2
+				// Planes differ by IDCT rounding only; YCCK's color
+				// conversion amplifies it.
+				maxDiff := 1
 				if ti.typ == "*image.CMYK" {
 					maxDiff = 3
 				}
@@ -271,7 +272,7 @@ func TestScaledMatchesBoxAverage(t *testing.T) {
 				for i := range got {
 					d := compareBox(got[i], full[i], s)
 					t.Logf("%s: max %d mean %.4f", got[i].name, d.max, d.mean)
-					if d.max > 12 || d.mean > 1 {
+					if d.max > 8 || d.mean > 0.5 {
 						t.Errorf("%s differs from the box average: max %d mean %.4f", got[i].name, d.max, d.mean)
 					}
 				}

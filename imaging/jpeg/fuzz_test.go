@@ -7,10 +7,15 @@ import (
 	stdjpeg "image/jpeg"
 	"runtime"
 	"testing"
+	"time"
 )
 
-// fuzzMaxBytes keeps every fuzz decode small: a header may claim any size.
-const fuzzMaxBytes = 4 << 20
+// The fuzz limits keep every decode small and fast: a header may claim
+// any size, and the fuzzer should spend its time on many inputs.
+const (
+	fuzzMaxBytes  = 1 << 20
+	fuzzMaxPixels = 1 << 18
+)
 
 // FuzzDecode checks that no input panics or allocates past the budget, at
 // every scale, and that a refusal is one of the typed errors.
@@ -21,9 +26,12 @@ func FuzzDecode(f *testing.F) {
 	copy(gray.Pix, img.Pix)
 	f.Add(encoded(f, gray, 60))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang would otherwise show only as a stalled exec count.
+		wd := time.AfterFunc(10*time.Second, func() { panic("decode hangs") })
+		defer wd.Stop()
 		cfg, cfgErr := DecodeConfig(data)
 		for _, s := range []int{1, 2, 4, 8} {
-			img, err := Decode(data, Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: 1 << 22})
+			img, err := Decode(data, Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: fuzzMaxPixels})
 			if err != nil {
 				var fe FormatError
 				var ue UnsupportedError
@@ -43,7 +51,7 @@ func FuzzDecode(f *testing.F) {
 		// image/jpeg's verdict is informational only: the two may differ on
 		// corrupt files (it rejects progressive files with restarts, we
 		// accept a missing EOI after the last scan), but neither may panic.
-		if c, err := stdjpeg.DecodeConfig(bytes.NewReader(data)); err == nil && int64(c.Width)*int64(c.Height) <= 1<<22 {
+		if c, err := stdjpeg.DecodeConfig(bytes.NewReader(data)); err == nil && int64(c.Width)*int64(c.Height) <= fuzzMaxPixels/4 {
 			_, _ = stdjpeg.Decode(bytes.NewReader(data))
 		}
 	})
