@@ -26,7 +26,8 @@ var ErrTooLarge = errors.New("jpeg: image too large")
 
 // A FormatError reports that the input is not a valid JPEG, including
 // truncated data: like image/jpeg, a scan that ends before its last block
-// is an error, not a gray remainder.
+// is an error, not a gray remainder. Unlike image/jpeg, a file cut after
+// its last complete scan (a missing EOI) decodes, as libjpeg's does.
 type FormatError string
 
 func (e FormatError) Error() string { return "jpeg: invalid format: " + string(e) }
@@ -48,7 +49,10 @@ type Options struct {
 	// exceeds it, before anything is allocated.
 	MaxPixels int64
 	// MaxBytes, if positive, refuses images whose decode would allocate
-	// more than this many bytes of planes, coefficients and output.
+	// more than this many bytes of planes, progressive coefficients (2
+	// bytes per coefficient, 64 per block, 1 at scale 8) and interleaved
+	// CMYK/RGBA output. The decoder's fixed state (about 100 KB of Huffman
+	// tables) is not counted.
 	MaxBytes int64
 }
 
