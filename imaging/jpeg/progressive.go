@@ -75,6 +75,7 @@ func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
 	return nil
 }
 
+// acRefine reads the correction bits in line (a helper does not inline).
 func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 	b := d.coefs(c, bx, by)
 	ac := &d.huff[1][c.acTab]
@@ -84,7 +85,8 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 	k := p.ss
 	if d.eobrun == 0 {
 		for ; k <= p.se; k++ {
-			rs := r.decode(ac)
+			r.need32()
+			rs := r.huff(ac)
 			if rs < 0 {
 				return FormatError("bad AC Huffman code")
 			}
@@ -94,7 +96,7 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 				if s != 1 {
 					return FormatError("bad refinement magnitude")
 				}
-				if r.bit() {
+				if r.take(1) != 0 {
 					val = p1
 				} else {
 					val = m1
@@ -102,7 +104,7 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 			} else if run != 15 {
 				d.eobrun = 1 << uint(run)
 				if run > 0 {
-					d.eobrun += int(r.bits(run))
+					d.eobrun += int(r.take(uint(run)))
 				}
 				break
 			}
@@ -110,7 +112,18 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 			// ones passed on the way (T.81 G.1.2.3).
 			for ; k <= p.se; k++ {
 				if b[k] != 0 {
-					refine(r, &b[k], p1, m1)
+					if r.n == 0 {
+						r.refill()
+					}
+					r.n--
+					if int64(r.acc) < 0 && b[k]&p1 == 0 {
+						if b[k] >= 0 {
+							b[k] += p1
+						} else {
+							b[k] += m1
+						}
+					}
+					r.acc <<= 1
 				} else {
 					if run == 0 {
 						break
@@ -126,22 +139,23 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 	if d.eobrun > 0 {
 		for ; k <= p.se; k++ {
 			if b[k] != 0 {
-				refine(r, &b[k], p1, m1)
+				if r.n == 0 {
+					r.refill()
+				}
+				r.n--
+				if int64(r.acc) < 0 && b[k]&p1 == 0 {
+					if b[k] >= 0 {
+						b[k] += p1
+					} else {
+						b[k] += m1
+					}
+				}
+				r.acc <<= 1
 			}
 		}
 		d.eobrun--
 	}
 	return nil
-}
-
-func refine(r *bitReader, c *int16, p1, m1 int16) {
-	if r.bit() && *c&p1 == 0 {
-		if *c >= 0 {
-			*c += p1
-		} else {
-			*c += m1
-		}
-	}
 }
 
 // finishProgressive dequantizes and transforms every block.
