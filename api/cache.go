@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -30,6 +31,7 @@ type modelCache struct {
 type cacheEntry struct {
 	ready chan struct{} // closed when the load ended
 	m     zoo.Manifest
+	pre   *imaging.Preprocessor // m.Preprocess, shared by every request
 	run   runner
 	b     *batcher
 	err   error
@@ -99,7 +101,11 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 	// context may cancel it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	run, err := c.be.load(ctx, e.m)
+	pre, err := imaging.NewPreprocessor(e.m.Preprocess)
+	var run runner
+	if err == nil {
+		run, err = c.be.load(ctx, e.m)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -118,7 +124,7 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 		close(e.ready)
 		return
 	}
-	e.run = run
+	e.run, e.pre = run, pre
 	e.b = newBatcher(key, run, c.cfg, c.met)
 	c.met.loaded.Inc()
 	c.log.Info("model loaded", "model", key, "took", time.Since(start).Round(time.Millisecond))

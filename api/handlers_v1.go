@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lcnet/lcnet/api/client"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -139,6 +140,7 @@ func versionOf(m zoo.Manifest) client.VersionInfo {
 //	@Param			name	path		string	true	"Model name"
 //	@Param			version	query		string	false	"Version (default: latest)"
 //	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
+//	@Param			decode	query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
 //	@Success		200		{object}	client.ClassifyResponse
 //	@Failure		400		{object}	client.Problem	"bad top_k, empty body"
@@ -166,6 +168,7 @@ func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Produce		json
 //	@Param			model	query		string	false	"NAME or NAME:VERSION"
 //	@Param			top_k	query		int		false	"Classes per image"	default(5)	minimum(1)
+//	@Param			decode	query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
 //	@Success		200		{object}	client.ClassifyResponse
 //	@Failure		400		{object}	client.Problem	"bad top_k, empty body, no model chosen"
@@ -215,7 +218,11 @@ func (s *Server) inferImages(r *http.Request, name, version string, pick bool) (
 			return nil, nil, err
 		}
 	}
-	e, x, h, w, err := s.prepare(r.Context(), name, version, in.images)
+	mode, err := imaging.ParseDecodeMode(r.URL.Query().Get("decode"))
+	if err != nil {
+		return nil, nil, problemf(http.StatusBadRequest, "decode must be exact or fast, got %q", r.URL.Query().Get("decode"))
+	}
+	e, x, h, w, err := s.prepare(r.Context(), name, version, mode, in.images)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -243,12 +250,12 @@ func (s *Server) pickModel(r *http.Request, in imageInput) (name, version string
 }
 
 // prepare loads the model and turns the images into its input batch.
-func (s *Server) prepare(ctx context.Context, name, version string, images [][]byte) (*cacheEntry, []float32, int, int, error) {
+func (s *Server) prepare(ctx context.Context, name, version string, mode imaging.DecodeMode, images [][]byte) (*cacheEntry, []float32, int, int, error) {
 	e, err := s.loadRef(ctx, name, version)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
-	x, h, w, err := s.tensors(ctx, e.m, images)
+	x, h, w, err := s.tensors(ctx, e, mode, images)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
@@ -289,6 +296,7 @@ func topPredictions(probs []float32, labels []string, k int) []client.Prediction
 //	@Param			version		query		string	false	"Version (default: latest)"
 //	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
 //	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
+//	@Param			decode		query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image		formData	file	true	"Image file; repeat the field for several"
 //	@Success		200			{object}	client.FeaturesResponse
 //	@Failure		400			{object}	client.Problem
@@ -317,6 +325,7 @@ func (s *Server) featuresNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Param			model		query		string	false	"NAME or NAME:VERSION"
 //	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
 //	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
+//	@Param			decode		query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image		formData	file	true	"Image file; repeat the field for several"
 //	@Success		200			{object}	client.FeaturesResponse
 //	@Failure		400			{object}	client.Problem

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	// requests (2 x GOMAXPROCS), which bounds the memory decoded pixels
 	// take however many clients upload at once.
 	DecodeParallel int
+	// Decode is how JPEG uploads are decoded for models whose manifest
+	// and request say nothing (imaging.DecodeExact).
+	Decode imaging.DecodeMode
 	// QueueSize is how many requests may wait per model before the server
 	// answers 429 (64).
 	QueueSize int

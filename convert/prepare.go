@@ -29,6 +29,9 @@ type ImportOptions struct {
 	// architecture (PaddleClas' stride_list: stem, then the first block of
 	// blocks3..blocks6).
 	StrideList []arch.Stride
+	// Decode, when set, is stored as the manifest's preprocess decode
+	// mode ("exact" or "fast"; see arch.Preprocess.Decode).
+	Decode string
 }
 
 // deps are the parts of nn and zoo an import uses, passed in so the
@@ -66,6 +69,9 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	pre := arch.DefaultPreprocess()
 	if ck.Preprocess != nil {
 		pre = *ck.Preprocess
+	}
+	if opts.Decode != "" {
+		pre.Decode = opts.Decode
 	}
 	if a.InputHeight <= 0 || a.InputWidth <= 0 {
 		a.InputHeight, a.InputWidth = a.InputSize(pre)

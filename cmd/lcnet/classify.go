@@ -37,7 +37,7 @@ type classifyOutput struct {
 
 func (a *app) classifyCmd() *cobra.Command {
 	var (
-		store, ref, server, apiKey string
+		store, ref, server, apiKey, decode string
 		topK, threads              int
 		asJSON                     bool
 	)
@@ -62,13 +62,16 @@ API key from --api-key or $LCNET_API_KEY).`,
 			if topK < 1 {
 				return usagef("--top-k must be at least 1, got %d", topK)
 			}
+			mode, err := parseDecode(decode)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			var out classifyOutput
-			var err error
 			if server != "" {
-				out, err = classifyRemote(ctx, server, apiKey, ref, args, topK)
+				out, err = classifyRemote(ctx, server, apiKey, ref, mode, args, topK)
 			} else {
-				out, err = classifyLocal(ctx, store, ref, args, topK, threads)
+				out, err = classifyLocal(ctx, store, ref, mode, args, topK, threads)
 			}
 			if err != nil {
 				return err
@@ -93,16 +96,21 @@ API key from --api-key or $LCNET_API_KEY).`,
 	f.StringVar(&apiKey, "api-key", a.getenv("LCNET_API_KEY"), "API key for --server (env LCNET_API_KEY)")
 	f.IntVar(&threads, "threads", 0, "worker threads when running locally (default: all cores)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&decode, "decode", "", "JPEG decoding: exact or fast (default: the model's manifest, else exact; with --server, the server's)")
 	a.storeFlag(cmd, &store)
 	return cmd
 }
 
-func classifyLocal(ctx context.Context, store, ref string, images []string, topK, threads int) (classifyOutput, error) {
+func classifyLocal(ctx context.Context, store, ref string, mode imaging.DecodeMode, images []string, topK, threads int) (classifyOutput, error) {
 	m, model, err := loadModel(ctx, store, ref, nn.Options{Threads: threads})
 	if err != nil {
 		return classifyOutput{}, err
 	}
 	defer model.Close()
+	pre, err := imaging.NewPreprocessor(m.Preprocess)
+	if err != nil {
+		return classifyOutput{}, fmt.Errorf("model %s:%s: %w", m.Name, m.Version, err)
+	}
 	out := classifyOutput{Model: m.Name, Version: m.Version}
 	var buf []float32
 	for _, path := range images {
@@ -110,11 +118,7 @@ func classifyLocal(ctx context.Context, store, ref string, images []string, topK
 		if err != nil {
 			return classifyOutput{}, err
 		}
-		img, err := imaging.Decode(data, 0)
-		if err != nil {
-			return classifyOutput{}, fmt.Errorf("%s: %w", path, err)
-		}
-		x, h, w, err := imaging.Preprocess(img, m.Preprocess, buf)
+		x, h, w, err := pre.PreprocessEncoded(data, imaging.DecodeOptions{Mode: mode}, buf)
 		if err != nil {
 			return classifyOutput{}, fmt.Errorf("%s: %w", path, err)
 		}
@@ -146,7 +150,7 @@ func topPredictions(probs []float32, labels []string, k int) []prediction {
 
 // classifyRemote sends the images in one request to a running server,
 // through api/client (the wire types the server uses).
-func classifyRemote(ctx context.Context, server, apiKey, ref string, images []string, topK int) (classifyOutput, error) {
+func classifyRemote(ctx context.Context, server, apiKey, ref string, mode imaging.DecodeMode, images []string, topK int) (classifyOutput, error) {
 	name, version, err := zoo.ParseRef(ref)
 	if err != nil {
 		return classifyOutput{}, usageError{fmt.Errorf("--model: %w", err)}
@@ -155,7 +159,7 @@ func classifyRemote(ctx context.Context, server, apiKey, ref string, images []st
 	if err != nil {
 		return classifyOutput{}, usageError{fmt.Errorf("--server: %w", err)}
 	}
-	c.APIKey = apiKey
+	c.APIKey, c.Decode = apiKey, string(mode)
 	bodies := make([][]byte, len(images))
 	for i, path := range images {
 		if bodies[i], err = os.ReadFile(path); err != nil {

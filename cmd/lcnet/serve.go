@@ -15,7 +15,7 @@ import (
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		addr, store, apiKey, defaultModel, mirror, logFormat string
+		addr, store, apiKey, defaultModel, mirror, logFormat, decode string
 		threads, maxBatch, queue                             int
 		pullOnDemand                                         bool
 		maxBody, maxUpload                                   int64
@@ -59,6 +59,10 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 				return usagef("--log-format %q: want text or json", logFormat)
 			}
 			log := slog.New(handler)
+			mode, err := parseDecode(decode)
+			if err != nil {
+				return err
+			}
 			z, err := openZoo(ctx, store)
 			if err != nil {
 				return err
@@ -77,6 +81,7 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 				QueueSize:      queue,
 				RequestTimeout: requestTimeout,
 				ResolveTTL:     refresh,
+				Decode:         mode,
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
@@ -124,6 +129,7 @@ LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT.`,
 	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
 	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
 	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it, and a loaded version deleted by another replica is unloaded within five of it, at least 5s (default 1s; env LCNET_REFRESH_INTERVAL)")
+	f.StringVar(&decode, "decode", envOr(a.getenv, "LCNET_DECODE", "exact"), "JPEG decoding for models whose manifest names none: exact (every pixel, as PaddleClas) or fast (1/2-1/8 size when the resize shrinks that much); ?decode= overrides per request (env LCNET_DECODE)")
 	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
 	a.storeFlag(cmd, &store)
 	return cmd
