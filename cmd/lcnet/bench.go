@@ -47,10 +47,10 @@ type benchResult struct {
 func (a *app) benchCmd() *cobra.Command {
 	var (
 		store, ref, size, decode string
-		images           []string
-		batch, threads   int
-		duration, warmup time.Duration
-		half, asJSON     bool
+		images                   []string
+		batch, threads           int
+		duration, warmup         time.Duration
+		half, asJSON             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --model NAME[:VERSION]",

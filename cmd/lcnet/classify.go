@@ -38,8 +38,8 @@ type classifyOutput struct {
 func (a *app) classifyCmd() *cobra.Command {
 	var (
 		store, ref, server, apiKey, decode string
-		topK, threads              int
-		asJSON                     bool
+		topK, threads                      int
+		asJSON                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "classify IMAGE... --model NAME[:VERSION]",

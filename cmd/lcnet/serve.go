@@ -16,10 +16,10 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	var (
 		addr, store, apiKey, defaultModel, mirror, logFormat, decode string
-		threads, maxBatch, queue                             int
-		pullOnDemand                                         bool
-		maxBody, maxUpload                                   int64
-		batchWait, requestTimeout, refresh                   time.Duration
+		threads, maxBatch, queue                                     int
+		pullOnDemand                                                 bool
+		maxBody, maxUpload                                           int64
+		batchWait, requestTimeout, refresh                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
