@@ -208,6 +208,7 @@ func TestErrors(t *testing.T) {
 	})
 	png := solid(t, "png", red, 20, 20)
 	big := solid(t, "png", red, 200, 200)
+	bigJPEG := solid(t, "jpeg", red, 200, 200)
 	tests := []struct {
 		name, method, path, ct string
 		body                   []byte
@@ -228,6 +229,8 @@ func TestErrors(t *testing.T) {
 		{"content type", "POST", "/v1/models/m/classify", "text/plain", png, 415, "text/plain"},
 		{"body too large", "POST", "/v1/models/m/classify", "image/png", make([]byte, 100<<10), 413, "limit"},
 		{"too many pixels", "POST", "/v1/models/m/classify", "image/png", big, 413, "limit"},
+		{"bad decode", "POST", "/v1/models/m/classify?decode=quick", "image/png", png, 400, "decode"},
+		{"too many pixels, fast decode", "POST", "/v1/models/m/classify?decode=fast", "image/jpeg", bigJPEG, 413, "limit"},
 		{"bad layer", "POST", "/v1/models/m/features?layer=logits", "image/png", png, 400, "layer"},
 		{"bad normalize", "POST", "/v1/models/m/features?normalize=maybe", "image/png", png, 400, "normalize"},
 		{"no route", "GET", "/v3/nothing", "", nil, 404, "/v3/nothing"},

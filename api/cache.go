@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -33,6 +34,7 @@ type modelCache struct {
 type cacheEntry struct {
 	ready chan struct{} // closed when the load ended
 	m     zoo.Manifest
+	pre   *imaging.Preprocessor // m.Preprocess, shared by every request
 	run   runner
 	b     *batcher
 	err   error
@@ -129,7 +131,11 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 	// context may cancel it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	run, err := c.be.load(ctx, e.m)
+	pre, err := imaging.NewPreprocessor(e.m.Preprocess)
+	var run runner
+	if err == nil {
+		run, err = c.be.load(ctx, e.m)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -147,7 +153,7 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 		close(e.ready)
 		return
 	}
-	e.run = run
+	e.run, e.pre = run, pre
 	e.b = newBatcher(c.base, key, run, c.cfg, c.met)
 	if c.entries[key] != e {
 		// Evicted while loading: the requests that found it are served,

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lcnet/lcnet/api/client"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -162,6 +163,7 @@ func lineageOf(l *zoo.Lineage) *client.Lineage {
 //	@Param			version	query		string	false	"Version (default: latest)"
 //	@Param			top_k	query		int		false	"Classes per image (default 5; every class on a multi-label model)"	minimum(1)
 //	@Param			threshold	query	number	false	"Multi-label models only: where a label is positive (default: the model's, else 0.5)"	minimum(0)	maximum(1)
+//	@Param			decode	query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
 //	@Success		200		{object}	client.ClassifyResponse
 //	@Failure		400		{object}	client.Problem	"bad top_k or threshold, empty body"
@@ -191,6 +193,7 @@ func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Param			model	query		string	false	"NAME or NAME:VERSION"
 //	@Param			top_k	query		int		false	"Classes per image (default 5; every class on a multi-label model)"	minimum(1)
 //	@Param			threshold	query	number	false	"Multi-label models only: where a label is positive (default: the model's, else 0.5)"	minimum(0)	maximum(1)
+//	@Param			decode	query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image	formData	file	true	"Image file; repeat the field for several"
 //	@Success		200		{object}	client.ClassifyResponse
 //	@Failure		400		{object}	client.Problem	"bad top_k or threshold, empty body, no model chosen"
@@ -281,7 +284,11 @@ func (s *Server) inferImages(r *http.Request, name, version string, pick bool) (
 			return nil, nil, err
 		}
 	}
-	e, x, h, w, err := s.prepare(r.Context(), name, version, in.images)
+	mode, err := imaging.ParseDecodeMode(r.URL.Query().Get("decode"))
+	if err != nil {
+		return nil, nil, problemf(http.StatusBadRequest, "decode must be exact or fast, got %q", r.URL.Query().Get("decode"))
+	}
+	e, x, h, w, err := s.prepare(r.Context(), name, version, mode, in.images)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -309,12 +316,12 @@ func (s *Server) pickModel(r *http.Request, in imageInput) (name, version string
 }
 
 // prepare loads the model and turns the images into its input batch.
-func (s *Server) prepare(ctx context.Context, name, version string, images [][]byte) (*cacheEntry, []float32, int, int, error) {
+func (s *Server) prepare(ctx context.Context, name, version string, mode imaging.DecodeMode, images [][]byte) (*cacheEntry, []float32, int, int, error) {
 	e, err := s.loadRef(ctx, name, version)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
-	x, h, w, err := s.tensors(ctx, e.m, images)
+	x, h, w, err := s.tensors(ctx, e, mode, images)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
@@ -357,6 +364,7 @@ func topPredictions(probs []float32, labels []string, k int) []client.Prediction
 //	@Param			version		query		string	false	"Version (default: latest)"
 //	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
 //	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
+//	@Param			decode		query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image		formData	file	true	"Image file; repeat the field for several"
 //	@Success		200			{object}	client.FeaturesResponse
 //	@Failure		400			{object}	client.Problem
@@ -385,6 +393,7 @@ func (s *Server) featuresNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Param			model		query		string	false	"NAME or NAME:VERSION"
 //	@Param			layer		query		string	false	"Which layer"	Enums(features, pooled)	default(features)
 //	@Param			normalize	query		bool	false	"L2-normalize each vector"	default(false)
+//	@Param			decode		query		string	false	"JPEG decoding: exact (every pixel, as PaddleClas) or fast (1/2 to 1/8 size when the resize shrinks that much); default the model's manifest, else the server's --decode"	Enums(exact, fast)
 //	@Param			image		formData	file	true	"Image file; repeat the field for several"
 //	@Success		200			{object}	client.FeaturesResponse
 //	@Failure		400			{object}	client.Problem

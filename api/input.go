@@ -11,11 +11,13 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
-	"github.com/lcnet/lcnet/zoo"
 )
 
 // imageInput is what a classify or features request carried: the encoded
@@ -155,43 +157,60 @@ func wrapBodyErr(what string, err error) error {
 	return problemf(http.StatusBadRequest, "%s: %v", what, err)
 }
 
-// tensors decodes and preprocesses images as m's manifest says, into one
-// NCHW batch. Every image must come out the same size (the manifest's crop
-// or resize fixes it); otherwise they cannot share a batch.
-//
-// Images decode one at a time, each holding its estimated decoded bytes
-// from the server's decode budget while it decodes; an image whose
-// estimate alone exceeds the per-image limit is refused from its header.
-// A request whose context ends stops between images, while it waits for
-// the budget, and inside a decode at the decoder's next read.
-func (s *Server) tensors(ctx context.Context, m zoo.Manifest, images [][]byte) (x []float32, h, w int, err error) {
-	var one []float32
+// tensors decodes and preprocesses images as e's manifest says, into one
+// NCHW batch. Several images decode at once, up to GOMAXPROCS per request
+// and, over all requests, as many as the decode budget's DecodeParallel
+// slots and bytes allow. When the manifest fixes the output
+// size (a crop or a fixed resize), each image is written straight into its
+// place in the batch. Every image must come out the same size; otherwise
+// they cannot share a batch.
+func (s *Server) tensors(ctx context.Context, e *cacheEntry, mode imaging.DecodeMode, images [][]byte) (x []float32, h, w int, err error) {
+	fh, fw := e.m.Preprocess.OutputSize()
+	fixed := e.m.Preprocess.CropWidth > 0 || (e.m.Preprocess.ResizeShort <= 0 && fh > 0)
+	per := 3 * fh * fw
+	if fixed {
+		x = make([]float32, len(images)*per)
+	}
+	type result struct {
+		t    []float32
+		h, w int
+	}
+	res := make([]result, len(images))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, data := range images {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, 0, err
-		}
-		cost, err := s.decodeCost(data)
-		if err != nil {
-			return nil, 0, 0, imageErr(i, len(images), err)
-		}
-		release, err := s.decodeBudget.acquire(ctx, cost)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		t, th, tw, err := s.tensor(ctx, m, data, one)
-		release()
-		if err != nil {
-			return nil, 0, 0, imageErr(i, len(images), err)
-		}
-		if i == 0 {
-			h, w = th, tw
-			x = make([]float32, 0, len(images)*len(t))
-		} else if th != h || tw != w {
+		g.Go(func() error {
+			var dst []float32
+			if fixed {
+				dst = x[i*per : i*per : (i+1)*per]
+			}
+			t, th, tw, err := s.tensor(gctx, e, mode, data, dst)
+			if err != nil {
+				return imageErr(i, len(images), err)
+			}
+			res[i] = result{t, th, tw}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, 0, err
+	}
+	h, w = res[0].h, res[0].w
+	inPlace := fixed
+	for i, r := range res {
+		if r.h != h || r.w != w {
 			return nil, 0, 0, problemf(http.StatusUnprocessableEntity,
-				"image %d preprocessed to %dx%d but image 1 to %dx%d; send images of one size, or use a model whose preprocessing crops", i+1, th, tw, h, w)
+				"image %d preprocessed to %dx%d but image 1 to %dx%d; send images of one size, or use a model whose preprocessing crops", i+1, r.h, r.w, h, w)
 		}
-		x = append(x, t...)
-		one = t
+		inPlace = inPlace && len(r.t) == per && &r.t[0] == &x[i*per]
+	}
+	if inPlace {
+		return x, h, w, nil
+	}
+	// A resize_short model without a crop: the size is the image's.
+	x = make([]float32, 0, len(images)*len(res[0].t))
+	for _, r := range res {
+		x = append(x, r.t...)
 	}
 	return x, h, w, nil
 }
@@ -222,13 +241,23 @@ func (s *Server) decodeCost(data []byte) (int64, error) {
 
 func mib(n int64) string { return fmt.Sprintf("%d MiB", (n+1<<20-1)>>20) }
 
-// tensor decodes and preprocesses one image into dst's memory.
-func (s *Server) tensor(ctx context.Context, m zoo.Manifest, data []byte, dst []float32) ([]float32, int, int, error) {
-	img, err := imaging.DecodeContext(ctx, data, s.cfg.MaxPixels)
+// tensor decodes and preprocesses one image into dst's memory. It holds
+// the image's estimated decoded bytes from the server's decode budget while
+// it decodes; an image whose estimate alone exceeds the per-image limit is
+// refused from its header, before anything is allocated for it.
+func (s *Server) tensor(ctx context.Context, e *cacheEntry, mode imaging.DecodeMode, data []byte, dst []float32) ([]float32, int, int, error) {
+	cost, err := s.decodeCost(data)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return imaging.Preprocess(img, m.Preprocess, dst)
+	release, err := s.decodeBudget.acquire(ctx, cost)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer release()
+	// The request's mode, else the manifest's, else the server's.
+	mode = mode.Or(imaging.DecodeMode(e.m.Preprocess.Decode)).Or(s.cfg.Decode)
+	return e.pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels, Mode: mode}, dst)
 }
 
 func imageErr(i, n int, err error) error {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
@@ -60,6 +61,9 @@ type Config struct {
 	// decoding alone would take more (256 MiB, at most three quarters of
 	// DecodeBudget): a 64 Mpx 8-bit RGB PNG fits, a 16-bit one does not.
 	MaxDecodeBytes int64
+	// Decode is how JPEG uploads are decoded for models whose manifest
+	// and request say nothing (imaging.DecodeExact).
+	Decode imaging.DecodeMode
 	// QueueSize is how many requests may wait per model before the server
 	// answers 429 (64).
 	QueueSize int

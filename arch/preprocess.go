@@ -21,6 +21,10 @@ type Preprocess struct {
 	Std   [3]float64 `json:"std"`
 	// ChannelOrder is "RGB" (PaddleClas decodes to RGB) or "BGR".
 	ChannelOrder string `json:"channel_order"`
+	// Decode is "exact" (decode every pixel, as PaddleClas does), "fast"
+	// (decode JPEGs at 1/2, 1/4 or 1/8 size when the resize shrinks them
+	// that much) or empty for the server's default.
+	Decode string `json:"decode,omitempty"`
 }
 
 // DefaultPreprocess is PaddleClas' ImageNet evaluation pipeline: resize the

@@ -35,6 +35,9 @@ type ImportOptions struct {
 	// otherwise get, and must fit the tensors. With a program, the
 	// program's architecture stays and the config must agree with it.
 	Config *Config
+	// Decode, when set, is stored as the manifest's preprocess decode
+	// mode ("exact" or "fast"; see arch.Preprocess.Decode).
+	Decode string
 }
 
 // deps are the parts of nn and zoo an import uses, passed in so the
@@ -71,6 +74,9 @@ func prepare(ck *Checkpoint, opts ImportOptions, d deps) (zoo.Manifest, error) {
 	threshold := ck.Threshold
 	if threshold == 0 && opts.Config != nil {
 		threshold = opts.Config.Threshold
+	}
+	if opts.Decode != "" {
+		pre.Decode = opts.Decode
 	}
 	if a.InputHeight <= 0 || a.InputWidth <= 0 {
 		a.InputHeight, a.InputWidth = a.InputSize(pre)

@@ -64,6 +64,46 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// FuzzPreprocessFast feeds arbitrary bytes to PreprocessEncoded in fast
+// mode with a 16x8 resize, so any JPEG of 32x16 or more takes the reduced
+// decode: no panic, only typed errors. The committed corpus in
+// testdata/fuzz/FuzzPreprocessFast holds baseline, progressive, restart
+// and EXIF-rotated JPEGs large enough for 1/2, 1/4 and 1/8 decodes.
+func FuzzPreprocessFast(f *testing.F) {
+	for _, name := range []string{"prog420.jpg", "restart420.jpg", "prog422_restart.jpg", "base444.jpg", "gray_prog.jpg", "ycck_prog.jpg"} {
+		if b, err := os.ReadFile(filepath.Join("jpeg", "testdata", name)); err == nil {
+			f.Add(b)
+		}
+	}
+	jpg, err := testimage.JPEG(testimage.Photo(130, 70), 80, testimage.EXIF(6, binary.BigEndian))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(jpg)
+	pps := make([]*Preprocessor, 0, 2)
+	for _, p := range []arch.Preprocess{{ResizeWidth: 16, ResizeHeight: 8, Std: [3]float64{1, 1, 1}}, {ResizeShort: 8, CropWidth: 8, CropHeight: 8, Std: [3]float64{1, 1, 1}}} {
+		pp, err := NewPreprocessor(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pps = append(pps, pp)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, pp := range pps {
+			x, h, w, err := pp.PreprocessEncoded(t.Context(), data, DecodeOptions{MaxPixels: fuzzMaxPixels, Mode: DecodeFast}, nil)
+			if err != nil {
+				if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("untyped error %v", err)
+				}
+				continue
+			}
+			if len(x) != 3*h*w {
+				t.Fatalf("%d values for %dx%d", len(x), w, h)
+			}
+		}
+	})
+}
+
 // FuzzEXIF checks the EXIF reader on arbitrary TIFF-structured blocks and
 // on arbitrary JPEG segment chains.
 func FuzzEXIF(f *testing.F) {

@@ -89,6 +89,9 @@ func NewPreprocessor(p arch.Preprocess) (*Preprocessor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := ParseDecodeMode(p.Decode); err != nil {
+		return nil, fmt.Errorf("preprocess: %w", err)
+	}
 	if p.ResizeShort <= 0 && (p.ResizeWidth > 0) != (p.ResizeHeight > 0) {
 		return nil, fmt.Errorf("preprocess: resize %dx%d needs both width and height", p.ResizeWidth, p.ResizeHeight)
 	}

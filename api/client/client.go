@@ -27,6 +27,9 @@ type Client struct {
 	// APIKey is sent as a bearer token (needed for Upload and Delete when
 	// the server has a key).
 	APIKey string
+	// Decode, when set, is sent as ?decode= on Classify and Features:
+	// "exact" or "fast" JPEG decoding instead of the model's default.
+	Decode string
 }
 
 // New returns a client for the server at base (e.g.
@@ -98,6 +101,9 @@ func (c *Client) ClassifyWith(ctx context.Context, name, version string, images 
 	if opts.Threshold != nil {
 		q.Set("threshold", strconv.FormatFloat(*opts.Threshold, 'g', -1, 64))
 	}
+	if c.Decode != "" {
+		q.Set("decode", c.Decode)
+	}
 	path := c.inferPath(name, version, "classify", q)
 	body, ct, err := imagesForm(images)
 	if err != nil {
@@ -116,6 +122,9 @@ func (c *Client) Features(ctx context.Context, name, version string, images [][]
 	}
 	if normalize {
 		q.Set("normalize", "true")
+	}
+	if c.Decode != "" {
+		q.Set("decode", c.Decode)
 	}
 	path := c.inferPath(name, version, "features", q)
 	body, ct, err := imagesForm(images)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/nn"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -37,14 +38,19 @@ type benchResult struct {
 	ImagesPerSec float64 `json:"images_per_sec"`
 	RSSBytes     int64   `json:"rss_bytes"`
 	WeightBytes  int     `json:"weight_bytes"`
+	// Decode and Images are set with --image: the decode mode and each
+	// file's decode + preprocess + network timings.
+	Decode string       `json:"decode,omitempty"`
+	Images []imageBench `json:"images,omitempty"`
 }
 
 func (a *app) benchCmd() *cobra.Command {
 	var (
-		store, ref, size string
-		batch, threads   int
-		duration, warmup time.Duration
-		half, asJSON     bool
+		store, ref, size, decode string
+		images                   []string
+		batch, threads           int
+		duration, warmup         time.Duration
+		half, asJSON             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --model NAME[:VERSION]",
@@ -54,13 +60,24 @@ batch for --duration and reports latency percentiles (p50/p90/p99, per batch),
 images per second, the process's resident memory (VmRSS) and the bytes the
 weights take. It also names the CPU kernel implementation in use.
 
+With --image FILE... it times instead what a server does per request, one
+image at a time: decode (--decode exact or fast), preprocess and the
+network, and reports per file the percentiles of the whole and the medians
+of both halves.
+
 Numbers on a machine shared with other work are noisy: compare runs made
 back to back, and prefer several short runs to one long one.`,
 		Example: `  lcnet bench --model PPLCNet_x1_0
   lcnet bench --model PPLCNet_x1_0 --batch 8 --threads 2 --duration 20s
-  lcnet bench --model textline --size 80x160 --half --json`,
-		Args: exactArgs(0, "no positional arguments (use --model)"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  lcnet bench --model textline --size 80x160 --half --json
+  lcnet bench --model PPLCNet_x1_0 --image photo.jpg --decode fast`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// "--image a.jpg b.jpg": the files after the first are
+			// positional.
+			if len(args) > 0 && len(images) == 0 {
+				return usagef("no positional arguments (use --model, or --image FILE...)")
+			}
+			images = append(images, args...)
 			if ref == "" {
 				return usagef("--model is required")
 			}
@@ -77,6 +94,13 @@ back to back, and prefer several short runs to one long one.`,
 					return err
 				}
 			}
+			mode, err := parseDecode(decode)
+			if err != nil {
+				return err
+			}
+			if len(images) > 0 && (batch != 1 || size != "") {
+				return usagef("--image times one image at a time at the model's size: drop --batch and --size")
+			}
 			ctx := cmd.Context()
 			m, model, err := loadModel(ctx, store, ref, nn.Options{Half: half, Threads: threads})
 			if err != nil {
@@ -87,6 +111,25 @@ back to back, and prefer several short runs to one long one.`,
 				h, w = m.Arch.InputSize(m.Preprocess)
 			}
 			impl := kernelImpl()
+			if len(images) > 0 {
+				rs, err := benchImages(ctx, m, model, mode.Or(imaging.DecodeMode(m.Preprocess.Decode)).Or(imaging.DecodeExact), images, duration, warmup)
+				if err != nil {
+					return err
+				}
+				r := benchResult{Model: m.Name, Version: m.Version, Batch: 1, Threads: threads, Impl: impl, Height: h, Width: w,
+					Half: half || m.DType == zoo.FP16, WeightBytes: model.WeightBytes(),
+					Decode: string(mode.Or(imaging.DecodeMode(m.Preprocess.Decode)).Or(imaging.DecodeExact)), Images: rs}
+				if r.Threads <= 0 {
+					r.Threads = runtime.NumCPU()
+				}
+				r.RSSBytes, _ = residentBytes()
+				if asJSON {
+					return writeJSON(a.stdout, r)
+				}
+				fmt.Fprintf(a.stdout, "%s:%s  decode %s  threads %d  kernels %s\n", r.Model, r.Version, r.Decode, r.Threads, r.Impl)
+				printImageBench(a.stdout, rs)
+				return nil
+			}
 			if !asJSON {
 				fmt.Fprintf(a.stderr, "bench %s:%s batch %d, %dx%d, threads %d, kernels %s, half %v\n",
 					m.Name, m.Version, batch, h, w, threads, impl, half || m.DType == zoo.FP16)
@@ -146,6 +189,8 @@ back to back, and prefer several short runs to one long one.`,
 	f.StringVar(&size, "size", "", "input size HxW (default: the model's own)")
 	f.BoolVar(&half, "half", false, "hold the weights in fp16 (always so for fp16 models)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringArrayVar(&images, "image", nil, "time decode + preprocess + network on these image files (repeatable)")
+	f.StringVar(&decode, "decode", "", "with --image: JPEG decoding, exact or fast (default: the model's manifest, else exact)")
 	a.storeFlag(cmd, &store)
 	return cmd
 }

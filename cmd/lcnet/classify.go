@@ -45,14 +45,15 @@ type classifyOutput struct {
 type classifyOptions struct {
 	topK, threads int
 	threshold     float64
+	mode          imaging.DecodeMode
 }
 
 func (a *app) classifyCmd() *cobra.Command {
 	var (
-		store, ref, server, apiKey string
-		topK, threads              int
-		threshold                  float64
-		asJSON                     bool
+		store, ref, server, apiKey, decode string
+		topK, threads                      int
+		threshold                          float64
+		asJSON                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "classify IMAGE... --model NAME[:VERSION]",
@@ -80,7 +81,11 @@ API key from --api-key or $LCNET_API_KEY).`,
 			if topK < 1 {
 				return usagef("--top-k must be at least 1, got %d", topK)
 			}
-			opts := classifyOptions{topK: topK, threads: threads, threshold: -1}
+			mode, err := parseDecode(decode)
+			if err != nil {
+				return err
+			}
+			opts := classifyOptions{topK: topK, threads: threads, threshold: -1, mode: mode}
 			if !cmd.Flags().Changed("top-k") {
 				opts.topK = 0
 			}
@@ -92,7 +97,6 @@ API key from --api-key or $LCNET_API_KEY).`,
 			}
 			ctx := cmd.Context()
 			var out classifyOutput
-			var err error
 			if server != "" {
 				out, err = classifyRemote(ctx, server, apiKey, ref, args, opts)
 			} else {
@@ -135,6 +139,7 @@ API key from --api-key or $LCNET_API_KEY).`,
 	f.StringVar(&apiKey, "api-key", a.getenv("LCNET_API_KEY"), "API key for --server (env LCNET_API_KEY)")
 	f.IntVar(&threads, "threads", 0, "worker threads when running locally (default: all cores)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&decode, "decode", "", "JPEG decoding: exact or fast (default: the model's manifest, else exact; with --server, the server's)")
 	a.storeFlag(cmd, &store)
 	return cmd
 }
@@ -145,6 +150,10 @@ func classifyLocal(ctx context.Context, store, ref string, images []string, opts
 		return classifyOutput{}, err
 	}
 	defer model.Close()
+	pre, err := imaging.NewPreprocessor(m.Preprocess)
+	if err != nil {
+		return classifyOutput{}, fmt.Errorf("model %s:%s: %w", m.Name, m.Version, err)
+	}
 	out := classifyOutput{Model: m.Name, Version: m.Version}
 	topK := opts.topK
 	if m.Arch.MultiLabel {
@@ -167,11 +176,7 @@ func classifyLocal(ctx context.Context, store, ref string, images []string, opts
 		if err != nil {
 			return classifyOutput{}, err
 		}
-		img, err := imaging.Decode(data, 0)
-		if err != nil {
-			return classifyOutput{}, fmt.Errorf("%s: %w", path, err)
-		}
-		x, h, w, err := imaging.Preprocess(img, m.Preprocess, buf)
+		x, h, w, err := pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{Mode: opts.mode}, buf)
 		if err != nil {
 			return classifyOutput{}, fmt.Errorf("%s: %w", path, err)
 		}
@@ -224,7 +229,7 @@ func classifyRemote(ctx context.Context, server, apiKey, ref string, images []st
 	if err != nil {
 		return classifyOutput{}, usageError{fmt.Errorf("--server: %w", err)}
 	}
-	c.APIKey = apiKey
+	c.APIKey, c.Decode = apiKey, string(opts.mode)
 	bodies := make([][]byte, len(images))
 	for i, path := range images {
 		if bodies[i], err = os.ReadFile(path); err != nil {

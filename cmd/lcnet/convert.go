@@ -9,12 +9,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lcnet/lcnet/convert"
+	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/zoo"
 )
 
 func (a *app) convertCmd() *cobra.Command {
 	var (
-		store, name, version, dtype, labelsFile, configFile string
+		store, name, version, dtype, labelsFile, configFile, decode string
 	)
 	cmd := &cobra.Command{
 		Use:   "convert SOURCE --name NAME [--config TRAIN.yaml]",
@@ -68,6 +69,10 @@ On success it prints NAME:VERSION on the first line and a summary on the second.
 			if err != nil {
 				return err
 			}
+			mode, err := parseDecode(decode)
+			if err != nil {
+				return err
+			}
 			var labels []string
 			if labelsFile != "" {
 				if labels, err = readLabels(labelsFile); err != nil {
@@ -91,7 +96,7 @@ On success it prints NAME:VERSION on the first line and a summary on the second.
 			if err != nil {
 				return err
 			}
-			m, err := convert.Import(ctx, z, ck, convert.ImportOptions{Name: name, Version: version, DType: dt, Labels: labels, Config: cfg})
+			m, err := convert.Import(ctx, z, ck, convert.ImportOptions{Name: name, Version: version, DType: dt, Labels: labels, Config: cfg, Decode: string(mode)})
 			if err != nil {
 				return err
 			}
@@ -111,8 +116,18 @@ On success it prints NAME:VERSION on the first line and a summary on the second.
 	f.StringVar(&dtype, "dtype", "fp32", "weight storage type: fp32 or fp16")
 	f.StringVar(&labelsFile, "labels", "", `class names: "N name" lines (PaddleClas' class_id_map_file) or one per line`)
 	f.StringVarP(&configFile, "config", "c", "", "PaddleClas / PaddleX training config (YAML) of a .pdparams: strides, input size, preprocessing")
+	f.StringVar(&decode, "decode", "", "JPEG decoding stored in the manifest: exact (every pixel, as PaddleClas) or fast (1/2-1/8 size when the resize shrinks that much); default: the server's --decode")
 	a.storeFlag(cmd, &store)
 	return cmd
+}
+
+// parseDecode checks a --decode flag.
+func parseDecode(s string) (imaging.DecodeMode, error) {
+	m, err := imaging.ParseDecodeMode(strings.ToLower(s))
+	if err != nil {
+		return "", usagef("--decode %q: want exact or fast", s)
+	}
+	return m, nil
 }
 
 func parseDType(s string) (zoo.DType, error) {

@@ -16,14 +16,14 @@ import (
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		addr, store, apiKey, defaultModel, mirror, logFormat string
-		threads, maxBatch, queue, maxUploads                 int
-		corsOrigins, allowedHosts                            []string
-		decodeBudget, maxDecode                              int64
-		writeTimeout, shutdownTimeout                        time.Duration
-		pullOnDemand                                         bool
-		maxBody, maxUpload                                   int64
-		batchWait, requestTimeout, refresh                   time.Duration
+		addr, store, apiKey, defaultModel, mirror, logFormat, decode string
+		threads, maxBatch, queue, maxUploads                         int
+		corsOrigins, allowedHosts                                    []string
+		decodeBudget, maxDecode                                      int64
+		writeTimeout, shutdownTimeout                                time.Duration
+		pullOnDemand                                                 bool
+		maxBody, maxUpload                                           int64
+		batchWait, requestTimeout, refresh                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -75,6 +75,10 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 				return usagef("--log-format %q: want text or json", logFormat)
 			}
 			log := slog.New(handler)
+			mode, err := parseDecode(decode)
+			if err != nil {
+				return err
+			}
 			z, err := openZoo(ctx, store)
 			if err != nil {
 				return err
@@ -101,6 +105,7 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 				CORSOrigins:     corsOrigins,
 				AllowedHosts:    allowedHosts,
 				TempDir:         jobsDir(store),
+				Decode:          mode,
 			}
 			if pullOnDemand {
 				cfg.Puller = pull.New(z, pull.Options{Mirror: mirror, CacheDir: downloadDir(store)})
@@ -163,6 +168,7 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 	f.IntVar(&maxUploads, "max-uploads", 0, "model uploads that may run at once before 429 (default 2)")
 	f.StringArrayVar(&corsOrigins, "cors-origin", splitList(a.getenv("LCNET_CORS_ORIGIN")), "browser origin (scheme://host[:port]) allowed to call the API, management included; repeatable (env LCNET_CORS_ORIGIN, comma-separated)")
 	f.StringArrayVar(&allowedHosts, "allowed-host", nil, "Host header accepted besides localhost and the listen address when bound to loopback; repeatable")
+	f.StringVar(&decode, "decode", envOr(a.getenv, "LCNET_DECODE", "exact"), "JPEG decoding for models whose manifest names none: exact (every pixel, as PaddleClas) or fast (1/2-1/8 size when the resize shrinks that much); ?decode= overrides per request (env LCNET_DECODE)")
 	f.StringVar(&logFormat, "log-format", envOr(a.getenv, "LCNET_LOG_FORMAT", "text"), "log format: text or json (env LCNET_LOG_FORMAT)")
 	a.storeFlag(cmd, &store)
 	return cmd

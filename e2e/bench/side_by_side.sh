@@ -71,35 +71,8 @@ fi
 [[ -x $lcnet ]] || die "LCNET=$lcnet is not an executable"
 store=$tmp/store
 
-# field JSON NAME...: print the named fields of a JSON object, tab-separated.
-# The script is JavaScript in single quotes on purpose: nothing in it is for bash.
-field() {
-	# shellcheck disable=SC2016
-	node -e 'const o = JSON.parse(process.argv[1]);
-		const v = process.argv.slice(2).map((k) => {
-			if (!(k in o)) { console.error(`side_by_side: no "${k}" in ${process.argv[1]}`); process.exit(1); }
-			return o[k];
-		});
-		console.log(v.join("\t"));' "$@"
-}
-
-# js_median defines med(numbers) for the JavaScript below.
-# shellcheck disable=SC2016
-js_median='const med = (v) => { v = [...v].sort((x, y) => x - y); const n = v.length;
-	return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; };'
-
-# median JSON...: the first object with p50/p90/p99/mean latency and images
-# per second replaced by their medians over all the objects, and iterations
-# by their sum.
-median() {
-	# shellcheck disable=SC2016
-	node -e "$js_median"'const a = process.argv.slice(1).map((s) => JSON.parse(s));
-		const o = { ...a[0] };
-		for (const k of ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "images_per_sec"]) if (k in o) o[k] = med(a.map((x) => x[k]));
-		if ("iterations" in o) o.iterations = a.reduce((n, x) => n + x.iterations, 0);
-		o.rounds = a.length;
-		console.log(JSON.stringify(o));' "$@"
-}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 per=$(awk -v d="$duration" -v r="$rounds" 'BEGIN { printf "%.3f", d / r }')
 rows=()

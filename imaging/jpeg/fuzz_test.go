@@ -1,0 +1,95 @@
+package jpeg
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	stdjpeg "image/jpeg"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// The fuzz limits keep every decode small and fast: a header may claim
+// any size, and the fuzzer should spend its time on many inputs.
+const (
+	fuzzMaxBytes  = 1 << 20
+	fuzzMaxPixels = 1 << 18
+)
+
+// FuzzDecode checks that no input panics or allocates past the budget, at
+// every scale, and that a refusal is one of the typed errors.
+func FuzzDecode(f *testing.F) {
+	f.Add(encoded(f, synthetic(40, 24, 1), 80))
+	img := synthetic(23, 9, 2)
+	gray := image.NewGray(img.Bounds())
+	copy(gray.Pix, img.Pix)
+	f.Add(encoded(f, gray, 60))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang would otherwise show only as a stalled exec count.
+		wd := time.AfterFunc(10*time.Second, func() { panic("decode hangs") })
+		defer wd.Stop()
+		cfg, cfgErr := DecodeConfig(data)
+		for _, s := range []int{1, 2, 4, 8} {
+			img, err := Decode(data, Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: fuzzMaxPixels})
+			if err != nil {
+				var fe FormatError
+				var ue UnsupportedError
+				if !errors.As(err, &fe) && !errors.As(err, &ue) && !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("scale %d: untyped error %v", s, err)
+				}
+				continue
+			}
+			if cfgErr != nil {
+				t.Fatalf("Decode succeeded where DecodeConfig failed: %v", cfgErr)
+			}
+			b := img.Bounds()
+			if b.Dx() != (cfg.Width+s-1)/s || b.Dy() != (cfg.Height+s-1)/s {
+				t.Fatalf("scale %d: bounds %v for %dx%d", s, b, cfg.Width, cfg.Height)
+			}
+		}
+		// image/jpeg's verdict is informational only: the two may differ on
+		// corrupt files (it rejects progressive files with restarts, we
+		// accept a missing EOI after the last scan), but neither may panic.
+		if c, err := stdjpeg.DecodeConfig(bytes.NewReader(data)); err == nil && int64(c.Width)*int64(c.Height) <= fuzzMaxPixels/4 {
+			_, _ = stdjpeg.Decode(bytes.NewReader(data))
+		}
+	})
+}
+
+// TestPixelBomb checks that a header claiming 60000x60000 is refused before
+// the planes are allocated, with and without a pixel limit.
+func TestPixelBomb(t *testing.T) {
+	base := encoded(t, synthetic(16, 16, 3), 80)
+	// Patch the SOF0 dimensions.
+	i := bytes.Index(base, []byte{0xff, 0xc0})
+	if i < 0 {
+		t.Fatal("no SOF0")
+	}
+	bomb := append([]byte(nil), base...)
+	bomb[i+5], bomb[i+6] = 60000>>8, 60000&0xff
+	bomb[i+7], bomb[i+8] = 60000>>8, 60000&0xff
+	c, err := DecodeConfig(bomb)
+	if err != nil || c.Width != 60000 || c.Height != 60000 {
+		t.Fatalf("DecodeConfig: %+v %v", c, err)
+	}
+	for _, opt := range []Options{
+		{MaxPixels: 50_000_000},
+		{MaxBytes: 64 << 20},
+		{Scale: 8, MaxBytes: 1 << 20},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Decode(bomb, opt)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%+v: error %v, want ErrTooLarge", opt, err)
+		}
+		// The decoder's own state (eight Huffman tables with their
+		// lookahead tables) is about 100 KB whatever the image size.
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<10 {
+			t.Errorf("%+v: allocated %d bytes before refusing", opt, grew)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package jpeg
+
+// Progressive scans (T.81 G.1.2) accumulate coefficients, in zig-zag order,
+// in component.coef; finishProgressive runs the IDCT once all scans are in.
+// At scale 8 only the DC is kept (ncoef == 1) and AC scans are skipped.
+
+func (d *decoder) coefs(c *component, bx, by int) []int16 {
+	i := (by*c.bw + bx) * c.ncoef
+	return c.coef[i : i+c.ncoef : i+c.ncoef]
+}
+
+func (d *decoder) dcFirst(c *component, bx, by, al int) error {
+	s := d.bits.decode(&d.huff[0][c.dcTab])
+	if s < 0 || s > 15 {
+		return FormatError("bad DC Huffman code")
+	}
+	if s > 0 {
+		c.dcPred += d.bits.receive(int(s))
+	}
+	d.coefs(c, bx, by)[0] = int16(c.dcPred << uint(al))
+	return nil
+}
+
+func (d *decoder) dcRefine(c *component, bx, by, al int) {
+	if d.bits.bit() {
+		d.coefs(c, bx, by)[0] |= 1 << uint(al)
+	}
+}
+
+func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
+	if d.eobrun > 0 {
+		d.eobrun--
+		return nil
+	}
+	b := d.coefs(c, bx, by)
+	ac := &d.huff[1][c.acTab]
+	r := &d.bits
+	for k := p.ss; k <= p.se; {
+		r.need32()
+		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
+			k += int(f >> 8 & 0xff)
+			l := uint(f & 0xff)
+			r.acc <<= l
+			r.n -= int(l)
+			if k > p.se {
+				return FormatError("too many coefficients")
+			}
+			b[k] = int16(f >> 16 << uint(p.al))
+			k++
+			continue
+		}
+		rs := r.huff(ac)
+		if rs < 0 {
+			return FormatError("bad AC Huffman code")
+		}
+		run, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if run < 15 {
+				d.eobrun = 1<<uint(run) - 1
+				if run > 0 {
+					d.eobrun += int(r.bits(run))
+				}
+				break
+			}
+			k += 16
+			continue
+		}
+		k += run
+		if k > p.se {
+			return FormatError("too many coefficients")
+		}
+		b[k] = int16(extend(r.take(uint(s)), s) << uint(p.al))
+		k++
+	}
+	return nil
+}
+
+// acRefine reads the correction bits in line (a helper does not inline).
+func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
+	b := d.coefs(c, bx, by)
+	ac := &d.huff[1][c.acTab]
+	r := &d.bits
+	p1 := int16(1) << uint(p.al)
+	m1 := int16(-1) << uint(p.al)
+	k := p.ss
+	if d.eobrun == 0 {
+		for ; k <= p.se; k++ {
+			r.need32()
+			rs := r.huff(ac)
+			if rs < 0 {
+				return FormatError("bad AC Huffman code")
+			}
+			run, s := int(rs>>4), int(rs&15)
+			var val int16
+			if s != 0 {
+				if s != 1 {
+					return FormatError("bad refinement magnitude")
+				}
+				if r.take(1) != 0 {
+					val = p1
+				} else {
+					val = m1
+				}
+			} else if run != 15 {
+				d.eobrun = 1 << uint(run)
+				if run > 0 {
+					d.eobrun += int(r.take(uint(run)))
+				}
+				break
+			}
+			// Skip run zero-history coefficients, refining the nonzero
+			// ones passed on the way (T.81 G.1.2.3).
+			for ; k <= p.se; k++ {
+				if b[k] != 0 {
+					if r.n == 0 {
+						r.refill()
+					}
+					r.n--
+					if int64(r.acc) < 0 && b[k]&p1 == 0 {
+						if b[k] >= 0 {
+							b[k] += p1
+						} else {
+							b[k] += m1
+						}
+					}
+					r.acc <<= 1
+				} else {
+					if run == 0 {
+						break
+					}
+					run--
+				}
+			}
+			if val != 0 && k <= p.se {
+				b[k] = val
+			}
+		}
+	}
+	if d.eobrun > 0 {
+		for ; k <= p.se; k++ {
+			if b[k] != 0 {
+				if r.n == 0 {
+					r.refill()
+				}
+				r.n--
+				if int64(r.acc) < 0 && b[k]&p1 == 0 {
+					if b[k] >= 0 {
+						b[k] += p1
+					} else {
+						b[k] += m1
+					}
+				}
+				r.acc <<= 1
+			}
+		}
+		d.eobrun--
+	}
+	return nil
+}
+
+// finishProgressive dequantizes and transforms every block.
+func (d *decoder) finishProgressive() error {
+	bs := 8 / d.scale
+	var blk [64]int32
+	for ci := 0; ci < d.ncomp; ci++ {
+		c := &d.comp[ci]
+		if !d.quantSet[c.tq] {
+			return FormatError("undefined quantization table")
+		}
+		q := &d.quant[c.tq]
+		for by := 0; by < c.bh; by++ {
+			for bx := 0; bx < c.bw; bx++ {
+				b := d.coefs(c, bx, by)
+				off := by*bs*c.stride + bx*bs
+				if d.scale == 8 {
+					c.pix[off] = clamp((int32(b[0])*q[0]+4)>>3 + 128)
+					continue
+				}
+				blk = [64]int32{}
+				last := 0
+				for k, v := range b {
+					if v != 0 {
+						z := unzig[k]
+						blk[z] = int32(v) * q[z]
+						last = k
+					}
+				}
+				d.idct(&blk, last, c.pix[off:], c.stride)
+			}
+		}
+	}
+	return nil
+}
