@@ -21,7 +21,11 @@ func TestUploadToFullStore(t *testing.T) {
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v", err)
 	}
-	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Logf("unmounting %s: %v", dir, err)
+		}
+	})
 	st, err := storage.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -30,8 +30,12 @@ func uploadBody(t testing.TB, name, file string, data []byte) (*bytes.Buffer, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(data)
-	mw.Close()
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return &buf, mw.FormDataContentType()
 }
 
@@ -148,11 +152,19 @@ func TestReservedVersionWord(t *testing.T) {
 	ts, _ := serveZoo(t, z, nil)
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("name", "m")
-	mw.WriteField("version", "latest")
-	fw, _ := mw.CreateFormFile("file", "model.pdparams")
-	fw.Write([]byte("x"))
-	mw.Close()
+	if err := errors.Join(mw.WriteField("name", "m"), mw.WriteField("version", "latest")); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := mw.CreateFormFile("file", "model.pdparams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	checkProblem(t, do(t, "POST", ts.URL+"/v1/models", mw.FormDataContentType(), &buf), http.StatusBadRequest, "reserved")
 
 	vdir := filepath.Join(dir, "models", "m", "latest")

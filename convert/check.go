@@ -409,7 +409,7 @@ func (c *checker) se(name string) error {
 		}
 		return err
 	}
-	if len(op.in) != 2 || !(op.in[0] == x && op.in[1] == gate || op.in[0] == gate && op.in[1] == x) {
+	if len(op.in) != 2 || (op.in[0] != x || op.in[1] != gate) && (op.in[0] != gate || op.in[1] != x) {
 		return c.fail(op, "", "multiplies %v; PP-LCNet multiplies the feature map %s by its excitation %s", op.in, x, gate)
 	}
 	c.i++

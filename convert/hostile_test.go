@@ -172,8 +172,12 @@ func tgzBomb(t *testing.T, size int64, names ...string) []byte {
 	member := func(b []byte) []byte {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(b)
-		zw.Close()
+		if _, err := zw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return buf.Bytes()
 	}
 	zeros := member(make([]byte, mb))
