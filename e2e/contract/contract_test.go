@@ -200,6 +200,7 @@ func TestDredd(t *testing.T) {
 		"LCNET_CONTRACT_KEY="+apiKey,
 		"LCNET_CONTRACT_CHECKPOINT="+fixtures.Path(t, "golden", "PPLCNet_x0_25.pdparams"),
 		"LCNET_CONTRACT_SIDE=224",
+		"LCNET_CONTRACT_DATASET="+writeDataset(t),
 	)
 	out, err := cmd.CombinedOutput()
 	m := dreddSummary.FindSubmatch(out)

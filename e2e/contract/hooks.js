@@ -16,6 +16,41 @@ const images = JSON.parse(env('LCNET_CONTRACT_IMAGES')); // content type -> file
 const key = env('LCNET_CONTRACT_KEY');
 const checkpoint = env('LCNET_CONTRACT_CHECKPOINT');
 const side = Number(env('LCNET_CONTRACT_SIDE'));
+const dataset = env('LCNET_CONTRACT_DATASET');
+
+// finetuneForm is the multipart body of a fine-tuning job on the served
+// model; many epochs keep a job running while the job transactions run.
+function finetuneForm(name, epochs) {
+  return multipart([['name', name], ['epochs', epochs], ['val_split', '0'],
+    ['dataset', fs.readFileSync(dataset), 'dataset.tar']]);
+}
+
+// Jobs started before the transactions: one to report, one (queued behind
+// it, since a replica runs one job at a time) to cancel.
+const jobs = {};
+hooks.beforeAll(async (transactions, done) => {
+  try {
+    const base = transactions[0].protocol + '//' + transactions[0].host + ':' + transactions[0].port;
+    for (const which of ['report', 'cancel']) {
+      const [type, body] = finetuneForm('dredd_' + which, 10000);
+      const res = await fetch(base + '/v1/models/textline/finetune', {
+        method: 'POST', body, headers: { 'Content-Type': type, Authorization: `Bearer ${key}` },
+      });
+      const text = await res.text();
+      if (res.status !== 202) throw new Error(`starting a fine-tuning job: ${res.status} ${text}`);
+      jobs[which] = JSON.parse(text).id;
+    }
+  } catch (e) {
+    hooks.log(`beforeAll: ${e.stack || e}`);
+    for (const t of transactions) t.fail = `no fine-tuning job to test against: ${e.message}`;
+  }
+  done();
+});
+
+function setJob(t, id) {
+  t.fullPath = t.fullPath.replace(/\/v1\/jobs\/[^/?]+/, `/v1/jobs/${id}`);
+  t.request.uri = t.fullPath;
+}
 
 // A request provokes these statuses; the others are skipped.
 const provoked = new Set([400, 401, 403, 404, 415, 422]);
@@ -81,7 +116,9 @@ hooks.beforeEach((t, done) => {
   const status = Number(t.expected.statusCode);
   const ct = (header(t, 'Content-Type') || '').split(';')[0];
   const path = t.request.uri.split('?')[0];
-  const keyed = (t.request.method === 'POST' && path === '/v1/models') || t.request.method === 'DELETE';
+  const finetune = t.request.method === 'POST' && path.endsWith('/finetune');
+  const keyed = (t.request.method === 'POST' && path === '/v1/models') || finetune || t.request.method === 'DELETE';
+  const job = path.startsWith('/v1/jobs/');
   const tensor = path.endsWith('/infer');
   const isImages = /\/(classify|features)$/.test(path);
 
@@ -99,7 +136,13 @@ hooks.beforeEach((t, done) => {
       const [type, body] = multipart([['name', 'textline'], ['file', fs.readFileSync(checkpoint), 'model.pdparams']]);
       setBinary(t, type, body);
     }
-    if (t.request.method === 'DELETE') {
+    if (finetune) {
+      const [type, body] = finetuneForm('dredd_posted', 1);
+      setBinary(t, type, body);
+    }
+    if (job) {
+      setJob(t, t.request.method === 'DELETE' ? jobs.cancel : jobs.report);
+    } else if (t.request.method === 'DELETE') {
       // Delete the version the upload above made, and keep 1 for the
       // transactions after this one.
       t.fullPath = t.fullPath.replace(/\/versions\/1$/, '/versions/2');
@@ -119,6 +162,11 @@ hooks.beforeEach((t, done) => {
       setHeader(t, 'Authorization', 'Bearer not-the-key');
       break;
     case 404:
+      if (job) {
+        if (keyed) setHeader(t, 'Authorization', `Bearer ${key}`);
+        setJob(t, 'nope');
+        break;
+      }
       if (!/textline/.test(t.fullPath)) { t.skip = true; break; }
       if (keyed) setHeader(t, 'Authorization', `Bearer ${key}`);
       t.fullPath = t.fullPath.replace('textline', 'nope');
@@ -127,6 +175,10 @@ hooks.beforeEach((t, done) => {
       if (tensor) {
         setHeader(t, 'Content-Type', 'application/json');
         t.request.body = JSON.stringify({ inputs: [] });
+      }
+      if (finetune) {
+        const [type, body] = finetuneForm('dredd_missing_base', 1);
+        setBinary(t, type, body);
       }
       break;
     case 400:

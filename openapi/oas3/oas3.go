@@ -97,8 +97,9 @@ func operationID(method, path string) string {
 }
 
 // pathExamples are the values the examples use for path parameters; the
-// contract tests (e2e/contract) serve a model by that name and version.
-var pathExamples = map[string]string{"name": "textline", "version": "1"}
+// contract tests (e2e/contract) serve a model by that name and version,
+// and put the ids of jobs they start in place of the job id.
+var pathExamples = map[string]string{"name": "textline", "version": "1", "id": "5f0c8a3e9b1d4c27a6e2f1b0c9d8e7f6"}
 
 // paramExamples gives path parameters an example, which Swagger UI fills
 // in and Dredd needs to build a request.
