@@ -339,52 +339,20 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err := setItems(d, items); err != nil {
 			return false, err
 		}
-	case opBinPut:
-		i, err := u.u8()
-		if err != nil {
-			return false, err
-		}
-		return false, u.memoPut(uint32(i))
-	case opLongBinPut:
-		i, err := u.u32()
+	case opBinPut, opLongBinPut, opPut:
+		i, err := u.memoKey(op)
 		if err != nil {
 			return false, err
 		}
 		return false, u.memoPut(i)
-	case opPut:
-		s, err := u.line()
-		if err != nil {
-			return false, err
-		}
-		i, err := strconv.ParseUint(s, 10, 32)
-		if err != nil {
-			return false, fmt.Errorf("bad memo key %q", s)
-		}
-		return false, u.memoPut(uint32(i))
 	case opMemoize:
 		return false, u.memoPut(uint32(len(u.memo)))
-	case opBinGet:
-		i, err := u.u8()
-		if err != nil {
-			return false, err
-		}
-		return false, u.memoGet(uint32(i))
-	case opLongBinGet:
-		i, err := u.u32()
+	case opBinGet, opLongBinGet, opGet:
+		i, err := u.memoKey(op)
 		if err != nil {
 			return false, err
 		}
 		return false, u.memoGet(i)
-	case opGet:
-		s, err := u.line()
-		if err != nil {
-			return false, err
-		}
-		i, err := strconv.ParseUint(s, 10, 32)
-		if err != nil {
-			return false, fmt.Errorf("bad memo key %q", s)
-		}
-		return false, u.memoGet(uint32(i))
 	case opGlobal:
 		module, err := u.line()
 		if err != nil {
@@ -449,4 +417,26 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		return false, fmt.Errorf("unsupported opcode %q", rune(op))
 	}
 	return false, err
+}
+
+// memoKey reads the memo index of a PUT or GET in its three spellings: one
+// byte (BINPUT, BINGET), four (LONG_BINPUT, LONG_BINGET) or a decimal line
+// (PUT, GET).
+func (u *unpickler) memoKey(op byte) (uint32, error) {
+	switch op {
+	case opBinPut, opBinGet:
+		i, err := u.u8()
+		return uint32(i), err
+	case opLongBinPut, opLongBinGet:
+		return u.u32()
+	}
+	s, err := u.line()
+	if err != nil {
+		return 0, err
+	}
+	i, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("bad memo key %q", s)
+	}
+	return uint32(i), nil
 }
