@@ -1,13 +1,9 @@
 package api
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lcnet/lcnet/api/client"
+	"github.com/lcnet/lcnet/internal/hostile"
 )
 
 // TestUploadHostile posts model files built to exhaust the server's
@@ -41,9 +38,23 @@ func TestUploadHostile(t *testing.T) {
 		name  string
 		files []client.UploadFile
 	}{
-		{"memo-referenced array", []client.UploadFile{{Name: "m.pdparams", Data: bytes.NewReader(memoBomb(256*1024, 200))}}},
-		{"gzip bomb", []client.UploadFile{{Name: "m.tar.gz", Data: bytes.NewReader(gzipBomb(t, 256))}}},
-		{"DUP pickle", []client.UploadFile{{Name: "m.pdparams", Data: bytes.NewReader(append(append([]byte{0x80, 4, 'N'}, bytes.Repeat([]byte{'2'}, 8<<20)...), '.'))}}},
+		{"memo-referenced array", []client.UploadFile{{Name: "m.pdparams", Data: bytes.NewReader(hostile.MemoPdparams(256*1024, 200))}}},
+		{"gzip bomb", []client.UploadFile{{Name: "m.tar.gz", Data: bytes.NewReader(hostile.TarGz(256*hostile.MB, "inference.pdiparams"))}}},
+		{"DUP pickle", []client.UploadFile{{Name: "m.pdparams", Data: bytes.NewReader(hostile.RepeatOp(hostile.OpDup, 8*hostile.MB))}}},
+		// The size of the report: 50 MB of tiny ops, refused from the
+		// file's size before a byte is parsed.
+		{"50 MB inference.json", []client.UploadFile{
+			{Name: "inference.json", Data: bytes.NewReader(hostile.PIR(50 * hostile.MB))},
+			{Name: "inference.pdiparams", Data: bytes.NewReader(read("inference.pdiparams"))},
+			{Name: "inference.yml", Data: bytes.NewReader(read("inference.yml"))},
+		}},
+		// 5M dimensions of one tensor: the report's error body printed
+		// them all (10.5 MB).
+		{"5M dims", []client.UploadFile{
+			{Name: "inference.json", Data: bytes.NewReader(read("inference.json"))},
+			{Name: "inference.pdiparams", Data: bytes.NewReader(hostile.PdiparamsDims(5_000_000))},
+			{Name: "inference.yml", Data: bytes.NewReader(read("inference.yml"))},
+		}},
 		{"resize 4096", []client.UploadFile{
 			{Name: "inference.json", Data: bytes.NewReader(read("inference.json"))},
 			{Name: "inference.pdiparams", Data: bytes.NewReader(read("inference.pdiparams"))},
@@ -66,60 +77,11 @@ func TestUploadHostile(t *testing.T) {
 			if len(p.Detail) > 1024 {
 				t.Errorf("detail of %d bytes", len(p.Detail))
 			}
-			// The bodies themselves are up to 8 MB, read by the client,
-			// the multipart reader and the temp file on the way.
+			// The bodies themselves are up to 50 MB, streamed by the
+			// client, the multipart reader and the temp file in buffers.
 			if total > 64<<20 {
 				t.Errorf("allocated %d bytes, want at most 64 MB", total)
 			}
 		})
 	}
-}
-
-// memoBomb is a .pdparams whose refs entries all name one float32 array
-// of n values through the memo.
-func memoBomb(n, refs int) []byte {
-	b := []byte{0x80, 4, '}', '(', 0x8c, 2, 'w', '0', 'c'}
-	b = append(b, "numpy.core.multiarray\n_reconstruct\nc"...)
-	b = append(b, "numpy\nndarray\n"...)
-	b = append(b, 'K', 0, 0x85, 'C', 1, 'b', 0x87, 'R', '(', 'K', 1, 'J')
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	b = append(b, 0x85, 'c')
-	b = append(b, "numpy\ndtype\n"...)
-	b = append(b, 0x8c, 2, 'f', '4', 0x89, 0x88, 0x87, 'R', 0x89, 'B')
-	b = binary.LittleEndian.AppendUint32(b, uint32(4*n))
-	b = append(b, make([]byte, 4*n)...)
-	b = append(b, 't', 'b', 'r', 0, 0, 0, 0)
-	for i := 1; i < refs; i++ {
-		name := fmt.Sprintf("w%d", i)
-		b = append(b, 0x8c, byte(len(name)))
-		b = append(b, name...)
-		b = append(b, 'h', 0)
-	}
-	return append(b, 'u', '.')
-}
-
-// gzipBomb is a .tar.gz of one inference.pdiparams of sizeMB megabytes of
-// zeros, as concatenated gzip members of one compressed megabyte each.
-func gzipBomb(t *testing.T, sizeMB int) []byte {
-	member := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := zw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
-	var hb bytes.Buffer
-	if err := tar.NewWriter(&hb).WriteHeader(&tar.Header{Name: "m/inference.pdiparams", Mode: 0o644, Size: int64(sizeMB) << 20, Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	out := member(hb.Bytes())
-	zeros := member(make([]byte, 1<<20))
-	for range sizeMB {
-		out = append(out, zeros...)
-	}
-	return append(out, member(make([]byte, 1024))...)
 }

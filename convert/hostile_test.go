@@ -1,11 +1,8 @@
 package convert
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/fixtures"
+	"github.com/lcnet/lcnet/internal/hostile"
 )
 
 // Hostile model files, generated at test time: each is built to make a
@@ -28,7 +26,7 @@ import (
 // heap the read costs. LCNET_HOSTILE_FULL=1 builds them at the sizes of
 // the reports in issue #18 instead of the small, fast defaults.
 
-const mb = 1 << 20
+const mb = hostile.MB
 
 func fullSize() bool { return os.Getenv("LCNET_HOSTILE_FULL") != "" }
 
@@ -81,57 +79,6 @@ func readMeasured(t *testing.T, path string, limit uint64) error {
 	return err
 }
 
-// pickleArray appends a protocol 4 numpy array of n float values of the
-// dtype (f2 or f4), all zero.
-func pickleArray(b []byte, n int, dtype string) []byte {
-	size := map[string]int{"f2": 2, "f4": 4}[dtype]
-	b = append(b, 'c')
-	b = append(b, "numpy.core.multiarray\n_reconstruct\n"...)
-	b = append(b, 'c')
-	b = append(b, "numpy\nndarray\n"...)
-	b = append(b, 'K', 0, 0x85, 'C', 1, 'b', 0x87, 'R')
-	b = append(b, '(', 'K', 1, 'J')
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	b = append(b, 0x85, 'c')
-	b = append(b, "numpy\ndtype\n"...)
-	b = append(b, 0x8c, 2)
-	b = append(b, dtype...)
-	b = append(b, 0x89, 0x88, 0x87, 'R', 0x89, 'B')
-	b = binary.LittleEndian.AppendUint32(b, uint32(n*size))
-	b = append(b, make([]byte, n*size)...)
-	return append(b, 't', 'b')
-}
-
-// memoBombPdparams is a state dict whose refs entries all name one array
-// of n float32 values through the memo.
-func memoBombPdparams(n, refs int) []byte {
-	b := []byte{0x80, 4, '}', '(', 0x8c, 2, 'w', '0'}
-	b = pickleArray(b, n, "f4")
-	b = append(b, 'r', 0, 0, 0, 0)
-	for i := 1; i < refs; i++ {
-		if i%1000 == 0 {
-			b = append(b, 'u', '(')
-		}
-		name := fmt.Sprintf("w%d", i)
-		b = append(b, 0x8c, byte(len(name)))
-		b = append(b, name...)
-		b = append(b, 'h', 0)
-	}
-	return append(b, 'u', '.')
-}
-
-// bigPdparams is a state dict of count distinct float16 arrays of n values.
-func bigPdparams(n, count int) []byte {
-	b := []byte{0x80, 4, '}', '('}
-	for i := range count {
-		name := fmt.Sprintf("w%d", i)
-		b = append(b, 0x8c, byte(len(name)))
-		b = append(b, name...)
-		b = pickleArray(b, n, "f2")
-	}
-	return append(b, 'u', '.')
-}
-
 func writeTemp(t *testing.T, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -147,7 +94,7 @@ func TestHostilePdparams(t *testing.T) {
 		refs = 3000
 	}
 	t.Run("memo references", func(t *testing.T) {
-		err := readMeasured(t, writeTemp(t, "memo.pdparams", memoBombPdparams(n, refs)), 16*mb)
+		err := readMeasured(t, writeTemp(t, "memo.pdparams", hostile.MemoPdparams(n, refs)), 16*mb)
 		if err == nil || !strings.Contains(err.Error(), "same array") {
 			t.Fatalf("got %v, want the shared array refused", err)
 		}
@@ -155,45 +102,12 @@ func TestHostilePdparams(t *testing.T) {
 	t.Run("over the largest architecture", func(t *testing.T) {
 		// 24 MB of float16 zeros: 48 MB of float32, over what PP-LCNet
 		// x2.5 with 1000 classes holds (9.4M values).
-		err := readMeasured(t, writeTemp(t, "big.pdparams", bigPdparams(1<<20, 12)), 40*mb)
+		err := readMeasured(t, writeTemp(t, "big.pdparams", hostile.BigPdparams(1<<20, 12)), 40*mb)
 		var le *LimitError
 		if !errors.As(err, &le) {
 			t.Fatalf("got %v, want a *LimitError", err)
 		}
 	})
-}
-
-// tgzBomb is a gzip of a tar holding the named files, each size bytes
-// of zeros (a multiple of 1 MB). It is built as concatenated gzip members,
-// one per MB of zeros, each compressed once: Go's gzip reader, like gzip
-// itself, reads them as one stream, and building the bomb costs nothing.
-func tgzBomb(t *testing.T, size int64, names ...string) []byte {
-	t.Helper()
-	member := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := zw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
-	zeros := member(make([]byte, mb))
-	var out []byte
-	for _, name := range names {
-		var hb bytes.Buffer
-		// Only the header is taken from this writer, never closed.
-		if err := tar.NewWriter(&hb).WriteHeader(&tar.Header{Name: "m/" + name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, member(hb.Bytes())...)
-		for range size / mb {
-			out = append(out, zeros...)
-		}
-	}
-	return append(out, member(make([]byte, 1024))...)
 }
 
 func TestHostileArchive(t *testing.T) {
@@ -213,7 +127,7 @@ func TestHostileArchive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			bomb := tgzBomb(t, size, tc.files...)
+			bomb := hostile.TarGz(size, tc.files...)
 			err := readMeasured(t, writeTemp(t, "bomb.tar.gz", bomb), 16*mb)
 			var le *LimitError
 			if !errors.As(err, &le) {
@@ -223,17 +137,6 @@ func TestHostileArchive(t *testing.T) {
 	}
 }
 
-// pirBomb is a PIR program of about size bytes of tiny ops.
-func pirBomb(size int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"base_code":{"magic":"pir"},"program":{"regions":[{"blocks":[{"ops":[`)
-	for b.Len() < size {
-		b.WriteString(`{"#":"1.relu","I":[{"%":1},{"%":2}],"O":[{"%":3}]},`)
-	}
-	b.WriteString(`{"#":"1.relu"}]}]}]}}`)
-	return b.Bytes()
-}
-
 func TestHostilePIR(t *testing.T) {
 	size := 20 * mb
 	if fullSize() {
@@ -241,7 +144,7 @@ func TestHostilePIR(t *testing.T) {
 	}
 	t.Run("over the size cap", func(t *testing.T) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, fileJSON), pirBomb(size), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fileJSON), hostile.PIR(size), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, filePdiparams), nil, 0o644); err != nil {
@@ -254,7 +157,7 @@ func TestHostilePIR(t *testing.T) {
 		}
 	})
 	t.Run("values under the size cap", func(t *testing.T) {
-		data := pirBomb(maxProgramBytes - 1024)
+		data := hostile.PIR(maxProgramBytes - 1024)
 		var err error
 		total, peak := memUse(func() { _, err = parsePIR(data) })
 		t.Logf("%d bytes: allocated %.1f MB, peak heap %.1f MB: %v", len(data), float64(total)/mb, float64(peak)/mb, err)
@@ -285,21 +188,6 @@ func TestHostilePIR(t *testing.T) {
 	})
 }
 
-// pdiparamsDims is one stored tensor whose TensorDesc has dims
-// dimensions of 1.
-func pdiparamsDims(dims int) []byte {
-	var desc []byte
-	desc = protowire.AppendTag(desc, 1, protowire.VarintType)
-	desc = protowire.AppendVarint(desc, pdFP32)
-	packed := bytes.Repeat([]byte{1}, dims)
-	desc = protowire.AppendTag(desc, 2, protowire.BytesType)
-	desc = protowire.AppendBytes(desc, packed)
-	b := make([]byte, 4+8+4)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(desc)))
-	b = append(b, desc...)
-	return append(b, 0, 0, 0, 0)
-}
-
 // copyModel copies the files of a fixture model directory into a temp
 // directory, replacing those in replace, and returns the directory.
 func copyModel(t *testing.T, src string, replace map[string][]byte) string {
@@ -325,7 +213,7 @@ func TestHostilePdiparams(t *testing.T) {
 	if fullSize() {
 		dims = 5_000_000
 	}
-	data := pdiparamsDims(dims)
+	data := hostile.PdiparamsDims(dims)
 	dir := copyModel(t, fixtures.Path(t, "paddle3", "PP-LCNet_x0_25_textline_ori"), map[string][]byte{filePdiparams: data})
 	// The file itself is read whole; nothing beyond it should cost much.
 	if err := readMeasured(t, dir, 4*mb+uint64(len(data))); err == nil {
@@ -385,16 +273,15 @@ func TestWriteHostileSeeds(t *testing.T) {
 		}
 	}
 	pickles := filepath.Join("internal", "pickle", "testdata", "fuzz", "FuzzPickle")
-	protoDup := []byte{0x80, 4, 'N'}
-	write(pickles, "hostile_dup", append(append(protoDup, bytes.Repeat([]byte{'2'}, 200)...), '.'))
-	write(pickles, "hostile_mark", append(append(protoDup, bytes.Repeat([]byte{'('}, 200)...), '.'))
-	write(pickles, "hostile_memoize", append(append(protoDup, bytes.Repeat([]byte{0x94}, 200)...), '.'))
-	write(pickles, "hostile_memo_refs", memoBombPdparams(4, 20))
+	write(pickles, "hostile_dup", hostile.RepeatOp(hostile.OpDup, 200))
+	write(pickles, "hostile_mark", hostile.RepeatOp(hostile.OpMark, 200))
+	write(pickles, "hostile_memoize", hostile.RepeatOp(hostile.OpMemoize, 200))
+	write(pickles, "hostile_memo_refs", hostile.MemoPdparams(4, 20))
 
 	fuzz := filepath.Join("testdata", "fuzz")
-	write(filepath.Join(fuzz, "FuzzTar"), "hostile_bomb", tgzBomb(t, mb, "inference.json", "README"))
-	write(filepath.Join(fuzz, "FuzzPIR"), "hostile_ops", pirBomb(2048))
-	write(filepath.Join(fuzz, "FuzzPdiparams"), "hostile_dims", pdiparamsDims(20))
+	write(filepath.Join(fuzz, "FuzzTar"), "hostile_bomb", hostile.TarGz(mb, "inference.json", "README"))
+	write(filepath.Join(fuzz, "FuzzPIR"), "hostile_ops", hostile.PIR(2048))
+	write(filepath.Join(fuzz, "FuzzPdiparams"), "hostile_dims", hostile.PdiparamsDims(20))
 	write(filepath.Join(fuzz, "FuzzProgramDesc"), "hostile_attr", programAttrInts(maxAttrInts+8))
 	write(filepath.Join(fuzz, "FuzzYML"), "hostile_resize", []byte("PreProcess:\n  transform_ops:\n  - ResizeImage:\n      size: [4096, 4096]\n"))
 }
