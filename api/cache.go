@@ -132,6 +132,11 @@ func (c *modelCache) load(key string, e *cacheEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	pre, err := imaging.NewPreprocessor(e.m.Preprocess)
+	if err != nil {
+		// The zoo refuses such manifests when it reads them; a backend
+		// that does not still must not serve them.
+		err = fmt.Errorf("%w: %w", zoo.ErrBadManifest, err)
+	}
 	var run runner
 	if err == nil {
 		run, err = c.be.load(ctx, e.m)

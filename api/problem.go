@@ -72,6 +72,11 @@ func statusOf(err error) *httpError {
 		return &httpError{status: http.StatusNotFound, detail: err.Error(), err: err}
 	case errors.Is(err, zoo.ErrVersionExists):
 		return &httpError{status: http.StatusConflict, detail: err.Error(), err: err}
+	case errors.Is(err, zoo.ErrBadManifest):
+		// The operator's to repair, but the client must learn which
+		// version is unusable and why; the text names store keys, not
+		// server paths.
+		return &httpError{status: http.StatusInternalServerError, detail: err.Error(), err: err}
 	case errors.Is(err, zoo.ErrChecksum):
 		return &httpError{status: http.StatusInternalServerError, detail: err.Error(), err: err}
 	case errors.Is(err, zoo.ErrInvalidName):

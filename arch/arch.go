@@ -260,8 +260,10 @@ func (a Arch) Validate() error {
 		}
 		prev = b.Out
 	}
-	if a.InputHeight < 0 || a.InputWidth < 0 {
-		errs = append(errs, fmt.Errorf("input size must not be negative, got %dx%d", a.InputHeight, a.InputWidth))
+	if a.InputHeight < 0 || a.InputWidth < 0 || a.InputHeight > MaxPreprocessSide || a.InputWidth > MaxPreprocessSide {
+		// The input size is what preprocessing resizes to when the
+		// manifest's Preprocess names none: bounded as those sizes are.
+		errs = append(errs, fmt.Errorf("input size must be 0 to %d a side, got %dx%d", MaxPreprocessSide, a.InputHeight, a.InputWidth))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid architecture: %w", err)

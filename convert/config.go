@@ -301,6 +301,11 @@ func (c *Config) parseInfer(root *yaml.Node) error {
 			}
 			return &ConfigError{Key: key, Err: errors.New(strings.TrimSpace(err.Error()))}
 		}
+		// The config's transforms become the model's preprocessing, as
+		// an inference.yml's do, and are bounded the same way.
+		if err := p.Validate(); err != nil {
+			return &ConfigError{Key: key, Err: err}
+		}
 		c.Preprocess = p
 		h, w := p.OutputSize()
 		switch {

@@ -358,3 +358,57 @@ func TestConfigMismatch(t *testing.T) {
 		t.Errorf("program with a config of other strides: %v", err)
 	}
 }
+
+// A training config's transforms become the model's preprocessing (with
+// --config on the CLI, the config field of an upload), so they are
+// bounded as an inference.yml's are: a 1x1 image would otherwise cost a
+// gigabyte per request. Each case is accepted but for its one size.
+func TestConfigPreprocessBound(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "config", "textline_x0_25.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	inferResize := "    - ResizeImage:\n        size: [160, 80]\n    - NormalizeImage:"
+	evalResize := "        - ResizeImage:\n            size: [160, 80]\n"
+	_, inferBody, ok := strings.Cut(doc, "\nInfer:\n")
+	if !ok {
+		t.Fatal("textline_x0_25.yaml no longer has an Infer section")
+	}
+	infer := "\nInfer:\n" + inferBody
+	edit := func(t *testing.T, doc, old, new string) string {
+		t.Helper()
+		out := strings.Replace(doc, old, new, 1)
+		if out == doc {
+			t.Fatalf("textline_x0_25.yaml no longer has %q", old)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, doc, key, want string
+	}{
+		{"Infer resize", edit(t, edit(t, doc, "image_shape: [3, 80, 160]", "image_shape: [3, 4096, 4096]"),
+			inferResize, "    - ResizeImage:\n        size: [4096, 4096]\n    - NormalizeImage:"),
+			"Infer.transforms", "resize width is 4096"},
+		// The crop keeps the input at 80x160: only the resize is huge.
+		{"Infer resize_short before a crop", edit(t, doc, inferResize,
+			"    - ResizeImage:\n        resize_short: 4096\n    - CropImage:\n        size: [160, 80]\n    - NormalizeImage:"),
+			"Infer.transforms", "resize_short is 4096"},
+		{"Eval transform_ops", edit(t, edit(t, doc, infer, "\n"), evalResize, "        - ResizeImage:\n            resize_short: 3000\n        - CropImage:\n            size: [160, 80]\n"),
+			"DataLoader.Eval.dataset.transform_ops", "resize_short is 3000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tc.doc))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				if err == nil {
+					t.Fatalf("accepted the preprocessing %+v", *c.Preprocess)
+				}
+				t.Fatalf("got %v, want a *ConfigError", err)
+			}
+			if ce.Key != tc.key || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "2048") {
+				t.Fatalf("error %q (key %q), want key %s saying %q and the bound", err, ce.Key, tc.key, tc.want)
+			}
+		})
+	}
+}

@@ -78,9 +78,16 @@ type Preprocessor struct {
 	pool    sync.Pool // of *scratch
 }
 
-// NewPreprocessor checks p (interpolation, channel order, std, resize and
-// crop sizes given in pairs) and returns its Preprocessor.
+// NewPreprocessor checks p (sizes within arch.MaxPreprocessSide,
+// interpolation, channel order, std, resize and crop sizes given in
+// pairs) and returns its Preprocessor.
 func NewPreprocessor(p arch.Preprocess) (*Preprocessor, error) {
+	// Convert refuses these sizes at import; a manifest edited by hand or
+	// written before the bound reaches here still, and would cost every
+	// image, however small, the memory of the size it names.
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("preprocess: %w", err)
+	}
 	nearest, err := interpolation(p.Interpolation)
 	if err != nil {
 		return nil, err

@@ -298,7 +298,9 @@ func TestPreprocessErrors(t *testing.T) {
 		{"interpolation", arch.Preprocess{Interpolation: "bicubic", Std: [3]float64{1, 1, 1}}, "bicubic"},
 		{"channel order", arch.Preprocess{ChannelOrder: "RGBA", Std: [3]float64{1, 1, 1}}, "RGBA"},
 		{"zero std", arch.Preprocess{Std: [3]float64{1, 0, 1}}, "std[1]"},
-		{"huge output", arch.Preprocess{ResizeWidth: 100000, ResizeHeight: 100000, Std: [3]float64{1, 1, 1}}, "more than the 16.8 Mpx"},
+		{"huge output", arch.Preprocess{ResizeWidth: 100000, ResizeHeight: 100000, Std: [3]float64{1, 1, 1}}, "want 0 to 2048"},
+		{"4096 resize", arch.Preprocess{ResizeWidth: 4096, ResizeHeight: 4096, Std: [3]float64{1, 1, 1}}, "resize width is 4096"},
+		{"4096 crop", arch.Preprocess{ResizeShort: 256, CropWidth: 224, CropHeight: 4096, Std: [3]float64{1, 1, 1}}, "crop height is 4096"},
 	} {
 		_, _, _, err := Preprocess(img, c.p, nil)
 		if err == nil || !strings.Contains(err.Error(), c.msg) {

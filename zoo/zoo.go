@@ -139,6 +139,10 @@ func (z *Zoo) Create(ctx context.Context, m Manifest, tensors map[string]arch.Te
 	if len(tensors) == 0 {
 		return Manifest{}, fmt.Errorf("model %s: no tensors to store", m.Name)
 	}
+	// A version the zoo would refuse to read back must not be written.
+	if err := m.Preprocess.Validate(); err != nil {
+		return Manifest{}, fmt.Errorf("model %s: %w", m.Name, err)
+	}
 	version, err := z.claim(ctx, m.Name, m.Version)
 	if err != nil {
 		return Manifest{}, err
@@ -346,6 +350,12 @@ func (z *Zoo) manifest(ctx context.Context, name, version string) (Manifest, err
 	// the version.
 	if m.WeightsFile != "" && ValidateName("weights file", m.WeightsFile) != nil {
 		return Manifest{}, fmt.Errorf("%s:%s: %w: weights_file %q is not a plain file name", name, version, ErrBadManifest, m.WeightsFile)
+	}
+	// Convert bounds the preprocessing it writes; a manifest edited by
+	// hand, or written before the bound, is refused here rather than
+	// cost every request the memory of the size it names.
+	if err := m.Preprocess.Validate(); err != nil {
+		return Manifest{}, fmt.Errorf("%s:%s: %w: %v", name, version, ErrBadManifest, err)
 	}
 	return m, nil
 }

@@ -419,6 +419,9 @@ func TestBrokenManifestKeepsTheRestServing(t *testing.T) {
 		{"wrong type", `{"name":"b","version":2}`, "cannot unmarshal"},
 		{"moved", `{"name":"b","version":"7"}`, "names b:7"},
 		{"escaping weights", `{"name":"b","version":"2","weights_file":"../../a/1/weights.safetensors"}`, "weights_file"},
+		// Edited by hand, or written before convert bounded it: every
+		// request, however small its image, would cost 1 GB to resize.
+		{"resize 4096", `{"name":"b","version":"2","preprocess":{"resize_width":4096,"resize_height":4096,"scale":0.0039,"std":[1,1,1]}}`, "resize width is 4096, want 0 to 2048"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "models", "b", "2", manifestFile), []byte(tc.content), 0o644); err != nil {
@@ -473,6 +476,11 @@ func TestCreateRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Create(%q, %q, %q): %v, want an error mentioning %q", tc.name, tc.version, tc.dtype, err, tc.want)
 		}
+	}
+	huge := sampleManifest("m")
+	huge.Preprocess.ResizeShort = 4096
+	if _, err := z.Create(ctx, huge, sampleTensors()); err == nil || !strings.Contains(err.Error(), "resize_short is 4096") {
+		t.Errorf("Create with a 4096 resize: %v, want it refused", err)
 	}
 	if models, _ := z.Models(ctx); len(models) != 0 {
 		t.Fatalf("rejected creates left %+v", models)

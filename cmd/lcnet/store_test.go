@@ -341,4 +341,24 @@ func TestConvertConfig(t *testing.T) {
 	}
 	_, errOut, code = lcnet(t, nil, "convert", src, "--config", write("wrong.yaml", "1_0"), "--name", "m", "--store", store)
 	wantFailure(t, code, errOut, 1, "lcnet convert: ", "conv1.conv.weight")
+
+	// The config's transforms are the model's preprocessing: a resize
+	// over the bound is refused, naming the key, as in an inference.yml.
+	right, err := os.ReadFile(filepath.Join(dir, "right.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Replace(string(right), "resize_short: 256", "resize_short: 4096", 1)
+	if huge == string(right) {
+		t.Fatal("the config no longer has the resize this test edits")
+	}
+	p := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(p, []byte(huge), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = lcnet(t, nil, "convert", src, "--config", p, "--name", "m", "--store", store)
+	wantFailure(t, code, errOut, exitFail, "lcnet convert: ", "Infer.transforms", "resize_short is 4096, want 0 to 2048")
+	if refs := zooRefs(t, store); len(refs) != 2 {
+		t.Errorf("zoo holds %v after the refused convert, want m:1 and m:2 alone", refs)
+	}
 }
