@@ -2,9 +2,27 @@ package api
 
 import (
 	"context"
+	"math"
 
 	"golang.org/x/sync/semaphore"
 )
+
+// defaultDecodeBudget is Config.DecodeBudget's default without a memory
+// limit.
+const defaultDecodeBudget = 384 << 20
+
+// DefaultDecodeBudget is the decode budget for a process whose Go memory
+// limit (GOMEMLIMIT; debug.SetMemoryLimit(-1) reads it) is memLimit:
+// 384 MiB, or two fifths of a lower limit. The rest of the limit is for
+// the loaded networks, request bodies and the garbage the collector has
+// not yet freed; the 1 GiB pod of deploy/kubernetes (GOMEMLIMIT 900MiB)
+// gets 360 MiB. memLimit <= 0 or math.MaxInt64 means no limit.
+func DefaultDecodeBudget(memLimit int64) int64 {
+	if memLimit <= 0 || memLimit == math.MaxInt64 {
+		return defaultDecodeBudget
+	}
+	return min(defaultDecodeBudget, memLimit/5*2)
+}
 
 // decodeBudget bounds the memory decoding takes over all requests: each
 // image holds its imaging.DecodeCost in bytes from the moment it starts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -211,5 +212,31 @@ func TestDecodeStopsWhenClientLeaves(t *testing.T) {
 	t.Logf("budget freed %v after the client left", freed.Round(time.Millisecond))
 	if freed > time.Second {
 		t.Errorf("the decode went on for %v after the client left", freed)
+	}
+}
+
+func TestDefaultDecodeBudget(t *testing.T) {
+	for _, tc := range []struct {
+		limit, want int64
+	}{
+		{0, 384 << 20},
+		{math.MaxInt64, 384 << 20}, // debug.SetMemoryLimit's "no limit"
+		{4 << 30, 384 << 20},
+		{900 << 20, 360 << 20}, // deploy/kubernetes: GOMEMLIMIT 900MiB
+		{450 << 20, 180 << 20},
+	} {
+		if got := DefaultDecodeBudget(tc.limit); got != tc.want {
+			t.Errorf("DefaultDecodeBudget(%d MiB) = %d MiB, want %d MiB", tc.limit>>20, got>>20, tc.want>>20)
+		}
+		// The per-image limit follows from the budget: under the pod's
+		// limit a 64 Mpx 8-bit PNG (256 MiB) still decodes.
+		s, err := New(Config{backend: newFake(), DecodeBudget: DefaultDecodeBudget(tc.limit)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if tc.limit >= 900<<20 && s.cfg.MaxDecodeBytes != 256<<20 {
+			t.Errorf("limit %d MiB: MaxDecodeBytes %d MiB, want 256", tc.limit>>20, s.cfg.MaxDecodeBytes>>20)
+		}
 	}
 }

@@ -55,7 +55,8 @@ type Config struct {
 	// take, as imaging.DecodeCost estimates them from their headers
 	// (384 MiB). An image waits, up to its request's deadline, until its
 	// bytes are free. A quarter is kept for images up to a sixteenth of it,
-	// so ordinary photos do not queue behind large ones.
+	// so ordinary photos do not queue behind large ones. A process with a
+	// memory limit should size it with DefaultDecodeBudget.
 	DecodeBudget int64
 	// MaxDecodeBytes refuses with 413, from the header, an image whose
 	// decoding alone would take more (256 MiB, at most three quarters of
@@ -151,7 +152,7 @@ func (c *Config) setDefaults() {
 	def(&c.JobQueue, 4)
 	def(&c.DecodeParallel, 2*runtime.GOMAXPROCS(0))
 	if c.DecodeBudget <= 0 {
-		c.DecodeBudget = 384 << 20
+		c.DecodeBudget = defaultDecodeBudget
 	}
 	if c.MaxDecodeBytes <= 0 {
 		c.MaxDecodeBytes = 256 << 20

@@ -3,11 +3,13 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -323,6 +326,10 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Error("Deployment: LCNET_API_KEY must come from the Secret, not a literal")
 	}
 
+	// The Go runtime must collect before the kernel kills the pod: a
+	// GOMEMLIMIT a little under the memory limit.
+	checkMemLimit(t, env["GOMEMLIMIT"], c.Resources.Limits[corev1.ResourceMemory])
+
 	// The Secret is an example: every value is a marked placeholder.
 	if len(secret.StringData)+len(secret.Data) == 0 {
 		t.Error("Secret: no keys")
@@ -376,6 +383,49 @@ func TestKubernetesManifests(t *testing.T) {
 	if g := spec.TerminationGracePeriodSeconds; g == nil || *g < 35 {
 		t.Errorf("Deployment: terminationGracePeriodSeconds %s is shorter than a request (30 s) plus the preStop pause", fmtPtr(g))
 	}
+}
+
+// checkMemLimit checks that GOMEMLIMIT is set, in the runtime's syntax,
+// to 80-95% of the container's memory limit: above, garbage may take the
+// process past the limit before the collector runs; far below, the
+// collector runs all the time for memory the pod has.
+func checkMemLimit(t *testing.T, e corev1.EnvVar, limit resource.Quantity) {
+	t.Helper()
+	if e.Value == "" || e.ValueFrom != nil {
+		t.Errorf("Deployment: GOMEMLIMIT %+v; want a literal a little under limits.memory (%s)", e, limit.String())
+		return
+	}
+	v, err := goMemLimit(e.Value)
+	if err != nil {
+		t.Errorf("Deployment: GOMEMLIMIT %q: %v", e.Value, err)
+		return
+	}
+	lim := limit.Value()
+	if lim <= 0 || v > lim*95/100 || v < lim*80/100 {
+		t.Errorf("Deployment: GOMEMLIMIT %s is %d bytes; want 80-95%% of limits.memory %s (%d)", e.Value, v, limit.String(), lim)
+	}
+}
+
+// goMemLimit parses GOMEMLIMIT as the Go runtime does: a number of bytes
+// with an optional B, KiB, MiB, GiB or TiB suffix.
+func goMemLimit(s string) (int64, error) {
+	for _, u := range []struct {
+		suffix string
+		shift  int
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("not a number of %s", u.suffix)
+			}
+			return v << u.shift, nil
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, errors.New("want bytes with an optional B, KiB, MiB, GiB or TiB suffix (Go's syntax, not Kubernetes' Mi)")
+	}
+	return v, nil
 }
 
 // checkS3Store checks an s3:// store URL the way storage.NewS3 reads it,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,10 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 			if err != nil {
 				return err
 			}
+			if decodeBudget <= 0 {
+				// GOMEMLIMIT, when set, is what the process must fit in.
+				decodeBudget = api.DefaultDecodeBudget(debug.SetMemoryLimit(-1))
+			}
 			z, err := openZoo(ctx, store)
 			if err != nil {
 				return err
@@ -143,7 +148,8 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 				return err
 			}
 			log.Info("lcnet serve", "version", versionString(), "addr", addr, "store", store, "models", len(models),
-				"threads", t, "kernels", kernelImpl(), "api_key", apiKey != "", "pull_on_demand", pullOnDemand)
+				"threads", t, "kernels", kernelImpl(), "api_key", apiKey != "", "pull_on_demand", pullOnDemand,
+				"decode_budget_mib", decodeBudget>>20)
 			return srv.ListenAndServe(ctx, addr)
 		},
 	}
@@ -161,7 +167,7 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
 	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
 	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it, and a loaded version deleted by another replica is unloaded within five of it, at least 5s (default 1s; env LCNET_REFRESH_INTERVAL)")
-	f.Int64Var(&decodeBudget, "decode-budget", 0, "bytes all images being decoded at once may take, estimated from their headers (default 384 MiB)")
+	f.Int64Var(&decodeBudget, "decode-budget", 0, "bytes all images being decoded at once may take, estimated from their headers (default 384 MiB, or 2/5 of GOMEMLIMIT when that is lower)")
 	f.Int64Var(&maxDecode, "max-decode", 0, "bytes decoding one image may take before it is refused with 413 (default 256 MiB)")
 	f.DurationVar(&writeTimeout, "write-timeout", 0, "how long past the request deadline writing a response may take (default 10s)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", a.envDuration("LCNET_SHUTDOWN_TIMEOUT"), "bound on the drain after SIGTERM; connections still busy are closed and the exit is 0 (default 30s; env LCNET_SHUTDOWN_TIMEOUT)")
