@@ -16,6 +16,7 @@ import (
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/finetune"
+	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/train/dataset"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -56,11 +57,12 @@ const (
 //	@Header			202				{string}	Location	"/v1/jobs/{id}"
 //	@Failure		400				{object}	client.Problem
 //	@Failure		401				{object}	client.Problem	"no API key sent"
-//	@Failure		403				{object}	client.Problem	"wrong API key"
+//	@Failure		403				{object}	client.Problem	"wrong API key, or a cross-origin request from an origin not given with --cors-origin"
 //	@Failure		404				{object}	client.Problem	"no such base model"
-//	@Failure		413				{object}	client.Problem
+//	@Failure		413				{object}	client.Problem	"body larger than --max-upload"
 //	@Failure		422				{object}	client.Problem	"not an archive of labelled images"
-//	@Failure		429				{object}	client.Problem	"job queue full; see Retry-After"
+//	@Failure		429				{object}	client.Problem	"--max-uploads uploads already running, or the job queue is full; see Retry-After"
+//	@Failure		507				{object}	client.Problem	"no space left to spool the data set"
 //	@Security		BearerAuth
 //	@Router			/v1/models/{name}/finetune [post]
 func (s *Server) startFinetune(w http.ResponseWriter, r *http.Request) error {
@@ -103,6 +105,9 @@ func (s *Server) startFinetune(w http.ResponseWriter, r *http.Request) error {
 			// Spooled to disk: an archive of images is often larger than
 			// the memory the server should spend on one request.
 			if err := saveFile(upload, p); err != nil {
+				if errors.Is(err, storage.ErrNoSpace) {
+					return err // 507: the server's disk, not the client's data
+				}
 				return wrapBodyErr("saving the data set", err)
 			}
 			haveData = true
@@ -261,7 +266,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 //	@Param			id	path		string	true	"Job id"
 //	@Success		202	{object}	client.Job
 //	@Failure		401	{object}	client.Problem
-//	@Failure		403	{object}	client.Problem
+//	@Failure		403	{object}	client.Problem	"wrong API key, or a cross-origin request from an origin not given with --cors-origin"
 //	@Failure		404	{object}	client.Problem
 //	@Failure		409	{object}	client.Problem	"the job has already finished"
 //	@Security		BearerAuth

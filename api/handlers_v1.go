@@ -173,7 +173,7 @@ func lineageOf(l *zoo.Lineage) *client.Lineage {
 //	@Failure		415		{object}	client.Problem	"not an image"
 //	@Failure		422		{object}	client.Problem	"corrupt image, or the model produced NaN or Inf (never sent as a 200)"
 //	@Failure		429		{object}	client.Problem	"queue full; see Retry-After"
-//	@Failure		500		{object}	client.Problem	"the model computed NaN"
+//	@Failure		500		{object}	client.Problem	"the model computed NaN, or the version's manifest is unusable (it names the version and why)"
 //	@Failure		503		{object}	client.Problem	"loading, pulling or shutting down; see Retry-After"
 //	@Router			/v1/models/{name}/classify [post]
 func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
@@ -203,7 +203,7 @@ func (s *Server) classifyNamed(w http.ResponseWriter, r *http.Request) error {
 //	@Failure		415		{object}	client.Problem
 //	@Failure		422		{object}	client.Problem
 //	@Failure		429		{object}	client.Problem
-//	@Failure		500		{object}	client.Problem	"the model computed NaN"
+//	@Failure		500		{object}	client.Problem	"the model computed NaN, or the version's manifest is unusable (it names the version and why)"
 //	@Failure		503		{object}	client.Problem
 //	@Router			/classify [post]
 func (s *Server) classifyDefault(w http.ResponseWriter, r *http.Request) error {

@@ -33,11 +33,12 @@ import (
 //	@Success		201		{object}	client.VersionInfo
 //	@Failure		400		{object}	client.Problem
 //	@Failure		401		{object}	client.Problem	"no API key sent"
-//	@Failure		403		{object}	client.Problem	"wrong API key"
+//	@Failure		403		{object}	client.Problem	"wrong API key, or a cross-origin request from an origin not given with --cors-origin"
 //	@Failure		409		{object}	client.Problem	"version exists"
 //	@Failure		408		{object}	client.Problem	"the body arrived slower than the request deadline allows"
-//	@Failure		413		{object}	client.Problem
+//	@Failure		413		{object}	client.Problem	"body larger than --max-upload"
 //	@Failure		422		{object}	client.Problem	"not a checkpoint lcnet can read"
+//	@Failure		429		{object}	client.Problem	"--max-uploads uploads already running; see Retry-After"
 //	@Failure		500		{object}	client.Problem	"a server fault; instance is urn:lcnet:error:ID, the id of the log line with the cause"
 //	@Failure		507		{object}	client.Problem	"the model store is out of space"
 //	@Security		BearerAuth
@@ -178,7 +179,7 @@ func noSpace(err error) error {
 //	@Success		204
 //	@Failure		401	{object}	client.Problem
 //	@Failure		400	{object}	client.Problem	"not a valid version string"
-//	@Failure		403	{object}	client.Problem
+//	@Failure		403	{object}	client.Problem	"wrong API key, or a cross-origin request from an origin not given with --cors-origin"
 //	@Failure		404	{object}	client.Problem
 //	@Security		BearerAuth
 //	@Router			/v1/models/{name}/versions/{version} [delete]

@@ -4,6 +4,7 @@ package api
 
 import (
 	"bytes"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"syscall"
@@ -35,6 +36,40 @@ func TestUploadToFullStore(t *testing.T) {
 	r := do(t, "POST", ts.URL+"/v1/models", ct, body)
 	checkProblem(t, r, http.StatusInsufficientStorage, "out of space")
 	if strings.Contains(string(r.body), dir) || strings.Contains(string(r.body), "/tmp") {
+		t.Errorf("the body names a server path: %s", r.body)
+	}
+}
+
+// TestFinetuneToFullTempDir spools a 2 MiB data set into a temp dir on a
+// 1 MiB tmpfs: 507, as an upload to a full store, not a 400 blaming the
+// data set.
+func TestFinetuneToFullTempDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Logf("unmounting %s: %v", dir, err)
+		}
+	})
+	z, _ := realZoo(t, map[string]string{"m": textlinePath(t)})
+	ts, _ := serveZoo(t, z, func(c *Config) { c.TempDir = dir })
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("dataset", "d.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write(bytes.Repeat([]byte("x"), 2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, "POST", ts.URL+"/v1/models/m/finetune", mw.FormDataContentType(), &body)
+	checkProblem(t, r, http.StatusInsufficientStorage, "out of space")
+	if strings.Contains(string(r.body), dir) {
 		t.Errorf("the body names a server path: %s", r.body)
 	}
 }

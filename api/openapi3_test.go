@@ -134,3 +134,59 @@ func sortedStrings(s []string) []string {
 	}
 	return sortedKeys(m)
 }
+
+// TestOpenAPIRefusals checks the document names the refusals of the
+// middleware and limits: 421 on every route (the Host check runs before
+// routing), 403 for a foreign Origin on the routes sameOrigin guards, and
+// on uploads 413, 429 with Retry-After (limitUploads) and 507.
+func TestOpenAPIRefusals(t *testing.T) {
+	doc := loadOpenAPI3(t)
+	// The routes sameOrigin guards in routes.go.
+	originChecked := []string{"POST /v1/models", "DELETE /v1/models/{name}/versions/{version}",
+		"POST /v1/models/{name}/finetune", "DELETE /v1/jobs/{id}"}
+	uploads := []string{"POST /v1/models", "POST /v1/models/{name}/finetune"}
+	ops := map[string]*openapi3.Operation{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			ops[method+" "+path] = op
+			if op.Responses.Value("421") == nil {
+				t.Errorf("%s %s: no 421 (Host refused)", method, path)
+			}
+		}
+	}
+	desc := func(key, code string) (string, bool) {
+		op := ops[key]
+		if op == nil {
+			t.Fatalf("no operation %s", key)
+		}
+		r := op.Responses.Value(code)
+		if r == nil || r.Value == nil || r.Value.Description == nil {
+			return "", false
+		}
+		return *r.Value.Description, true
+	}
+	for _, key := range originChecked {
+		if d, ok := desc(key, "403"); !ok || !strings.Contains(d, "--cors-origin") {
+			t.Errorf("%s: 403 %q does not say a foreign origin is refused (--cors-origin)", key, d)
+		}
+	}
+	for _, key := range uploads {
+		for _, code := range []string{"413", "429", "507"} {
+			if _, ok := desc(key, code); !ok {
+				t.Errorf("%s: no %s", key, code)
+			}
+		}
+		if d, _ := desc(key, "429"); !strings.Contains(d, "--max-uploads") {
+			t.Errorf("%s: 429 %q does not name --max-uploads", key, d)
+		}
+	}
+	for key, op := range ops {
+		for _, code := range []string{"429", "503"} {
+			// Readiness answers 503 with its own body and no Retry-After.
+			r := op.Responses.Value(code)
+			if r != nil && r.Value.Content.Get("application/problem+json") != nil && r.Value.Headers["Retry-After"] == nil {
+				t.Errorf("%s: %s without Retry-After", key, code)
+			}
+		}
+	}
+}

@@ -3,7 +3,7 @@
 // tensors and checkpoints into the requests the document describes, use
 // the API key where the document asks for it, and turn the error
 // responses that a request can provoke into such requests; the others
-// (408, 413, 429, 500, 503: load, time and size) are skipped.
+// (408, 413, 429, 500, 503, 507: load, time, size and disk) are skipped.
 const hooks = require('hooks');
 const fs = require('fs');
 
@@ -53,7 +53,7 @@ function setJob(t, id) {
 }
 
 // A request provokes these statuses; the others are skipped.
-const provoked = new Set([400, 401, 403, 404, 415, 422]);
+const provoked = new Set([400, 401, 403, 404, 415, 421, 422]);
 
 function header(t, name) {
   const h = t.request.headers;
@@ -160,6 +160,11 @@ hooks.beforeEach((t, done) => {
       break;
     case 403:
       setHeader(t, 'Authorization', 'Bearer not-the-key');
+      break;
+    case 421:
+      // The server is bound to loopback: a name re-pointed at it (DNS
+      // rebinding) is refused on every route.
+      setHeader(t, 'Host', 'evil.example');
       break;
     case 404:
       if (job) {

@@ -2,7 +2,8 @@
 // OpenAPI 3.0 document lcnet serves, and adds what 2.0 cannot say:
 // problem+json errors with an example per status, every request body the
 // server reads (multipart, raw images of each format, base64 JSON, the
-// binary tensor data extension), and which operations need the API key.
+// binary tensor data extension), which operations need the API key, and
+// the refusals of the middleware every route has (Host).
 package oas3
 
 import (
@@ -53,6 +54,9 @@ func Convert(swagger2 []byte) (*openapi3.T, error) {
 			imageBody(doc, op)
 			tensorBody(path, op)
 			security(doc, op)
+			// The Host check (api's checkHost) runs before routing, on
+			// every route alike.
+			addProblem(doc, op, http.StatusMisdirectedRequest, "the Host header names another server: a server bound to loopback answers only localhost, 127.0.0.1, [::1], its address and --allowed-host names (DNS rebinding)")
 			paramExamples(op)
 			if op.OperationID == "" {
 				op.OperationID = operationID(method, path)
@@ -129,7 +133,7 @@ func bearer(doc *openapi3.T) {
 func security(doc *openapi3.T, op *openapi3.Operation) {
 	if op.Security != nil && len(*op.Security) > 0 {
 		addProblem(doc, op, http.StatusUnauthorized, "no API key: send Authorization: Bearer KEY")
-		addProblem(doc, op, http.StatusForbidden, "the API key is not valid")
+		addProblem(doc, op, http.StatusForbidden, "the API key is not valid, or the request comes from a browser page of an origin not given with --cors-origin")
 		return
 	}
 	op.Security = openapi3.NewSecurityRequirements()
@@ -256,10 +260,12 @@ var details = map[int]string{
 	409: "model \"textline\" already has version 2",
 	413: "request body larger than the limit of 33554432 bytes",
 	415: "Content-Type \"text/plain\" is not accepted: send multipart/form-data (field image), an image/* body, or application/json {\"images\": [base64...]}",
+	421: "Host \"evil.example\" is not this server's: a server on loopback answers localhost, 127.0.0.1 and [::1]; add names with --allowed-host",
 	422: "image 1: corrupt PNG: unexpected EOF",
 	429: "the queue of model \"textline\" is full; retry later",
 	500: "internal error",
 	503: "model \"textline\" is loading; retry later",
+	507: "the model store is out of space: the server's operator must free space or raise the quota",
 }
 
 func example(status int, path, method string, resp *openapi3.Response) map[string]any {
