@@ -54,9 +54,12 @@ unless it is given with --cors-origin; bound to loopback, the server
 answers only Host localhost, 127.0.0.1, [::1], its address or --allowed-host
 (DNS rebinding). Logs are structured (slog) on stderr.
 
-Every flag has an environment variable: LCNET_ADDR, LCNET_STORE,
+With GOMEMLIMIT set, the default --decode-budget is two fifths of it when
+that is under 384 MiB. Preprocessing over 2048 pixels a side is refused.
+
+These flags have environment variables: LCNET_ADDR, LCNET_STORE,
 LCNET_API_KEY, LCNET_DEFAULT_MODEL, LCNET_PULL=1, LCNET_MIRROR, LCNET_THREADS,
-LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT, LCNET_SHUTDOWN_TIMEOUT,
+LCNET_REFRESH_INTERVAL, LCNET_LOG_FORMAT, LCNET_SHUTDOWN_TIMEOUT, LCNET_DECODE,
 LCNET_CORS_ORIGIN (comma-separated).`,
 		Example: `  lcnet serve
   LCNET_API_KEY="$(cat key.txt)" lcnet serve --addr 0.0.0.0:8080 --store /var/lib/lcnet

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"mime/multipart"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -257,5 +259,29 @@ func TestServeCleansDeadUploads(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "uploads=1") {
 		t.Errorf("the cleanup was not logged:\n%s", stderr.String())
+	}
+}
+
+// TestReadmeListsServeFlags keeps the README's Configuration table in
+// step with the serve command: every flag has a row.
+func TestReadmeListsServeFlags(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, config, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no Configuration section")
+	}
+	config, _, _ = strings.Cut(config, "\n## ")
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	flags := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z-]+)`).FindAllStringSubmatch(a.serveCmd().Flags().FlagUsages(), -1)
+	if len(flags) < 10 {
+		t.Fatalf("parsed %d flags from the usage; its format changed", len(flags))
+	}
+	for _, m := range flags {
+		if m[1] != "help" && !strings.Contains(config, "| `--"+m[1]+"`") {
+			t.Errorf("README's Configuration table has no row for --%s", m[1])
+		}
 	}
 }
