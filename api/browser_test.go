@@ -131,33 +131,39 @@ func TestCrossOriginRefused(t *testing.T) {
 			name, method, path, ct string
 			body                   []byte
 			origin                 string
-			status                 int // 0: refused with 403
+			status                 int               // 0: refused with 403
+			hdr                    map[string]string // more headers
 		}{
-			{"upload from another site", "POST", "/v1/models", uploadCT, upload, "http://evil.example", 0},
-			{"upload from a sandboxed frame", "POST", "/v1/models", uploadCT, upload, "null", 0},
-			{"upload from the same host on another port", "POST", "/v1/models", uploadCT, upload, "http://127.0.0.1:1", 0},
-			{"upload from the same host over https", "POST", "/v1/models", uploadCT, upload, "https://127.0.0.1:" + port, 0},
-			{"delete from another site", "DELETE", "/v1/models/m/versions/1", "", nil, "http://evil.example", 0},
-			{"finetune from another site", "POST", "/v1/models/m/finetune", "", nil, "http://evil.example", 0},
-			{"cancel a job from another site", "DELETE", "/v1/jobs/0123456789abcdef", "", nil, "http://evil.example", 0},
+			{"upload from another site", "POST", "/v1/models", uploadCT, upload, "http://evil.example", 0, nil},
+			{"upload from a sandboxed frame", "POST", "/v1/models", uploadCT, upload, "null", 0, nil},
+			{"upload from the same host on another port", "POST", "/v1/models", uploadCT, upload, "http://127.0.0.1:1", 0, nil},
+			{"upload from the same host over https", "POST", "/v1/models", uploadCT, upload, "https://127.0.0.1:" + port, 0, nil},
+			{"delete from another site", "DELETE", "/v1/models/m/versions/1", "", nil, "http://evil.example", 0, nil},
+			{"finetune from another site", "POST", "/v1/models/m/finetune", "", nil, "http://evil.example", 0, nil},
+			{"cancel a job from another site", "DELETE", "/v1/jobs/0123456789abcdef", "", nil, "http://evil.example", 0, nil},
 
-			{"upload from the server's own page", "POST", "/v1/models", uploadCT, upload, self, http.StatusCreated},
-			{"upload from a --cors-origin", "POST", "/v1/models", uploadCT, upload, allowed, http.StatusCreated},
-			{"upload from no browser", "POST", "/v1/models", uploadCT, upload, "", http.StatusCreated},
-			{"delete from the server's own page", "DELETE", "/v1/models/m/versions/1", "", nil, self, http.StatusNoContent},
+			{"upload from the server's own page", "POST", "/v1/models", uploadCT, upload, self, http.StatusCreated, nil},
+			{"upload from a --cors-origin", "POST", "/v1/models", uploadCT, upload, allowed, http.StatusCreated, nil},
+			{"upload from no browser", "POST", "/v1/models", uploadCT, upload, "", http.StatusCreated, nil},
+			// Behind a proxy that ends TLS and says so (deploy/nginx).
+			{"upload from the server's own https page behind a proxy", "POST", "/v1/models", uploadCT, upload, "https://127.0.0.1:" + port, http.StatusCreated, map[string]string{"X-Forwarded-Proto": "https"}},
+			{"delete from the server's own page", "DELETE", "/v1/models/m/versions/1", "", nil, self, http.StatusNoContent, nil},
 			// Past the origin check: the fake backend has no zoo to
 			// fine-tune in, and no job has this id.
-			{"finetune from a --cors-origin", "POST", "/v1/models/m/finetune", "", nil, allowed, http.StatusNotImplemented},
-			{"cancel a job from the server's own page", "DELETE", "/v1/jobs/0123456789abcdef", "", nil, self, http.StatusNotFound},
+			{"finetune from a --cors-origin", "POST", "/v1/models/m/finetune", "", nil, allowed, http.StatusNotImplemented, nil},
+			{"cancel a job from the server's own page", "DELETE", "/v1/jobs/0123456789abcdef", "", nil, self, http.StatusNotFound, nil},
 
 			// Reading is harmless: the page cannot read the answer
 			// without CORS, and classifying changes nothing.
-			{"classify from another site", "POST", "/v1/models/m/classify", "image/png", solid(t, "png", red, 8, 8), "http://evil.example", http.StatusOK},
-			{"list from another site", "GET", "/v1/models", "", nil, "http://evil.example", http.StatusOK},
+			{"classify from another site", "POST", "/v1/models/m/classify", "image/png", solid(t, "png", red, 8, 8), "http://evil.example", http.StatusOK, nil},
+			{"list from another site", "GET", "/v1/models", "", nil, "http://evil.example", http.StatusOK, nil},
 		}
 		for _, tc := range tests {
 			t.Run(fmtKey(key)+"/"+tc.name, func(t *testing.T) {
 				hdr := map[string]string{}
+				for k, v := range tc.hdr {
+					hdr[k] = v
+				}
 				if tc.origin != "" {
 					hdr["Origin"] = tc.origin
 				}
