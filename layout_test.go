@@ -33,6 +33,7 @@ var layer = map[string]int{
 	// Test support, imported by tests only (see testOnly).
 	"internal/fixtures":  0,
 	"internal/testbin":   0,
+	"internal/testdisk":  0,
 	"internal/testimage": 0,
 	"internal/vecs":      0,
 	// What the leaves make: the zoo over its storage, the network over its
@@ -46,6 +47,7 @@ var layer = map[string]int{
 	"train/head":                     1,
 	"storage/storagetest":            1,
 	"internal/testimage/cmd/mkimage": 1,
+	"internal/ortrun":                1,
 	// Source files into the zoo.
 	"convert": 2,
 	// Services over the zoo: official releases, new heads.
@@ -67,8 +69,10 @@ var layer = map[string]int{
 var testOnly = map[string]bool{
 	"internal/fixtures":              true,
 	"internal/testbin":               true,
+	"internal/testdisk":              true,
 	"internal/testimage":             true,
 	"internal/testimage/cmd/mkimage": true,
+	"internal/ortrun":                true,
 	"internal/vecs":                  true,
 	"storage/storagetest":            true,
 }
