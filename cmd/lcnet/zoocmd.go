@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -207,8 +209,17 @@ func showManifest(w io.Writer, m zoo.Manifest) {
 		if aug == "" {
 			aug = "none"
 		}
+		layer := h.Layer
+		if len(h.LayerScores) > 0 {
+			// Chosen by validation: show what each layer scored.
+			var tried []string
+			for _, l := range slices.Sorted(maps.Keys(h.LayerScores)) {
+				tried = append(tried, fmt.Sprintf("%s %s", l, percent(h.LayerScores[l])))
+			}
+			layer += " (auto: " + strings.Join(tried, ", ") + ")"
+		}
 		fmt.Fprintf(tw, "Training:\tlayer %s, %s lr %g, batch %d, weight decay %g, seed %d, augment %s, %d epochs\n",
-			h.Layer, h.Optimizer, h.LR, h.Batch, h.WeightDecay, h.Seed, aug, h.Epochs)
+			layer, h.Optimizer, h.LR, h.Batch, h.WeightDecay, h.Seed, aug, h.Epochs)
 		fmt.Fprintf(tw, "Accuracy:\tbest epoch %d of %d: train %s, val %s\n", l.BestEpoch, l.Epochs, percent(l.TrainAccuracy), percent(l.ValAccuracy))
 	}
 	tw.Flush()
