@@ -25,6 +25,7 @@ var layer = map[string]int{
 	"imaging/jpeg":            0,
 	"internal/kernel":         0,
 	"internal/npy":            0,
+	"internal/pickleenc":      0,
 	"openapi":                 0,
 	"storage":                 0,
 	"train/dataset":           0,
@@ -37,10 +38,11 @@ var layer = map[string]int{
 	"internal/testimage": 0,
 	"internal/vecs":      0,
 	// What the leaves make: the zoo over its storage, the network over its
-	// kernels, images into tensors, the ONNX writer.
+	// kernels, images into tensors, the ONNX and PaddleClas writers.
 	"imaging":                        1,
 	"nn":                             1,
 	"onnx":                           1,
+	"export/paddle":                  1,
 	"zoo":                            1,
 	"openapi/oas3":                   1,
 	"openapi/gen":                    2,
