@@ -10,8 +10,8 @@ import (
 
 // TestNonFiniteOutputs runs a network whose second image overflows: an
 // answer that would carry NaN or Inf is a 422 naming the output and the
-// image, never a 200 (json.Marshal refuses them, and the header used to
-// be out before it did); answers without them are unaffected.
+// image, never a 200 (json.Marshal refuses them, so the check must come
+// before the header is written); answers without them are unaffected.
 func TestNonFiniteOutputs(t *testing.T) {
 	f := newFake("m")
 	f.nonFinite = true

@@ -51,7 +51,7 @@ const (
 //	@Param			seed			formData	int		false	"Seed"	default(1)
 //	@Param			val_split		formData	number	false	"Fraction held out for validation"	default(0.2)
 //	@Param			augment			formData	string	false	"flip, crop or flip,crop"
-//	@Param			layer			formData	string	false	"Backbone output to train on"	Enums(features, pooled)	default(features)
+//	@Param			layer			formData	string	false	"Backbone output to train on: auto trains on both and keeps the better on validation"	Enums(auto, features, pooled)	default(auto)
 //	@Param			dtype			formData	string	false	"Stored weights (default: the base's)"	Enums(fp32, fp16)
 //	@Success		202				{object}	client.Job
 //	@Header			202				{string}	Location	"/v1/jobs/{id}"

@@ -1,18 +1,15 @@
 package api
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,34 +18,14 @@ import (
 	"github.com/lcnet/lcnet/zoo"
 )
 
-// zipFolder packs a directory tree into a zip.
+// zipFolder packs a directory tree into a zip, one folder down.
 func zipFolder(t testing.TB, dir string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		w, err := zw.Create("set/" + filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if err == nil {
-		err = zw.Close()
-	}
+	b, err := testimage.Zip(dir, "set/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 func textZip(t testing.TB, perClass int) []byte {

@@ -143,7 +143,7 @@ func lineageOf(l *zoo.Lineage) *client.Lineage {
 		BaseName: l.BaseName, BaseVersion: l.BaseVersion, BaseWeightsSHA256: l.BaseWeightsSHA256,
 		DatasetSHA256: l.DatasetSHA256, ValDatasetSHA256: l.ValDatasetSHA256,
 		TrainImages: l.TrainImages, ValImages: l.ValImages,
-		Layer: h.Layer, Augment: h.Augment, Epochs: h.Epochs, LR: h.LR, Batch: h.Batch, WeightDecay: h.WeightDecay,
+		Layer: h.Layer, LayerValAccuracy: h.LayerScores, Augment: h.Augment, Epochs: h.Epochs, LR: h.LR, Batch: h.Batch, WeightDecay: h.WeightDecay,
 		Seed: h.Seed, Optimizer: h.Optimizer, ValSplit: h.ValSplit,
 		BestEpoch: l.BestEpoch, TrainAccuracy: l.TrainAccuracy, ValAccuracy: l.ValAccuracy,
 	}

@@ -10,10 +10,8 @@ import (
 	"testing"
 
 	"github.com/lcnet/lcnet/api/client"
-	"github.com/lcnet/lcnet/imaging"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/testimage"
-	"github.com/lcnet/lcnet/nn"
 )
 
 // TestRealMultiLabel serves the real text-line model with its softmax
@@ -35,23 +33,7 @@ func TestRealMultiLabel(t *testing.T) {
 	img := mustEncode(t, "png", testimage.TextLine(320, 48, "The quick brown fox jumps over the lazy dog 0123"))
 
 	// lcnet infer's logits for the same image, and their sigmoids.
-	model, err := nn.Load(m.Arch, realTensors(t, be, m), nn.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer model.Close()
-	dec, err := imaging.Decode(img, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, h, w, err := imaging.Preprocess(dec, m.Preprocess, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := model.Infer(context.Background(), x, 1, h, w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := directInfer(t, m, realTensors(t, be, m), img)
 	want := make([]float64, out.Classes)
 	for c, l := range out.Logits {
 		want[c] = 1 / (1 + math.Exp(-float64(l)))

@@ -7,9 +7,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/lcnet/lcnet/internal/testdisk"
 	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -18,15 +18,7 @@ import (
 // answer is 507 without the store's path, not a 400 blaming the upload.
 // Skipped where mounting is not allowed.
 func TestUploadToFullStore(t *testing.T) {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Logf("unmounting %s: %v", dir, err)
-		}
-	})
+	dir := testdisk.Tmpfs(t, "1m")
 	st, err := storage.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -30,9 +30,9 @@ func textlinePath(t testing.TB) string {
 	return fixtures.Path(t, "paddle3", "PP-LCNet_x0_25_textline_ori")
 }
 
-// directProbs is what "lcnet infer" computes for one image: the same
+// directInfer is what "lcnet infer" computes for one image: the same
 // decode and preprocessing, then the network with no server in between.
-func directProbs(t testing.TB, m zoo.Manifest, tensors map[string]arch.Tensor, img []byte) []float32 {
+func directInfer(t testing.TB, m zoo.Manifest, tensors map[string]arch.Tensor, img []byte) *nn.Output {
 	t.Helper()
 	model, err := nn.Load(m.Arch, tensors, nn.Options{Threads: 1})
 	if err != nil {
@@ -51,7 +51,13 @@ func directProbs(t testing.TB, m zoo.Manifest, tensors map[string]arch.Tensor, i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Probabilities
+	return out
+}
+
+// directProbs is directInfer's probabilities.
+func directProbs(t testing.TB, m zoo.Manifest, tensors map[string]arch.Tensor, img []byte) []float32 {
+	t.Helper()
+	return directInfer(t, m, tensors, img).Probabilities
 }
 
 func TestRealTextLine(t *testing.T) {

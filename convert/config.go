@@ -163,7 +163,9 @@ func (c *Config) parseArch(n *yaml.Node) error {
 		case "class_num":
 			err = decodeInt(v, &a.ClassNum, 1, 1<<20)
 		case "class_expand":
-			err = decodeInt(v, &a.ClassExpand, 1, 1<<16)
+			// 0 is what a program without last_conv gives; Validate
+			// still wants at least 1 with use_last_conv.
+			err = decodeInt(v, &a.ClassExpand, 0, 1<<16)
 		case "use_last_conv":
 			err = v.Decode(&a.UseLastConv)
 		case "dropout_prob":

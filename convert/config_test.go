@@ -91,6 +91,8 @@ func TestParseConfigArchKeys(t *testing.T) {
 			func(a arch.Arch) bool {
 				return !a.UseLastConv && a.ClassExpand == 640 && a.DropoutProb == 0.1 && a.ClassNum == 7
 			}},
+		{"no last conv, no expand", "  use_last_conv: False\n  class_expand: 0\n  dropout_prob: 0\n",
+			func(a arch.Arch) bool { return !a.UseLastConv && a.ClassExpand == 0 && a.DropoutProb == 0 }},
 		{"hardswish", "  act: hardswish\n  use_ml_decoder: False\n  use_sync_bn: True\n", func(a arch.Arch) bool { return true }},
 	}
 	for _, tc := range ok {
@@ -124,6 +126,7 @@ func TestParseConfigArchKeys(t *testing.T) {
 		{"zero stride", base + "  stride_list: [0, 2, 2, 2, 2]\n", "Arch.stride_list"},
 		{"class_num", base + "  class_num: 0\n", "Arch.class_num"},
 		{"dropout", base + "  dropout_prob: 1.5\n", "Arch"},
+		{"last conv of no channels", base + "  class_expand: 0\n", "Arch"},
 		{"no Arch", "Global:\n  epochs: 3\n", "Arch"},
 		{"PaddleX module config", "Global:\n  model: PP-LCNet_x0_25_textline_ori\n  mode: train\nTrain:\n  num_classes: 2\n", "Arch"},
 		{"gray input", "Global:\n  image_shape: [1, 224, 224]\nArch:\n  name: PPLCNet_x1_0\n", "Global.image_shape"},

@@ -4,7 +4,7 @@ import "gopkg.in/yaml.v3"
 
 // postThreshold reads the multi-label threshold of an inference.yml's
 // PostProcess: the "threshold" of whichever op carries one, e.g.
-// MultiLabelThreshOutput (PaddleClas, PaddleX PP-LCNet_x1_0_ML) or
+// MultiLabelThreshOutput (PaddleClas' use_multilabel exports) or
 // PersonAttribute (PULC). Per-attribute thresholds such as
 // VehicleAttribute's color_threshold have no single value and are not
 // read; 0 means none, and the server then uses zoo.DefaultThreshold.

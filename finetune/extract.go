@@ -30,26 +30,49 @@ type extractor struct {
 	pp    *imaging.Preprocessor
 	arch  arch.Arch
 	opt   Options
+	// layers are the backbone outputs each cached row holds, side by
+	// side in this order.
+	layers []string
 	// decode and backbone add up the time spent decoding and
 	// preprocessing, and in the network.
 	decode, backbone time.Duration
 }
 
-// dim is the width of the rows the head trains on.
+// dim is the width of the cached rows: every layer's, side by side.
 func (e *extractor) dim() int {
-	if e.opt.Layer == LayerPooled {
+	n := 0
+	for _, l := range e.layers {
+		n += e.width(l)
+	}
+	return n
+}
+
+// width is the width of one layer's rows.
+func (e *extractor) width(layer string) int {
+	if layer == LayerPooled {
 		return e.arch.LastChannels()
 	}
 	return e.arch.FeatureDim()
 }
 
-// scale is what the served network multiplies the rows by before fc: the
-// dropout in downscale_in_infer mode follows last_conv and scales by 1-p
-// (nn folds it into fc's weights). The head must be trained on exactly what
-// fc sees, so the rows carry the factor; without last_conv there is no
-// dropout layer.
-func (e *extractor) scale() float32 {
-	if e.opt.Layer == LayerFeatures && e.arch.UseLastConv {
+// span is where layer's columns sit in a cached row.
+func (e *extractor) span(layer string) (from, to int) {
+	for _, l := range e.layers {
+		if l == layer {
+			return from, from + e.width(l)
+		}
+		from += e.width(l)
+	}
+	panic("finetune: span of a layer that was not extracted: " + layer)
+}
+
+// scale is what the served network multiplies layer's rows by before fc:
+// the dropout in downscale_in_infer mode follows last_conv and scales by
+// 1-p (nn folds it into fc's weights). The head must be trained on
+// exactly what fc sees, so the rows carry the factor; without last_conv
+// there is no dropout layer.
+func (e *extractor) scale(layer string) float32 {
+	if layer == LayerFeatures && e.arch.UseLastConv {
 		return float32(1 - e.arch.DropoutProb)
 	}
 	return 1
@@ -193,7 +216,6 @@ func (e *extractor) prepareOne(set *dataset.Set, i int, augs []string) ([]sample
 // allow (one when the preprocessing has a fixed output size), and caches
 // the rows.
 func (e *extractor) infer(ctx context.Context, samples []sample, offset int, cache *features.Cache) error {
-	scale := e.scale()
 	for len(samples) > 0 {
 		h, w := samples[0].h, samples[0].w
 		var group, rest []sample
@@ -213,14 +235,19 @@ func (e *extractor) infer(ctx context.Context, samples []sample, offset int, cac
 		if err != nil {
 			return fmt.Errorf("finetune: backbone: %w", err)
 		}
-		src, d := out.Features, out.FeatureDim
-		if e.opt.Layer == LayerPooled {
-			src, d = out.Pooled, out.PooledDim
-		}
-		row := make([]float32, d)
+		row := make([]float32, e.dim())
 		for j, s := range group {
-			for k, v := range src[j*d : (j+1)*d] {
-				row[k] = v * scale
+			at := 0
+			for _, layer := range e.layers {
+				src, d := out.Features, out.FeatureDim
+				if layer == LayerPooled {
+					src, d = out.Pooled, out.PooledDim
+				}
+				scale := e.scale(layer)
+				for k, v := range src[j*d : (j+1)*d] {
+					row[at+k] = v * scale
+				}
+				at += d
 			}
 			if err := cache.Put(features.Key{Image: offset + s.item, Aug: s.aug}, row); err != nil {
 				return fmt.Errorf("finetune: caching features: %w", err)

@@ -32,6 +32,13 @@ const (
 	// last_conv (use_last_conv false), so the served fc reads the pool
 	// directly and no dropout scale applies.
 	LayerPooled = "pooled"
+	// LayerAuto trains a head on each of the two and keeps the one with
+	// the better validation accuracy, the pool on a tie (fewer weights).
+	// A task model's last_conv (a 2-class orientation model's, say) can
+	// serve new classes much worse than its pool, an ImageNet model's
+	// better: the held-out images decide. Without validation it is
+	// LayerFeatures.
+	LayerAuto = "auto"
 )
 
 // Augmentations Options.Augment accepts.
@@ -60,7 +67,7 @@ type Options struct {
 	// Augment lists AugFlip and/or AugCrop: each adds one more feature row
 	// per training image.
 	Augment []string
-	// Layer is LayerFeatures (default) or LayerPooled.
+	// Layer is LayerAuto (default), LayerFeatures or LayerPooled.
 	Layer string
 	// DType of the new version; default the base's.
 	DType zoo.DType
@@ -90,10 +97,12 @@ const (
 
 // Progress reports a running Run. In StageExtract, Done of Total images
 // have gone through the backbone; in StageTrain, Epoch is the epoch just
-// finished (Done of Total epochs).
+// finished of the head on Layer, and Done of Total counts epochs over all
+// the layers tried.
 type Progress struct {
 	Stage       string
 	Done, Total int
+	Layer       string
 	Epoch       head.EpochStats
 }
 
@@ -115,16 +124,20 @@ type Result struct {
 	// TrainSet in order, one row per augmentation (the image as is first).
 	TrainSet, ValSet           *dataset.Set
 	TrainFeatures, ValFeatures head.Dataset
+	// Layer is the layer the stored head reads; LayerScores the best
+	// validation accuracy of each layer LayerAuto tried.
+	Layer       string
+	LayerScores map[string]float64
 }
 
 // WithDefaults returns o with zero fields replaced by their defaults and
 // checked; the error wraps ErrOption or head.ErrOption and names the field.
 func (o Options) WithDefaults() (Options, error) {
 	if o.Layer == "" {
-		o.Layer = LayerFeatures
+		o.Layer = LayerAuto
 	}
-	if o.Layer != LayerFeatures && o.Layer != LayerPooled {
-		return o, fmt.Errorf("%w: layer %q, want %q or %q", ErrOption, o.Layer, LayerFeatures, LayerPooled)
+	if o.Layer != LayerAuto && o.Layer != LayerFeatures && o.Layer != LayerPooled {
+		return o, fmt.Errorf("%w: layer %q, want %q, %q or %q", ErrOption, o.Layer, LayerAuto, LayerFeatures, LayerPooled)
 	}
 	if o.Threads <= 0 {
 		o.Threads = runtime.NumCPU()
@@ -227,7 +240,8 @@ func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, 
 	if err != nil {
 		return nil, fmt.Errorf("finetune: base model %s:%s: %w", bm.Name, bm.Version, err)
 	}
-	ex := &extractor{model: model, pp: pp, arch: bm.Arch, opt: opt}
+	layers := candidates(opt.Layer, bm.Arch.UseLastConv, valSet != nil && len(valSet.Items) > 0)
+	ex := &extractor{model: model, pp: pp, arch: bm.Arch, opt: opt, layers: layers}
 	dim := ex.dim()
 	cache, err := features.New(dim, opt.CacheMemory, opt.CacheDir)
 	if err != nil {
@@ -279,17 +293,36 @@ func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, 
 	res.Rows = res.TrainFeatures.Len()
 
 	t1 := time.Now()
-	hr, err := head.Train(ctx, res.TrainFeatures, res.ValFeatures, opt.Head, func(st head.EpochStats) {
-		if opt.Progress != nil {
-			opt.Progress(Progress{Stage: StageTrain, Done: st.Epoch, Total: opt.Head.Epochs, Epoch: st})
+	allTrain, allVal := res.TrainFeatures, res.ValFeatures
+	res.LayerScores = map[string]float64{}
+	var hr *head.Result
+	for i, layer := range layers {
+		from, to := ex.span(layer)
+		tr, va := columns(allTrain, from, to), columns(allVal, from, to)
+		r, err := head.Train(ctx, tr, va, opt.Head, func(st head.EpochStats) {
+			if opt.Progress != nil {
+				opt.Progress(Progress{Stage: StageTrain, Layer: layer, Done: i*opt.Head.Epochs + st.Epoch,
+					Total: len(layers) * opt.Head.Epochs, Epoch: st})
+			}
+			if opt.Yield {
+				runtime.Gosched()
+			}
+		})
+		if err != nil {
+			return nil, err
 		}
-		if opt.Yield {
-			runtime.Gosched()
+		if len(layers) > 1 {
+			res.LayerScores[layer] = r.Best.ValAccuracy
 		}
-	})
-	if err != nil {
-		return nil, err
+		// Candidates come pool first, so a tie keeps the pool.
+		if hr == nil || r.Best.ValAccuracy > hr.Best.ValAccuracy {
+			hr, res.Layer, res.TrainFeatures, res.ValFeatures = r, layer, tr, va
+		}
 	}
+	if len(res.LayerScores) == 0 {
+		res.LayerScores = nil
+	}
+	opt.Layer, lin.Hyper.Layer, lin.Hyper.LayerScores = res.Layer, res.Layer, res.LayerScores
 	res.TrainTime = time.Since(t1)
 	res.Head = hr
 	lin.TrainImages, lin.ValImages = res.TrainImages, res.ValImages
@@ -347,6 +380,35 @@ func rows(c *features.Cache, s *dataset.Set, offset int, ok []bool, augs int) (h
 		}
 	}
 	return d, nil
+}
+
+// candidates lists the layers to train a head on for the Layer option
+// asked: the pool first, which wins ties.
+func candidates(layer string, lastConv, validated bool) []string {
+	switch {
+	case layer != LayerAuto:
+		return []string{layer}
+	case !lastConv:
+		// Without last_conv the features are the pool.
+		return []string{LayerFeatures}
+	case !validated:
+		return []string{LayerFeatures}
+	}
+	return []string{LayerPooled, LayerFeatures}
+}
+
+// columns returns d with each row cut to columns [from, to) (sharing the
+// rows' memory).
+func columns(d head.Dataset, from, to int) head.Dataset {
+	if len(d.Rows) == 0 || (from == 0 && to == len(d.Rows[0])) {
+		return d
+	}
+	rows := make([][]float32, len(d.Rows))
+	for i, r := range d.Rows {
+		rows[i] = r[from:to:to]
+	}
+	d.Rows = rows
+	return d
 }
 
 // newVersion builds the manifest and tensors of the fine-tuned version:

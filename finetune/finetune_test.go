@@ -3,6 +3,7 @@ package finetune_test
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -157,10 +158,12 @@ func servedRow(m zoo.Manifest, out *nn.Output, i int) []float32 {
 // The text-line model's last_conv was trained for two classes: its 1280
 // features separate these four (inverted text from rotated) far less well
 // than the 128-channel pool does (0.82 against 0.98 held-out when
-// measured), so the bar is 0.95 on the pool and 0.75 on the features.
+// measured), so the bar is 0.95 on the pool and 0.75 on the features;
+// the default, auto, must see that on the validation split and keep the
+// pool.
 func TestTextLineEndToEnd(t *testing.T) {
-	minAccuracy := map[string]float64{finetune.LayerPooled: 0.95, finetune.LayerFeatures: 0.75}
-	for _, layer := range []string{finetune.LayerFeatures, finetune.LayerPooled} {
+	minAccuracy := map[string]float64{finetune.LayerPooled: 0.95, finetune.LayerFeatures: 0.75, finetune.LayerAuto: 0.95}
+	for _, layer := range []string{finetune.LayerFeatures, finetune.LayerPooled, finetune.LayerAuto} {
 		t.Run(layer, func(t *testing.T) {
 			if layer == finetune.LayerFeatures && testing.Short() {
 				t.Skip("one layer is enough in -short")
@@ -169,7 +172,7 @@ func TestTextLineEndToEnd(t *testing.T) {
 			train, held := textSet(t, 40, 0), textSet(t, 15, 40)
 			start := time.Now()
 			res, err := finetune.Run(context.Background(), z, "textline", train, nil, finetune.Options{
-				Name: "lines", ValSplit: 0.2, Layer: layer, Augment: []string{"crop"},
+				Name: "lines", ValSplit: 0.2, Layer: map[string]string{finetune.LayerAuto: ""}[layer] + map[bool]string{true: layer}[layer != finetune.LayerAuto], Augment: []string{"crop"},
 				Head: head.Options{Epochs: 40, LR: 0.01},
 			})
 			took := time.Since(start)
@@ -184,12 +187,23 @@ func TestTextLineEndToEnd(t *testing.T) {
 			if took > 120*time.Second {
 				t.Errorf("training took %v", took)
 			}
+			chosen := res.Layer
+			switch {
+			case layer != finetune.LayerAuto && (chosen != layer || res.LayerScores != nil):
+				t.Fatalf("layer %s: trained on %s, scores %v", layer, chosen, res.LayerScores)
+			case layer == finetune.LayerAuto:
+				sp, sf := res.LayerScores[finetune.LayerPooled], res.LayerScores[finetune.LayerFeatures]
+				t.Logf("auto: validation accuracy pooled %.3f, features %.3f: kept %s", sp, sf, chosen)
+				if len(res.LayerScores) != 2 || res.Head.Best.ValAccuracy != max(sp, sf) || (chosen == finetune.LayerFeatures) != (sf > sp) {
+					t.Fatalf("auto kept %s (val %.3f) with scores %v", chosen, res.Head.Best.ValAccuracy, res.LayerScores)
+				}
+			}
 			m := res.Manifest
 			if m.Name != "lines" || m.Version != "1" || m.Arch.ClassNum != 4 || !slices.Equal(m.Labels, testimage.TextClasses) {
 				t.Fatalf("manifest %s:%s, %d classes, labels %v", m.Name, m.Version, m.Arch.ClassNum, m.Labels)
 			}
-			if m.Arch.UseLastConv != (layer == finetune.LayerFeatures) {
-				t.Errorf("use_last_conv %v for layer %s", m.Arch.UseLastConv, layer)
+			if m.Arch.UseLastConv != (chosen == finetune.LayerFeatures) {
+				t.Errorf("use_last_conv %v for layer %s", m.Arch.UseLastConv, chosen)
 			}
 			base, err := z.Resolve(context.Background(), "textline", "")
 			if err != nil {
@@ -198,7 +212,7 @@ func TestTextLineEndToEnd(t *testing.T) {
 			lin := m.Lineage
 			if lin == nil || lin.BaseName != "textline" || lin.BaseVersion != base.Version || lin.BaseWeightsSHA256 != base.WeightsSHA256 ||
 				len(lin.DatasetSHA256) != 64 || lin.TrainImages != 128 || lin.ValImages != 32 || lin.BestEpoch != res.Head.BestEpoch ||
-				lin.Hyper.Layer != layer || lin.Hyper.Epochs != 40 || lin.Hyper.ValSplit != 0.2 || !slices.Equal(lin.Hyper.Augment, []string{"crop"}) {
+				lin.Hyper.Layer != chosen || !maps.Equal(lin.Hyper.LayerScores, res.LayerScores) || lin.Hyper.Epochs != 40 || lin.Hyper.ValSplit != 0.2 || !slices.Equal(lin.Hyper.Augment, []string{"crop"}) {
 				t.Fatalf("lineage %+v", lin)
 			}
 			if got, err := z.Resolve(context.Background(), "lines", "1"); err != nil || got.Lineage == nil || got.Lineage.DatasetSHA256 != lin.DatasetSHA256 {

@@ -2,14 +2,12 @@ package imaging
 
 import (
 	"image"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
+	"github.com/lcnet/lcnet/internal/ortrun"
 	"github.com/lcnet/lcnet/internal/testimage"
 )
 
@@ -20,7 +18,6 @@ import (
 // above 0.99, which is what the e2e test asks of lcnet's own network.
 func TestTextLineThroughONNXRuntime(t *testing.T) {
 	model := fixtures.Path(t, "onnx", "PP-LCNet_x0_25_textline_ori.onnx")
-	script := ortScript(t)
 	// The model's inference.yml: resize to 160x80, ImageNet mean/std.
 	p := arch.Preprocess{ResizeWidth: 160, ResizeHeight: 80, Scale: 1.0 / 255,
 		Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}, ChannelOrder: "RGB"}
@@ -46,22 +43,13 @@ func TestTextLineThroughONNXRuntime(t *testing.T) {
 			}
 		}
 	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "x.npy")
-	if err := npy.WriteFile(in, &npy.Array{Shape: []int{len(names), 3, 80, 160}, Data: batch}); err != nil {
-		t.Fatal(err)
+	outs := ortrun.Run(t, model, &npy.Array{Shape: []int{len(names), 3, 80, 160}, Data: batch})
+	if len(outs) != 1 {
+		t.Fatalf("%d outputs, want one (the softmax)", len(outs))
 	}
-	out := filepath.Join(dir, "out")
-	if b, err := exec.CommandContext(t.Context(), "node", script, model, in, out).CombinedOutput(); err != nil {
-		t.Fatalf("ort_infer.mjs: %v\n%s", err, b)
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "*.npy"))
-	if len(files) != 1 {
-		t.Fatalf("outputs %v, want one (the softmax)", files)
-	}
-	probs, err := npy.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
+	var probs *npy.Array
+	for _, a := range outs {
+		probs = a
 	}
 	for i, n := range names {
 		p0, p180 := probs.Data[2*i], probs.Data[2*i+1]
@@ -74,28 +62,4 @@ func TestTextLineThroughONNXRuntime(t *testing.T) {
 			t.Errorf("%s: class %d scored %.4f, want above 0.99", n, want, score)
 		}
 	}
-}
-
-// ortScript finds e2e/bench/ort_infer.mjs with node and onnxruntime-node
-// installed (as convert's ONNX tests do); outside CI their absence skips.
-func ortScript(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bench := filepath.Join(root, "e2e", "bench")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join(bench, "node_modules", "onnxruntime-node")); err != nil {
-		missing = "onnxruntime-node is not installed (cd e2e/bench && npm ci --ignore-scripts)"
-	}
-	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s, and CI must run the ONNX Runtime checks", missing)
-		}
-		t.Skipf("%s; skipping the ONNX Runtime check", missing)
-	}
-	return filepath.Join(bench, "ort_infer.mjs")
 }

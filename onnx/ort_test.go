@@ -4,67 +4,23 @@ import (
 	"bytes"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/internal/npy"
+	"github.com/lcnet/lcnet/internal/ortrun"
 )
 
-// ortScript finds e2e/bench/ort_infer.mjs and checks that node and
-// onnxruntime-node are installed; outside CI their absence skips the test.
-func ortScript(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	bench := filepath.Join(dir, "e2e", "bench")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join(bench, "node_modules", "onnxruntime-node")); err != nil {
-		missing = "onnxruntime-node is not installed (cd e2e/bench && npm ci --ignore-scripts)"
-	}
-	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s, and CI must run the ONNX Runtime checks", missing)
-		}
-		t.Skipf("%s; skipping the ONNX Runtime check", missing)
-	}
-	return filepath.Join(bench, "ort_infer.mjs")
-}
-
-// runORT runs model on x under ONNX Runtime and returns its outputs by name.
+// runORT runs model on x under ONNX Runtime and returns the named outputs.
 func runORT(t *testing.T, model string, x *npy.Array, names ...string) map[string]*npy.Array {
 	t.Helper()
-	script := ortScript(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "input.npy")
-	if err := npy.WriteFile(in, x); err != nil {
-		t.Fatal(err)
-	}
-	outDir := filepath.Join(dir, "out")
-	cmd := exec.CommandContext(t.Context(), "node", script, model, in, outDir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ort_infer.mjs %s: %v\n%s", model, err, out)
-	}
+	all := ortrun.Run(t, model, x)
 	res := map[string]*npy.Array{}
 	for _, n := range names {
-		a, err := npy.ReadFile(filepath.Join(outDir, n+".npy"))
-		if err != nil {
-			t.Fatalf("output %s: %v", n, err)
+		a, ok := all[n]
+		if !ok {
+			t.Fatalf("ONNX Runtime gave no output %s", n)
 		}
 		res[n] = a
 	}

@@ -8,23 +8,16 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/lcnet/lcnet/internal/testdisk"
 )
 
 // TestLocalFullDisk fills a 1 MiB tmpfs: the write must fail with
 // ErrNoSpace and leave no temp file behind. Skipped where mounting is not
 // allowed (not root, no tmpfs, containers without CAP_SYS_ADMIN).
 func TestLocalFullDisk(t *testing.T) {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Logf("unmounting %s: %v", dir, err)
-		}
-	})
+	dir := testdisk.Tmpfs(t, "1m")
 	l, err := NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -85,6 +85,9 @@ type Hyperparameters struct {
 	// Layer is the backbone output the head was trained on: "features"
 	// (after last_conv) or "pooled" (the global pool; last_conv is dropped).
 	Layer string `json:"layer"`
+	// LayerScores holds, when the layer was chosen by validation (layer
+	// "auto"), the best validation accuracy of a head on each layer.
+	LayerScores map[string]float64 `json:"layer_val_accuracy,omitempty"`
 }
 
 // Source is the provenance of a version.

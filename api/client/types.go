@@ -103,19 +103,22 @@ type Lineage struct {
 	ValDatasetSHA256  string `json:"val_dataset_sha256,omitempty"`
 	TrainImages       int    `json:"train_images" example:"128"`
 	ValImages         int    `json:"val_images" example:"32"`
-	// Layer is "features" (1280-wide embedding) or "pooled" (last_conv dropped).
-	Layer         string   `json:"layer" example:"features" enums:"features,pooled"`
-	Augment       []string `json:"augment,omitempty" example:"flip"`
-	Epochs        int      `json:"epochs" example:"30"`
-	LR            float64  `json:"lr" example:"0.001"`
-	Batch         int      `json:"batch" example:"32"`
-	WeightDecay   float64  `json:"weight_decay"`
-	Seed          uint64   `json:"seed" example:"1"`
-	Optimizer     string   `json:"optimizer" example:"adam"`
-	ValSplit      float64  `json:"val_split,omitempty" example:"0.2"`
-	BestEpoch     int      `json:"best_epoch" example:"12"`
-	TrainAccuracy float64  `json:"train_accuracy" example:"0.98"`
-	ValAccuracy   float64  `json:"val_accuracy" example:"0.95"`
+	// Layer is "features" (1280-wide embedding) or "pooled" (last_conv
+	// dropped); LayerValAccuracy, when the layer was chosen by validation
+	// (layer "auto"), the best validation accuracy of each.
+	Layer            string             `json:"layer" example:"pooled" enums:"features,pooled"`
+	LayerValAccuracy map[string]float64 `json:"layer_val_accuracy,omitempty"`
+	Augment          []string           `json:"augment,omitempty" example:"flip"`
+	Epochs           int                `json:"epochs" example:"30"`
+	LR               float64            `json:"lr" example:"0.001"`
+	Batch            int                `json:"batch" example:"32"`
+	WeightDecay      float64            `json:"weight_decay"`
+	Seed             uint64             `json:"seed" example:"1"`
+	Optimizer        string             `json:"optimizer" example:"adam"`
+	ValSplit         float64            `json:"val_split,omitempty" example:"0.2"`
+	BestEpoch        int                `json:"best_epoch" example:"12"`
+	TrainAccuracy    float64            `json:"train_accuracy" example:"0.98"`
+	ValAccuracy      float64            `json:"val_accuracy" example:"0.95"`
 } // @name api.Lineage
 
 // Job states.

@@ -2,31 +2,68 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/export/paddle"
 	"github.com/lcnet/lcnet/onnx"
+	"github.com/lcnet/lcnet/zoo"
 )
+
+// progressAfter is how long a write runs before it shows a progress bar:
+// a small model is written before a bar would be worth drawing.
+const progressAfter = time.Second
 
 func (a *app) exportCmd() *cobra.Command {
 	var store, ref, format, out string
 	var opset int
 	cmd := &cobra.Command{
-		Use:   "export --model NAME[:VERSION] --format onnx --out FILE",
-		Short: "Export a zoo model to ONNX",
-		Long: `Export writes a zoo model as an ONNX file with BatchNorm folded into the
-convolutions. The graph takes x [N,3,H,W] (float32, normalized as the
-model's preprocessing says; N, H and W are dynamic) and has four outputs:
-logits and probabilities [N,classes], features [N,feature_dim] and pooled
-[N,channels]. The labels and preprocessing are stored in the model's
-metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
+		Use:   "export --model NAME[:VERSION] --format onnx|paddle --out FILE|DIR",
+		Short: "Export a zoo model to ONNX or back to PaddlePaddle",
+		Long: `Export writes a zoo model in another framework's format. Weights are
+always written as fp32: an fp16 model is widened, and each value is the
+fp16 value exactly, so converting back with --dtype fp16 gives the same
+weights.
+
+--format onnx (the default) writes FILE, an ONNX graph with BatchNorm
+folded into the convolutions. It takes x [N,3,H,W] (float32, normalized as
+the model's preprocessing says; N, H and W are dynamic) and has four
+outputs: logits and probabilities [N,classes], features [N,feature_dim] and
+pooled [N,channels]. The labels and preprocessing are stored in the
+model's metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).
+
+--format paddle writes into DIR (created if needed) what PaddleClas gives
+a user for the model:
+  NAME.pdparams  the dygraph state dict, as paddle.save writes it: a pickle
+                 of PaddleClas' parameter names to float32 numpy arrays,
+                 BatchNorm unfolded (the zoo keeps it unfolded), fc.weight
+                 as [in, out], then StructuredToParameterName@@
+  NAME.yaml      a PaddleClas config with the network (Arch), input size
+                 and head (Global), the preprocessing (Infer.transforms)
+                 and the post-process (Topk, or MultiLabelThreshOutput with
+                 the model's threshold)
+  labels.txt     the class names as "N name" lines, when the model has them
+It then prints the lcnet convert command that reads the three files back
+into the same model (with --dtype fp16 and --decode when the model has
+them, which PaddleClas' files do not state). A fine-tuned model's lineage
+stays in the zoo. A model PaddleClas' files cannot state exactly (a class
+name with a tab or line break, a pipeline without a resize) is refused
+with the reason, and nothing is written.`,
 		Example: `  lcnet export --model PPLCNet_x1_0 --format onnx --out pplcnet_x1_0.onnx
-  lcnet export --model textline:2 --format onnx --opset 13 --out textline.onnx`,
+  lcnet export --model textline:2 --format onnx --opset 13 --out textline.onnx
+
+  # Back to PaddleClas, and the round trip into a new zoo model
+  lcnet export --model lines --format paddle --out ./lines_paddle
+  lcnet convert ./lines_paddle/lines.pdparams -c ./lines_paddle/lines.yaml \
+    --labels ./lines_paddle/labels.txt --name lines-again`,
 		Args: exactArgs(0, "no positional arguments (use --model and --out)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -34,8 +71,13 @@ metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
 				return usagef("--model is required")
 			case out == "":
 				return usagef("--out is required")
-			case strings.ToLower(format) != "onnx":
-				return usagef("--format %q: only onnx is supported", format)
+			}
+			f := strings.ToLower(format)
+			if f != "onnx" && f != "paddle" {
+				return usagef("--format %q: want onnx or paddle", format)
+			}
+			if f == "paddle" && cmd.Flags().Changed("opset") {
+				return usagef("--opset is for --format onnx")
 			}
 			ctx := cmd.Context()
 			z, m, err := resolveRef(ctx, store, ref, "--model")
@@ -46,52 +88,104 @@ metadata_props (lcnet.labels, lcnet.preprocess, lcnet.arch).`,
 			if err != nil {
 				return err
 			}
-			meta := map[string]string{"lcnet.model": m.Name + ":" + m.Version}
-			if b, err := json.Marshal(m.Labels); err == nil && len(m.Labels) > 0 {
-				meta["lcnet.labels"] = string(b)
+			if f == "paddle" {
+				return a.exportPaddle(ctx, m, tensors, out)
 			}
-			if b, err := json.Marshal(m.Preprocess); err == nil {
-				meta["lcnet.preprocess"] = string(b)
-			}
-			opts := onnx.Options{Opset: opset, ProducerVersion: versionString(), Metadata: meta}
-			// Write beside the target and rename, so a failed export never
-			// leaves a truncated .onnx where a good one was expected.
-			tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			bw := bufio.NewWriter(tmp)
-			if err := onnx.Write(bw, m.Arch, tensors, opts); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := bw.Flush(); err != nil {
-				tmp.Close()
-				return fmt.Errorf("writing %s: %w", out, err)
-			}
-			if err := tmp.Close(); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
-			}
-			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return err
-			}
-			st, err := os.Stat(out)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "%s  %s:%s, %s\n", out, m.Name, m.Version, humanBytes(st.Size()))
-			return nil
+			return a.exportONNX(m, tensors, out, opset)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&ref, "model", "", "model as NAME or NAME:VERSION (required)")
-	f.StringVar(&format, "format", "onnx", "output format (onnx)")
-	f.StringVar(&out, "out", "", "output file (required)")
-	f.IntVar(&opset, "opset", 0, fmt.Sprintf("ONNX opset, 13 to 21 (default %d)", onnx.DefaultOpset))
+	fl := cmd.Flags()
+	fl.StringVar(&ref, "model", "", "model as NAME or NAME:VERSION (required)")
+	fl.StringVar(&format, "format", "onnx", "output format: onnx (a file) or paddle (a directory)")
+	fl.StringVar(&out, "out", "", "output file (onnx) or directory (paddle) (required)")
+	fl.IntVar(&opset, "opset", 0, fmt.Sprintf("ONNX opset, 13 to 21 (default %d)", onnx.DefaultOpset))
 	a.storeFlag(cmd, &store)
 	return cmd
+}
+
+func (a *app) exportONNX(m zoo.Manifest, tensors map[string]arch.Tensor, out string, opset int) error {
+	meta := map[string]string{"lcnet.model": m.Name + ":" + m.Version}
+	if b, err := json.Marshal(m.Labels); err == nil && len(m.Labels) > 0 {
+		meta["lcnet.labels"] = string(b)
+	}
+	if b, err := json.Marshal(m.Preprocess); err == nil {
+		meta["lcnet.preprocess"] = string(b)
+	}
+	opts := onnx.Options{Opset: opset, ProducerVersion: versionString(), Metadata: meta}
+	// Write beside the target and rename, so a failed export never
+	// leaves a truncated .onnx where a good one was expected.
+	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriter(tmp)
+	if err := onnx.Write(bw, m.Arch, tensors, opts); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return err
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s  %s:%s, %s\n", out, m.Name, m.Version, humanBytes(st.Size()))
+	return nil
+}
+
+func (a *app) exportPaddle(ctx context.Context, m zoo.Manifest, tensors map[string]arch.Tensor, dir string) error {
+	bar := newProgressBar(a.stderr, "writing "+m.Name+".pdparams")
+	bar.after = progressAfter
+	comment := fmt.Sprintf("PaddleClas config of lcnet model %s:%s, written by lcnet export --format paddle.\n"+
+		"Weights: %s.pdparams (fp32, BatchNorm unfolded).", m.Name, m.Version, m.Name)
+	files, err := paddle.Write(ctx, dir, m.Name, paddle.Model{
+		Arch:       m.Arch,
+		Preprocess: m.Preprocess,
+		Labels:     m.Labels,
+		Threshold:  m.Threshold,
+	}, tensors, paddle.Options{Comment: comment, Progress: bar.Update})
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(files.Params)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s  %s:%s, %s\n%s\n", files.Params, m.Name, m.Version, humanBytes(st.Size()), files.Config)
+	back := []string{"lcnet convert", shellQuote(files.Params), "--config", shellQuote(files.Config)}
+	if files.Labels != "" {
+		fmt.Fprintln(a.stdout, files.Labels)
+		back = append(back, "--labels", shellQuote(files.Labels))
+	}
+	back = append(back, "--name", m.Name)
+	if m.DType == zoo.FP16 {
+		back = append(back, "--dtype fp16")
+	}
+	if m.Preprocess.Decode != "" {
+		back = append(back, "--decode", m.Preprocess.Decode)
+	}
+	fmt.Fprintf(a.stdout, "convert back with: %s\n", strings.Join(back, " "))
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but the
+// characters paths usually have.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:+,=@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

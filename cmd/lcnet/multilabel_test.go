@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lcnet/lcnet/arch"
@@ -39,6 +40,9 @@ func TestClassifyMultiLabel(t *testing.T) {
 	pir.SigmoidHead(t)
 	store, tmp := t.TempDir(), t.TempDir()
 	mustLcnet(t, "convert", pir.Dir(t, src), "--name", "ml", "--store", store)
+	if show := mustLcnet(t, "zoo", "show", "ml", "--store", store); !strings.Contains(show, "multi-label (sigmoid per label, positive at 0.5)") || !strings.Contains(show, "Arch from:     program") {
+		t.Errorf("zoo show of a sigmoid head:\n%s", show)
+	}
 
 	png := filepath.Join(tmp, "line.png")
 	img := testimage.TextLine(320, 48, "The quick brown fox jumps over the lazy dog 0123")

@@ -19,6 +19,9 @@ type progressBar struct {
 	tty   bool
 	// count shows plain numbers ("120 / 400 images") instead of bytes.
 	count string
+	// after holds the bar back until the work has run this long, so a
+	// quick write shows nothing.
+	after time.Duration
 
 	mu    sync.Mutex
 	start time.Time
@@ -40,6 +43,9 @@ func (p *progressBar) Update(done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
+	if now.Sub(p.start) < p.after {
+		return
+	}
 	if p.drawn && now.Sub(p.last) < 100*time.Millisecond && done != total {
 		return
 	}

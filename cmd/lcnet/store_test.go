@@ -62,7 +62,7 @@ func TestConvertAndZoo(t *testing.T) {
 		t.Fatalf("zoo holds %v, want m:1 m:2", refs)
 	}
 	show := mustLcnet(t, "zoo", "show", "m", "--store", store)
-	for _, want := range []string{"m:2", "fp16", "1000", "224x224", "tench"} {
+	for _, want := range []string{"m:2", "fp16", "1000", "224x224", "tench", "Arch from:     ImageNet defaults"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("zoo show m does not mention %q:\n%s", want, show)
 		}

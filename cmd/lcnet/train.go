@@ -51,7 +51,9 @@ counted.
 --layer features trains on the 1280-wide embedding the served fc reads;
 --layer pooled trains on the backbone's global pool and drops last_conv from
 the new model, which suits small bases trained for few classes (such as the
-text-line orientation model) better.
+text-line orientation model) better. --layer auto (the default) trains a
+head on each and keeps the one with the better validation accuracy (the
+pool on a tie); without validation images it is features.
 
 On success it prints NEW:VERSION on the first line and a summary on the
 second; progress and one line per epoch go to stderr.`,
@@ -81,7 +83,7 @@ second; progress and one line per epoch go to stderr.`,
 	fl.Float64Var(&f.weightDecay, "weight-decay", 0, "weight decay on the head's weights")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initialisation, shuffling, split and crops")
 	fl.StringVar(&f.augment, "augment", "", "extra training rows per image: flip, crop or flip,crop")
-	fl.StringVar(&f.layer, "layer", finetune.LayerFeatures, "backbone output to train on: features or pooled")
+	fl.StringVar(&f.layer, "layer", finetune.LayerAuto, "backbone output to train on: auto (the better on validation), features or pooled")
 	fl.StringVar(&f.dtype, "dtype", "", "weight storage of the new model: fp32 or fp16 (default: the base's)")
 	fl.StringVar(&f.optimizer, "optimizer", head.Adam, "adam or sgd")
 	a.storeFlag(cmd, &f.store)
@@ -150,7 +152,7 @@ func (a *app) train(cmd *cobra.Command, f trainFlags) error {
 			bar.Update(int64(p.Done), int64(p.Total))
 		case finetune.StageTrain:
 			bar.Done()
-			writeEpoch(a.stderr, p.Epoch, p.Total)
+			writeEpoch(a.stderr, p.Layer, p.Epoch, opt.Head.Epochs)
 		}
 	}
 	res, err := finetune.Run(ctx, z, f.from, train, val, opt)
@@ -167,8 +169,8 @@ func (a *app) train(cmd *cobra.Command, f trainFlags) error {
 	return nil
 }
 
-func writeEpoch(w io.Writer, st head.EpochStats, total int) {
-	fmt.Fprintf(w, "epoch %*d/%d  loss %.4f  train %s  val %s\n", len(fmt.Sprint(total)), st.Epoch, total, st.TrainLoss, percent(st.TrainAccuracy), percent(st.ValAccuracy))
+func writeEpoch(w io.Writer, layer string, st head.EpochStats, total int) {
+	fmt.Fprintf(w, "%-8s epoch %*d/%d  loss %.4f  train %s  val %s\n", layer, len(fmt.Sprint(total)), st.Epoch, total, st.TrainLoss, percent(st.TrainAccuracy), percent(st.ValAccuracy))
 }
 
 // percent prints an accuracy; a negative one means "not measured".

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"archive/zip"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,32 +101,9 @@ func must(t *testing.T, err error) {
 
 func writeZip(t *testing.T, file, dir string) {
 	t.Helper()
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		w, err := zw.Create(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
+	b, err := testimage.Zip(dir, "")
 	if err == nil {
-		err = zw.Close()
-	}
-	if err == nil {
-		err = f.Close()
+		err = os.WriteFile(file, b, 0o644)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -148,7 +150,20 @@ func showManifest(w io.Writer, m zoo.Manifest) {
 	fmt.Fprintf(tw, "Source:\t%s %s (sha256 %s)\n", m.Source.Format, m.Source.Name, m.Source.SHA256)
 	fmt.Fprintf(tw, "Architecture:\tPP-LCNet x%s, %d blocks, strides %s, last conv %v (%d), dropout %g\n",
 		scaleString(ar.Scale), len(ar.Blocks), strides(ar), ar.UseLastConv, ar.ClassExpand, ar.DropoutProb)
-	fmt.Fprintf(tw, "Classes:\t%d\n", ar.ClassNum)
+	// A default architecture was assumed, not read: say so where the
+	// user looks when a model answers oddly.
+	switch m.Source.Arch {
+	case zoo.ArchDefault:
+		fmt.Fprintf(tw, "Arch from:\tImageNet defaults (a checkpoint without --config: strides and input size assumed)\n")
+	case "":
+	default:
+		fmt.Fprintf(tw, "Arch from:\t%s\n", m.Source.Arch)
+	}
+	if ar.MultiLabel {
+		fmt.Fprintf(tw, "Classes:\t%d, multi-label (sigmoid per label, positive at %g)\n", ar.ClassNum, m.DecisionThreshold())
+	} else {
+		fmt.Fprintf(tw, "Classes:\t%d\n", ar.ClassNum)
+	}
 	fmt.Fprintf(tw, "Input:\t%s\n", inputSize(m))
 	fmt.Fprintf(tw, "Parameters:\t%s (%d)\n", humanCount(m.Params), m.Params)
 	fmt.Fprintf(tw, "Weights:\t%s, %s, %s, sha256 %s\n", m.WeightsFile, m.DType, humanBytes(m.WeightsSize), m.WeightsSHA256)
@@ -194,8 +209,17 @@ func showManifest(w io.Writer, m zoo.Manifest) {
 		if aug == "" {
 			aug = "none"
 		}
+		layer := h.Layer
+		if len(h.LayerScores) > 0 {
+			// Chosen by validation: show what each layer scored.
+			var tried []string
+			for _, l := range slices.Sorted(maps.Keys(h.LayerScores)) {
+				tried = append(tried, fmt.Sprintf("%s %s", l, percent(h.LayerScores[l])))
+			}
+			layer += " (auto: " + strings.Join(tried, ", ") + ")"
+		}
 		fmt.Fprintf(tw, "Training:\tlayer %s, %s lr %g, batch %d, weight decay %g, seed %d, augment %s, %d epochs\n",
-			h.Layer, h.Optimizer, h.LR, h.Batch, h.WeightDecay, h.Seed, aug, h.Epochs)
+			layer, h.Optimizer, h.LR, h.Batch, h.WeightDecay, h.Seed, aug, h.Epochs)
 		fmt.Fprintf(tw, "Accuracy:\tbest epoch %d of %d: train %s, val %s\n", l.BestEpoch, l.Epochs, percent(l.TrainAccuracy), percent(l.ValAccuracy))
 	}
 	tw.Flush()

@@ -1,9 +1,12 @@
 package testimage
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -91,4 +94,38 @@ func TextFolder(dir string, perClass, first int, seed uint64) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// Zip packs the files under dir into a zip archive, each named by its path
+// below dir after prefix ("set/" puts the folder one level down, as an
+// archive a user zipped from the parent directory would).
+func Zip(dir, prefix string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		w, err := zw.Create(prefix + filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("zipping %s: %w", dir, err)
+	}
+	return buf.Bytes(), nil
 }
