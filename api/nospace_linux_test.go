@@ -36,15 +36,7 @@ func TestUploadToFullStore(t *testing.T) {
 // 1 MiB tmpfs: 507, as an upload to a full store, not a 400 blaming the
 // data set.
 func TestFinetuneToFullTempDir(t *testing.T) {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Logf("unmounting %s: %v", dir, err)
-		}
-	})
+	dir := testdisk.Tmpfs(t, "1m")
 	z, _ := realZoo(t, map[string]string{"m": textlinePath(t)})
 	ts, _ := serveZoo(t, z, func(c *Config) { c.TempDir = dir })
 	var body bytes.Buffer
