@@ -46,6 +46,9 @@ func Convert(swagger2 []byte) (*openapi3.T, error) {
 		return nil, fmt.Errorf("oas3: the document has no %s schema", problemSchema)
 	}
 	bearer(doc)
+	for _, s := range doc.Components.Schemas {
+		numberFormats(s, map[*openapi3.Schema]bool{})
+	}
 	if doc.Components.Schemas[imagesSchema] == nil {
 		doc.Components.Schemas[imagesSchema] = imagesRequest()
 	}
@@ -113,6 +116,35 @@ func paramExamples(op *openapi3.Operation) {
 			if ex, ok := pathExamples[p.Value.Name]; ok {
 				p.Value.Example = ex
 			}
+		}
+	}
+}
+
+// goFormats are the formats swag copies from Go's types in some places (a
+// map[string]float64's values say "float64") though nowhere else: they are
+// not OpenAPI's names, and JSON Schema validators such as Dredd's reject
+// them as unknown (OpenAPI's "double" as well).
+var goFormats = map[string]bool{"float64": true, "float32": true, "int64": true, "int32": true}
+
+// numberFormats drops the Go formats of s and the schemas inside it, as
+// swag leaves them off every other number.
+func numberFormats(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
+	if ref == nil || ref.Value == nil || seen[ref.Value] {
+		return
+	}
+	s := ref.Value
+	seen[s] = true
+	if goFormats[s.Format] {
+		s.Format = ""
+	}
+	for _, p := range s.Properties {
+		numberFormats(p, seen)
+	}
+	numberFormats(s.Items, seen)
+	numberFormats(s.AdditionalProperties.Schema, seen)
+	for _, list := range [][]*openapi3.SchemaRef{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, r := range list {
+			numberFormats(r, seen)
 		}
 	}
 }

@@ -37,6 +37,22 @@ func TestConvert(t *testing.T) {
 	if _, err := Convert([]byte(`{"swagger":"2.0","info":{"title":"x","version":"1"},"paths":{}}`)); err == nil || !strings.Contains(err.Error(), "api.Problem") {
 		t.Errorf("a document without api.Problem converted: %v", err)
 	}
+	// A map of floats: swag says "float64", which validators reject.
+	m, err := Convert([]byte(`{"swagger":"2.0","info":{"title":"x","version":"1"},
+		"paths":{"/m":{"get":{"responses":{"200":{"description":"m","schema":{"$ref":"#/definitions/m"}}}}}},"definitions":{
+		"api.Problem":{"type":"object"},
+		"m":{"type":"object","properties":{"acc":{"type":"object","additionalProperties":{"type":"number","format":"float64"}},
+			"xs":{"type":"array","items":{"type":"number","format":"float32"}}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := m.Components.Schemas["m"].Value.Properties
+	if f := props["acc"].Value.AdditionalProperties.Schema.Value.Format; f != "" {
+		t.Errorf("map of float64: format %q, want none", f)
+	}
+	if f := props["xs"].Value.Items.Value.Format; f != "" {
+		t.Errorf("array of float32: format %q, want none", f)
+	}
 	if _, err := Convert([]byte(`{`)); err == nil {
 		t.Error("bad JSON converted")
 	}
