@@ -33,6 +33,7 @@ var layer = map[string]int{
 	"web":                     0,
 	// Test support, imported by tests only (see testOnly).
 	"internal/fixtures":  0,
+	"internal/hostile":   0,
 	"internal/testbin":   0,
 	"internal/testdisk":  0,
 	"internal/testimage": 0,
@@ -70,6 +71,7 @@ var layer = map[string]int{
 // testOnly are packages that exist for tests; the product must not link them.
 var testOnly = map[string]bool{
 	"internal/fixtures":              true,
+	"internal/hostile":               true,
 	"internal/testbin":               true,
 	"internal/testdisk":              true,
 	"internal/testimage":             true,
