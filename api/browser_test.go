@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -54,29 +53,14 @@ func listenServer(t *testing.T, be backend, addr string, mod func(*Config)) (por
 // headers, and returns the answer.
 func browserDo(t *testing.T, method, url, host, contentType string, body []byte, hdr map[string]string) result {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var pairs []string
 	if host != "" {
-		req.Host = host
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		pairs = append(pairs, "Host", host)
 	}
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		pairs = append(pairs, k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return result{res.StatusCode, res.Header, b}
+	return do(t, method, url, contentType, bytes.NewReader(body), pairs...)
 }
 
 // wantRefusal checks a problem+json answer of status whose detail names
