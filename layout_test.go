@@ -5,6 +5,7 @@ package lcnet_test
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -187,5 +188,30 @@ func TestLeafDependencies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFileLength keeps hand-written Go files under 700 lines: past that a
+// file holds more than one job, and should be split by responsibility.
+func TestFileLength(t *testing.T) {
+	const limit = 700
+	files := goList(t, "-f", `{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .TestGoFiles}}{{$d}}/{{.}}
+{{end}}{{range .XTestGoFiles}}{{$d}}/{{.}}
+{{end}}`, "./...")
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("Code generated")) && bytes.Contains(b, []byte("DO NOT EDIT")) {
+			continue
+		}
+		if n := bytes.Count(b, []byte("\n")); n > limit {
+			t.Errorf("%s has %d lines; split it by responsibility (at most %d)", f, n, limit)
+		}
 	}
 }
