@@ -137,14 +137,14 @@ func (s *Server) startFinetune(w http.ResponseWriter, r *http.Request) error {
 	os.Remove(upload)
 	opt.Threads, opt.Yield, opt.ExtractBatch, opt.CacheDir = jobThreads, true, jobExtractBatch, dir
 	ref := base.Name + ":" + base.Version
-	state := client.Job{Base: ref, Name: opt.Name, Images: len(set.Items), ValAccuracy: -1}
+	state := client.Job{Base: ref, Name: opt.Name, Images: len(set.Items), ValAccuracy: -1, ValLoss: -1}
 	j, err := s.jobs.add(state, dir, func(ctx context.Context, j *bgJob) error {
 		opt.Progress = func(p finetune.Progress) {
 			j.update(func(st *client.Job) {
 				st.Stage, st.Done, st.Total = p.Stage, p.Done, p.Total
 				if p.Stage == finetune.StageTrain {
 					e := p.Epoch
-					st.Epoch, st.TrainLoss, st.TrainAccuracy, st.ValAccuracy = e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValAccuracy
+					st.Layer, st.Epoch, st.TrainLoss, st.TrainAccuracy, st.ValAccuracy, st.ValLoss = p.Layer, e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValAccuracy, e.ValLoss
 				}
 			})
 		}

@@ -142,11 +142,14 @@ type Job struct {
 	Stage string `json:"stage,omitempty" example:"train" enums:"extract,train"`
 	Done  int    `json:"done" example:"12"`
 	Total int    `json:"total" example:"30"`
-	// The last finished epoch's numbers; ValAccuracy is -1 without validation.
+	// The last finished epoch's numbers and the layer it trained on;
+	// ValAccuracy and ValLoss are -1 without validation.
+	Layer         string  `json:"layer,omitempty" example:"pooled"`
 	Epoch         int     `json:"epoch" example:"12"`
 	TrainLoss     float64 `json:"train_loss" example:"0.21"`
 	TrainAccuracy float64 `json:"train_accuracy" example:"0.97"`
 	ValAccuracy   float64 `json:"val_accuracy" example:"0.94"`
+	ValLoss       float64 `json:"val_loss" example:"0.18"`
 	// Images is the number of images in the upload, Skipped those that
 	// did not decode.
 	Images  int `json:"images" example:"160"`

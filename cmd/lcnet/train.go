@@ -43,10 +43,10 @@ stores the base's backbone with the new head as a new version of NEW.
 
 Every image is decoded, preprocessed as the base model says and run through
 the backbone once (once more per --augment), then the head is trained for
---epochs passes with Adam; the epoch with the best validation accuracy is
-kept. Validation images come from --val DIR, or are split off the training
-set (--val-split, 0 for none). Images that do not decode are skipped and
-counted.
+--epochs passes with Adam; the epoch with the best validation accuracy (of
+equal ones, the lowest validation loss) is kept. Validation images come
+from --val DIR, or are split off the training set (--val-split, 0 for
+none). Images that do not decode are skipped and counted.
 
 --layer features trains on the 1280-wide embedding the served fc reads;
 --layer pooled trains on the backbone's global pool and drops last_conv from
@@ -170,7 +170,11 @@ func (a *app) train(cmd *cobra.Command, f trainFlags) error {
 }
 
 func writeEpoch(w io.Writer, layer string, st head.EpochStats, total int) {
-	fmt.Fprintf(w, "%-8s epoch %*d/%d  loss %.4f  train %s  val %s\n", layer, len(fmt.Sprint(total)), st.Epoch, total, st.TrainLoss, percent(st.TrainAccuracy), percent(st.ValAccuracy))
+	val := percent(st.ValAccuracy)
+	if st.ValLoss >= 0 {
+		val += fmt.Sprintf(" (loss %.4f)", st.ValLoss)
+	}
+	fmt.Fprintf(w, "%-8s epoch %*d/%d  loss %.4f  train %s  val %s\n", layer, len(fmt.Sprint(total)), st.Epoch, total, st.TrainLoss, percent(st.TrainAccuracy), val)
 }
 
 // percent prints an accuracy; a negative one means "not measured".

@@ -1,5 +1,7 @@
 package head
 
+import "math"
+
 // Logits returns the n x K logits (row-major) of rows under W (K x D) and B.
 // Rows are scored one by one with dot products: a matrix product would need
 // the rows transposed first, which costs more than it saves at small K.
@@ -34,8 +36,16 @@ func dot(a, b []float32) float32 {
 // Accuracy scores W and B on d: argmax for single-label sets, exact match of
 // every label at probability 0.5 (logit 0) for multi-label sets.
 func Accuracy(w, b []float32, d Dataset, multiLabel bool) float64 {
+	acc, _ := Evaluate(w, b, d, multiLabel)
+	return acc
+}
+
+// Evaluate returns Accuracy and the mean loss Train minimises (softmax
+// cross-entropy, or the mean over labels of binary cross-entropy) of W and
+// B on d, the loss computed in float64 from the logits.
+func Evaluate(w, b []float32, d Dataset, multiLabel bool) (accuracy, loss float64) {
 	if d.Len() == 0 {
-		return 0
+		return 0, 0
 	}
 	k := d.Classes
 	z := Logits(w, b, k, d.Rows)
@@ -44,12 +54,17 @@ func Accuracy(w, b []float32, d Dataset, multiLabel bool) float64 {
 		row := z[i*k : (i+1)*k]
 		if multiLabel {
 			ok := true
+			var l float64
 			for c, v := range row {
-				if (v > 0) != (d.Targets[i][c] > 0.5) {
+				t := float64(d.Targets[i][c])
+				x := float64(v)
+				// log(1+e^-|x|) + max(x,0) - x*t: BCE with logits, stable.
+				l += math.Log1p(math.Exp(-math.Abs(x))) + math.Max(x, 0) - x*t
+				if (v > 0) != (t > 0.5) {
 					ok = false
-					break
 				}
 			}
+			loss += l / float64(k)
 			if ok {
 				right++
 			}
@@ -64,6 +79,13 @@ func Accuracy(w, b []float32, d Dataset, multiLabel bool) float64 {
 		if arg == d.Labels[i] {
 			right++
 		}
+		top := float64(row[arg])
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - top)
+		}
+		loss += top + math.Log(sum) - float64(row[d.Labels[i]])
 	}
-	return float64(right) / float64(d.Len())
+	n := float64(d.Len())
+	return float64(right) / n, loss / n
 }

@@ -200,6 +200,62 @@ func TestValidationPicksBest(t *testing.T) {
 	}
 }
 
+// TestEvaluateLoss checks Evaluate's loss, which picks between epochs of
+// equal accuracy, against the loss Train minimises, on the same rows.
+func TestEvaluateLoss(t *testing.T) {
+	for _, multi := range []bool{false, true} {
+		d := blobs(4, 40, 3, 6, multi)
+		h := New[float32](d.Classes, 6, 7)
+		idx := make([]int, d.Len())
+		for i := range idx {
+			idx[i] = i
+		}
+		x, y := batch(d, idx, 6, multi)
+		want := Loss(h.Forward(x), y, multi).Value().Item().F64()
+		_, got := Evaluate(h.W.Data().F32(), h.B.Data().F32(), d, multi)
+		if math.Abs(got-want) > 1e-5*math.Abs(want) {
+			t.Errorf("multi-label %v: Evaluate's loss %.7g, the training loss %.7g", multi, got, want)
+		}
+	}
+}
+
+// TestTieKeepsLowerLoss trains on a set every epoch classifies perfectly:
+// the kept epoch is the one with the lowest validation loss, not the first.
+func TestTieKeepsLowerLoss(t *testing.T) {
+	all := blobs(5, 135, 3, 8, false)
+	train := Dataset{Classes: 3, Rows: all.Rows[:90], Labels: all.Labels[:90]}
+	val := Dataset{Classes: 3, Rows: all.Rows[90:], Labels: all.Labels[90:]}
+	res, err := Train(context.Background(), train, val, Options{Epochs: 20, LR: 0.05}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := res.History[0]
+	for _, st := range res.History {
+		if st.ValAccuracy > want.ValAccuracy || (st.ValAccuracy == want.ValAccuracy && st.ValLoss < want.ValLoss) {
+			want = st
+		}
+	}
+	if res.BestEpoch != want.Epoch {
+		t.Errorf("kept epoch %d (val %.3f, loss %.4f), want %d (val %.3f, loss %.4f)", res.BestEpoch,
+			res.Best.ValAccuracy, res.Best.ValLoss, want.Epoch, want.ValAccuracy, want.ValLoss)
+	}
+	// The set is easy: accuracy tops out early and the loss keeps falling,
+	// so the earliest best epoch is not the one to keep.
+	firstBest := 0
+	for _, st := range res.History {
+		if st.ValAccuracy == want.ValAccuracy {
+			firstBest = st.Epoch
+			break
+		}
+	}
+	if firstBest == want.Epoch {
+		t.Fatalf("the set does not exercise the tie: epoch %d is both the first at val %.3f and the lowest loss", firstBest, want.ValAccuracy)
+	}
+	if _, loss := Evaluate(res.W, res.B, val, false); math.Abs(loss-res.Best.ValLoss) > 1e-4 {
+		t.Errorf("the returned weights' val loss %.5f, the kept epoch's %.5f", loss, res.Best.ValLoss)
+	}
+}
+
 func TestDeterminism(t *testing.T) {
 	train := blobs(3, 300, 4, 16, false)
 	run := func(seed uint64, optimizer string) *Result {

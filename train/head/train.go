@@ -77,18 +77,22 @@ func (d Dataset) validate(name string, dim int, multiLabel bool) error {
 
 // EpochStats reports one epoch. Accuracy is measured with the weights at the
 // end of the epoch; for multi-label sets it is exact match (a row counts
-// when every label's sigmoid is on the right side of 0.5). ValAccuracy is -1
-// without a validation set.
+// when every label's sigmoid is on the right side of 0.5). ValAccuracy and
+// ValLoss are -1 without a validation set. TrainLoss is the mean over the
+// epoch's mini-batches, as the weights moved.
 type EpochStats struct {
 	Epoch         int     `json:"epoch"` // 1-based
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
 	ValAccuracy   float64 `json:"val_accuracy"`
+	ValLoss       float64 `json:"val_loss"`
 }
 
 // Result is a trained head: the weights of the best epoch (by validation
-// accuracy, or training accuracy without a validation set; the earliest on
-// ties) and the per-epoch history.
+// accuracy, or training accuracy without a validation set; on a tie the
+// lower validation, or training, loss: of two heads that classify the
+// held-out images alike, the one more sure of the right answers) and the
+// per-epoch history.
 type Result struct {
 	Classes, Dim int
 	W            []float32 // K x D row-major
@@ -140,7 +144,7 @@ func Train(ctx context.Context, train, val Dataset, opt Options, progress func(E
 		order[i] = i
 	}
 	res := &Result{Classes: k, Dim: dim, BestEpoch: 0}
-	best := -1.0
+	best, bestLoss := -1.0, math.Inf(1)
 	for epoch := 1; epoch <= opt.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var lossSum float64
@@ -175,15 +179,16 @@ func Train(ctx context.Context, train, val Dataset, opt Options, progress func(E
 			TrainLoss:     lossSum / float64(train.Len()),
 			TrainAccuracy: Accuracy(w, b, train, opt.MultiLabel),
 			ValAccuracy:   -1,
+			ValLoss:       -1,
 		}
-		score := st.TrainAccuracy
+		score, loss := st.TrainAccuracy, st.TrainLoss
 		if val.Len() > 0 {
-			st.ValAccuracy = Accuracy(w, b, val, opt.MultiLabel)
-			score = st.ValAccuracy
+			st.ValAccuracy, st.ValLoss = Evaluate(w, b, val, opt.MultiLabel)
+			score, loss = st.ValAccuracy, st.ValLoss
 		}
 		res.History = append(res.History, st)
-		if score > best {
-			best = score
+		if score > best || (score == best && loss < bestLoss) {
+			best, bestLoss = score, loss
 			res.Best, res.BestEpoch = st, epoch
 			res.W = append(res.W[:0], w...)
 			res.B = append(res.B[:0], b...)
