@@ -53,6 +53,9 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 1600),
+		// chromedp waits 20 s for the DevTools address by default; with the
+		// whole suite on two cores Chromium's start has taken longer.
+		chromedp.WSURLReadTimeout(60 * time.Second),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
