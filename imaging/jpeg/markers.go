@@ -40,6 +40,11 @@ type component struct {
 	coef  []int16
 	ncoef int
 
+	// rowMask[by] has bit r set when sample row by*bs+r is needed,
+	// colMask[bx] bit c when sample column bx*bs+c is; both nil when the
+	// whole plane is.
+	rowMask, colMask []uint8
+
 	dcPred int32
 	dcTab  uint8
 	acTab  uint8
@@ -50,6 +55,8 @@ type decoder struct {
 	pos  int
 
 	scale     int
+	needRows  []int // Options.Rows and Cols, nil if every sample is needed
+	needCols  []int
 	maxPixels int64
 	maxBytes  int64
 	ctx       context.Context // nil: never canceled

@@ -48,6 +48,9 @@ func (d *decoder) allocate() error {
 			c.coef = make([]int16, c.bw*c.bh*ncoef)
 		}
 	}
+	if d.needRows != nil {
+		d.buildMasks()
+	}
 	d.allocated = true
 	return nil
 }

@@ -176,6 +176,10 @@ func (d *decoder) finishProgressive() error {
 					c.pix[off] = clamp((int32(b[0])*q[0]+4)>>3 + 128)
 					continue
 				}
+				rows := c.needed(bx, by)
+				if rows == 0 {
+					continue
+				}
 				blk = [64]int32{}
 				last := 0
 				for k, v := range b {
@@ -185,7 +189,7 @@ func (d *decoder) finishProgressive() error {
 						last = k
 					}
 				}
-				d.idct(&blk, last, c.pix[off:], c.stride)
+				d.idct(&blk, last, c.pix[off:], c.stride, rows)
 			}
 		}
 	}
