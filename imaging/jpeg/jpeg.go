@@ -51,8 +51,8 @@ type Options struct {
 	MaxPixels int64
 	// MaxBytes, if positive, refuses images whose decode would allocate
 	// more than this many bytes of planes, progressive coefficients (2
-	// bytes per coefficient, 64 per block, 1 at scale 8) and interleaved
-	// CMYK/RGBA output. The decoder's fixed state (about 100 KB of Huffman
+	// bytes per coefficient, 64 per block, 1 at scale 8, and 8 bytes per
+	// block marking the nonzero ones) and interleaved CMYK/RGBA output. The decoder's fixed state (about 100 KB of Huffman
 	// tables) is not counted.
 	MaxBytes int64
 	// Context, if set, stops the decode with its error once it is done,

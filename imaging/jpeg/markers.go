@@ -39,6 +39,10 @@ type component struct {
 	// DC, when only DC is needed), bw*bh blocks.
 	coef  []int16
 	ncoef int
+	// nz[i] has bit k set when coefficient k (zig-zag) of block i is not
+	// zero, for k >= 1: refining an EOB run reads only those (nil at
+	// scale 8, where AC scans are skipped).
+	nz []uint64
 
 	// rowMask[by] has bit r set when sample row by*bs+r is needed,
 	// colMask[bx] bit c when sample column bx*bs+c is; both nil when the

@@ -138,3 +138,32 @@ func checkRegion(t *testing.T, got, want image.Image, rows, cols []int) {
 		}
 	}
 }
+
+// TestProgressiveNonzeroMask checks the invariant EOB-run refinement relies
+// on: after every scan, a block's mask marks exactly its nonzero AC
+// coefficients.
+func TestProgressiveNonzeroMask(t *testing.T) {
+	for _, ti := range testImages(t) {
+		d := &decoder{data: ti.data, scale: 1}
+		if err := d.parse(false); err != nil {
+			t.Fatal(err)
+		}
+		if !d.progressive {
+			continue
+		}
+		for ci := 0; ci < d.ncomp; ci++ {
+			c := &d.comp[ci]
+			for i := range c.nz {
+				var want uint64
+				for k, v := range c.coef[i*64+1 : i*64+64] {
+					if v != 0 {
+						want |= 1 << uint(k+1)
+					}
+				}
+				if got := c.nz[i] &^ 1; got != want {
+					t.Fatalf("%s component %d block %d: mask %064b, want %064b", ti.name, ci, i, got, want)
+				}
+			}
+		}
+	}
+}
