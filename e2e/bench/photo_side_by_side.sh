@@ -221,8 +221,11 @@ notes=()
 for p in "${photos[@]}"; do
 	info=$(describe "$p")
 	IFS=$'\t' read -r size kind chroma mpx <<<"$info"
-	name=$(basename "$(dirname "$(dirname "$(dirname "$p")")")")/$(basename "$p")
-	[[ $p == "$tmp"/* ]] && name=$(basename "$p")
+	name=$(basename "$p")
+	# A wallpaper is named by its package directory: every one's files
+	# are called WxH.jpg.
+	[[ $p == /usr/share/wallpapers/*/contents/images/* ]] &&
+		name=$(basename "$(dirname "$(dirname "$(dirname "$p")")")")/$name
 	if [[ -n ${derived[$p]:-} ]]; then
 		name="$name (derived)"
 		notes+=("- $(basename "$p"): ${derived[$p]}")
