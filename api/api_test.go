@@ -489,6 +489,23 @@ func TestConcurrentClientsBatch(t *testing.T) {
 	t.Logf("%d network calls for %d requests, largest batch %d", f.calls.Load(), clients*each, f.maxBatch.Load())
 }
 
+// TestLoneRequestNotDelayed checks that a request with no other on its way
+// does not wait BatchWait for company.
+func TestLoneRequestNotDelayed(t *testing.T) {
+	f := newFake("m")
+	_, ts := newTestServer(t, f, func(c *Config) { c.BatchWait = 3 * time.Second })
+	png := solid(t, "png", red, 20, 20)
+	for i := range 3 {
+		start := time.Now()
+		if r := do(t, "POST", ts.URL+"/v1/models/m/classify", "image/png", bytes.NewReader(png)); r.status != 200 {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("request %d took %v: it waited for a batch no other request was coming to", i, d)
+		}
+	}
+}
+
 func TestQueueFull(t *testing.T) {
 	f := newFake("m")
 	f.gate = make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,7 +26,8 @@ type jobResult struct {
 
 // batcher owns one loaded model: requests from many clients queue here and
 // one goroutine runs them through the network in batches of up to maxBatch
-// images, waiting at most wait for a batch to fill. The queue is bounded;
+// images, waiting at most wait for a batch to fill while other requests
+// are still decoding. The queue is bounded;
 // a full queue refuses at once (429) rather than letting latency grow
 // without limit.
 type batcher struct {
@@ -43,6 +45,10 @@ type batcher struct {
 	// workers do not idle between batches.
 	running chan struct{}
 	base    context.Context
+	// coming counts the requests for this model that are decoding their
+	// images and will queue soon. A batch waits for others only while
+	// some are on their way: a lone request is not delayed.
+	coming atomic.Int64
 }
 
 // newBatcher runs batches under base (ended when a shutdown gives up on
@@ -130,7 +136,7 @@ func (b *batcher) loop() {
 			}
 		}
 		batch, n := []*job{first}, first.n
-		if n < b.maxBatch && b.wait > 0 {
+		if n < b.maxBatch && b.wait > 0 && b.coming.Load() > 0 {
 			timer := time.NewTimer(b.wait)
 		collect:
 			for n < b.maxBatch {
@@ -138,6 +144,9 @@ func (b *batcher) loop() {
 				case j := <-b.queue:
 					batch = append(batch, j)
 					n += j.n
+					if b.coming.Load() == 0 {
+						break collect
+					}
 				case <-timer.C:
 					break collect
 				case <-b.stop:

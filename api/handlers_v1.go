@@ -321,7 +321,10 @@ func (s *Server) prepare(ctx context.Context, name, version string, mode imaging
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
+	// Until this request queues, a batch being gathered waits for it.
+	e.b.coming.Add(1)
 	x, h, w, err := s.tensors(ctx, e, mode, images)
+	e.b.coming.Add(-1)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}

@@ -43,7 +43,8 @@ type Config struct {
 	// MaxImages is the most images one request may carry (64).
 	MaxImages int
 	// MaxBatch is the most images per network call (16); BatchWait is how
-	// long the first request of a batch waits for others (2 ms).
+	// long the first request of a batch waits for others (2 ms) while
+	// other requests for the model are decoding; otherwise it runs at once.
 	MaxBatch  int
 	BatchWait time.Duration
 	// BatchParallel is how many batches of one model may run at once (2).

@@ -147,6 +147,16 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 // done: the decoders read through a reader that fails from then on, so
 // even a long inflate stops within one read.
 func DecodeContext(ctx context.Context, data []byte, maxPixels int) (image.Image, error) {
+	return decode(ctx, data, maxPixels, nil)
+}
+
+// tapsFunc returns the stored rows and columns of a stored w x h image in
+// orientation o that the caller will read (Preprocessor.storedTaps).
+type tapsFunc func(w, h, o int) (rows, cols []int, err error)
+
+// decode is DecodeContext; a JPEG decode computes only the pixels taps,
+// if not nil, names: the others are left unspecified.
+func decode(ctx context.Context, data []byte, maxPixels int, taps tapsFunc) (image.Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -175,7 +185,15 @@ func DecodeContext(ctx context.Context, data []byte, maxPixels int) (image.Image
 		// imaging/jpeg's IDCT is libjpeg's islow, so the pixels are the
 		// ones OpenCV decodes, and it is about twice as fast as
 		// image/jpeg.
-		img, err = ijpeg.Decode(data, ijpeg.Options{MaxPixels: int64(maxPixels), Context: ctx})
+		opt := ijpeg.Options{MaxPixels: int64(maxPixels), Context: ctx}
+		if taps != nil {
+			// A taps error (a crop larger than the image) is the
+			// preprocessing's to report; the decode is then whole.
+			if rows, cols, err := taps(w, h, jpegOrientation(data)); err == nil {
+				opt.Rows, opt.Cols = rows, cols
+			}
+		}
+		img, err = ijpeg.Decode(data, opt)
 	} else {
 		f, _ := sniff(data)
 		img, err = f.decode(newCtxReader(ctx, data))

@@ -75,7 +75,15 @@ func (pp *Preprocessor) PreprocessEncoded(ctx context.Context, data []byte, opt 
 			return t, h, w, err
 		}
 	}
-	img, err := DecodeContext(ctx, data, opt.MaxPixels)
+	// Only the pixels the resize reads are decoded in full; the tensor is
+	// the one a whole decode gives.
+	img, err := decode(ctx, data, opt.MaxPixels, func(w, h, o int) ([]int, []int, error) {
+		dw, dh := w, h
+		if swapsAxes(o) {
+			dw, dh = h, w
+		}
+		return pp.storedTaps(w, h, dw, dh, 1, o)
+	})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -117,7 +125,12 @@ func (pp *Preprocessor) fastJPEG(ctx context.Context, data []byte, opt DecodeOpt
 	if s == 1 {
 		return nil, 0, 0, false, nil
 	}
-	img, err := jpeg.Decode(data, jpeg.Options{Scale: s, MaxPixels: int64(maxPixels), MaxBytes: opt.MaxBytes, Context: ctx})
+	jo := jpeg.Options{Scale: s, MaxPixels: int64(maxPixels), MaxBytes: opt.MaxBytes, Context: ctx}
+	sw, sh := (cfg.Width+s-1)/s, (cfg.Height+s-1)/s
+	if jo.Rows, jo.Cols, err = pp.storedTaps(sw, sh, origW, origH, s, o); err != nil {
+		return nil, 0, 0, false, err
+	}
+	img, err := jpeg.Decode(data, jo)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, 0, false, ctx.Err()

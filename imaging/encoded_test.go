@@ -141,3 +141,78 @@ func TestPreprocessEncodedErrors(t *testing.T) {
 		t.Errorf("decode mode quick: got %v", err)
 	}
 }
+
+// TestPreprocessEncodedReadsOnlyTaps checks that decoding only the pixels
+// the resize reads (jpeg.Options.Rows and Cols) changes no tensor: for
+// every sampling layout, progressive or not, every EXIF orientation and
+// both modes, PreprocessEncoded equals preprocessing a whole decode.
+func TestPreprocessEncodedReadsOnlyTaps(t *testing.T) {
+	photo, err := testimage.JPEG(testimage.Photo(1203, 901), 90, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"photo_1203x901": photo}
+	for _, f := range []string{"base420.jpg", "base422.jpg", "base440.jpg", "base411.jpg", "base444.jpg",
+		"prog420.jpg", "prog444.jpg", "prog422_restart.jpg", "restart420.jpg", "gray.jpg", "gray_prog.jpg",
+		"rgb.jpg", "cmyk.jpg", "ycck_sub.jpg"} {
+		b, err := os.ReadFile(filepath.Join("jpeg", "testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
+	}
+	preprocesses := map[string]arch.Preprocess{
+		"default": arch.DefaultPreprocess(),
+		"text":    {ResizeWidth: 160, ResizeHeight: 80, Scale: 1.0 / 255, Std: [3]float64{1, 1, 1}},
+		"nearest": {ResizeShort: 40, CropWidth: 32, CropHeight: 32, Interpolation: "nearest", Scale: 1.0 / 255, Std: [3]float64{1, 1, 1}},
+	}
+	for name, data := range files {
+		for o := 1; o <= 8; o++ {
+			oriented := withEXIF(data, o)
+			full, err := Decode(oriented, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := full.Bounds()
+			for pname, p := range preprocesses {
+				pp, err := NewPreprocessor(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, mode := range []DecodeMode{DecodeExact, DecodeFast} {
+					got, _, _, err := pp.PreprocessEncoded(t.Context(), oriented, DecodeOptions{Mode: mode}, nil)
+					if err != nil {
+						t.Fatalf("%s exif %d %s %s: %v", name, o, pname, mode, err)
+					}
+					want, _, _, err := pp.Preprocess(full, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					rw, rh, _, _, _, _, _ := pp.geometry(b.Dx(), b.Dy())
+					if s := jpeg.ScaleFor(b.Dx(), b.Dy(), rw, rh); mode == DecodeFast && s > 1 {
+						red, err := jpeg.Decode(oriented, jpeg.Options{Scale: s})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if want, _, _, err = pp.PreprocessScaled(Orient(red, o), b.Dx(), b.Dy(), nil); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("%s exif %d %s %s: the tensor differs from a whole decode's", name, o, pname, mode)
+					}
+				}
+			}
+		}
+	}
+}
+
+// withEXIF inserts an APP1 segment giving orientation o after the SOI.
+func withEXIF(data []byte, o int) []byte {
+	seg := append([]byte("Exif\x00\x00"), testimage.EXIF(o, binary.BigEndian)...)
+	out := append([]byte{}, data[:2]...)
+	out = append(out, 0xff, 0xe1)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(seg)+2))
+	out = append(out, seg...)
+	return append(out, data[2:]...)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/lcnet/lcnet/arch"
@@ -66,7 +67,8 @@ func FuzzDecode(f *testing.F) {
 
 // FuzzPreprocessFast feeds arbitrary bytes to PreprocessEncoded in fast
 // mode with a 16x8 resize, so any JPEG of 32x16 or more takes the reduced
-// decode: no panic, only typed errors. The committed corpus in
+// decode: no panic, only typed errors; and in exact mode, which decodes
+// only the pixels the resize reads, the tensor of a whole decode. The committed corpus in
 // testdata/fuzz/FuzzPreprocessFast holds baseline, progressive, restart
 // and EXIF-rotated JPEGs large enough for 1/2, 1/4 and 1/8 decodes.
 func FuzzPreprocessFast(f *testing.F) {
@@ -99,6 +101,22 @@ func FuzzPreprocessFast(f *testing.F) {
 			}
 			if len(x) != 3*h*w {
 				t.Fatalf("%d values for %dx%d", len(x), w, h)
+			}
+		}
+		// Exact mode decodes only the pixels the resize reads; the
+		// tensor must be the one a whole decode gives.
+		for _, pp := range pps {
+			got, _, _, err := pp.PreprocessEncoded(t.Context(), data, DecodeOptions{MaxPixels: fuzzMaxPixels, Mode: DecodeExact}, nil)
+			img, derr := Decode(data, fuzzMaxPixels)
+			var want []float32
+			if derr == nil {
+				want, _, _, derr = pp.Preprocess(img, nil)
+			}
+			if (err == nil) != (derr == nil) {
+				t.Fatalf("exact mode: error %v, whole decode and preprocess: %v", err, derr)
+			}
+			if err == nil && !slices.Equal(got, want) {
+				t.Fatalf("exact mode: the tensor differs from a whole decode's")
 			}
 		}
 	})

@@ -208,11 +208,74 @@ func (c *rowCache) get(k, keep int, fill func(k int, out []uint64)) []uint64 {
 	return c.buf[i]
 }
 
-func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float32) (tensor []float32, h, w int, err error) {
+// setAxes computes the taps of both axes into s.xa and s.ya for a
+// displayed dw x dh image that is a 1/div decode, in orientation o, of an
+// image displayed at origW x origH, and returns the output size.
+func (pp *Preprocessor) setAxes(s *scratch, dw, dh, origW, origH, div, o int) (w, h int, err error) {
 	rw, rh, x0, y0, w, h, err := pp.geometry(origW, origH)
 	if err != nil {
-		return nil, 0, 0, err
+		return 0, 0, err
 	}
+	// A reduced decode's pixels are blocks of div stored pixels counted
+	// from the stored origin; where a displayed axis runs backwards over
+	// the stored one, its first block is the partial one, and the taps
+	// shift by what that block lacks.
+	padX, padY := 0, 0
+	switch o {
+	case 2, 3, 6, 7: // displayed x runs backwards over stored x or y
+		padX = dw*div - origW
+	}
+	switch o {
+	case 3, 4, 7, 8:
+		padY = dh*div - origH
+	}
+	s.xa.set(s, dw, origW, rw, x0, w, div, padX, pp.nearest, false)
+	s.ya.set(s, dh, origH, rh, y0, h, div, padY, pp.nearest, true)
+	return w, h, nil
+}
+
+// storedTaps returns the stored rows and columns that preprocessing reads
+// of a stored sw x sh image, displayed in orientation o, that is a 1/div
+// decode of an image displayed at origW x origH: all that a decoder has
+// to get right (jpeg.Options.Rows and Cols).
+func (pp *Preprocessor) storedTaps(sw, sh, origW, origH, div, o int) (rows, cols []int, err error) {
+	dw, dh := sw, sh
+	if swapsAxes(o) {
+		dw, dh = sh, sw
+	}
+	s, _ := pp.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer pp.pool.Put(s)
+	if _, _, err := pp.setAxes(s, dw, dh, origW, origH, div, o); err != nil {
+		return nil, nil, err
+	}
+	// Displayed columns are stored columns, or stored rows when the
+	// orientation swaps the axes.
+	swap := swapsAxes(o)
+	rows = make([]int, 0, len(s.xa.src)+len(s.ya.src))
+	cols = make([]int, 0, len(s.xa.src)+len(s.ya.src))
+	for _, x := range s.xa.src {
+		sx, sy := orientMap(o, sw, sh, x, 0)
+		if swap {
+			rows = append(rows, sy)
+		} else {
+			cols = append(cols, sx)
+		}
+	}
+	for _, y := range s.ya.src {
+		sx, sy := orientMap(o, sw, sh, 0, y)
+		if swap {
+			cols = append(cols, sx)
+		} else {
+			rows = append(rows, sy)
+		}
+	}
+	return rows, cols, nil
+}
+
+func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float32) (tensor []float32, h, w int, err error) {
 	s, _ := pp.pool.Get().(*scratch)
 	if s == nil {
 		s = new(scratch)
@@ -227,22 +290,9 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 	}
 	sb := src.Bounds()
 	sw, sh := sb.Dx(), sb.Dy()
-
-	// A reduced decode's pixels are blocks of div stored pixels counted
-	// from the stored origin; where a displayed axis runs backwards over
-	// the stored one, its first block is the partial one, and the taps
-	// shift by what that block lacks.
-	padX, padY := 0, 0
-	switch o {
-	case 2, 3, 6, 7: // displayed x runs backwards over stored x or y
-		padX = b.Dx()*div - origW
+	if w, h, err = pp.setAxes(s, b.Dx(), b.Dy(), origW, origH, div, o); err != nil {
+		return nil, 0, 0, err
 	}
-	switch o {
-	case 3, 4, 7, 8:
-		padY = b.Dy()*div - origH
-	}
-	xa.set(s, b.Dx(), origW, rw, x0, w, div, padX, pp.nearest, false)
-	ya.set(s, b.Dy(), origH, rh, y0, h, div, padY, pp.nearest, true)
 
 	n := 3 * h * w
 	if cap(dst) >= n {

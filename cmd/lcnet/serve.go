@@ -166,7 +166,7 @@ LCNET_CORS_ORIGIN (comma-separated).`,
 	f.Int64Var(&maxBody, "max-body", 0, "largest classify/features/infer body in bytes (default 32 MiB)")
 	f.Int64Var(&maxUpload, "max-upload", 0, "largest model upload in bytes (default 1 GiB)")
 	f.IntVar(&maxBatch, "max-batch", 0, "most images per network call when batching requests (default 16)")
-	f.DurationVar(&batchWait, "batch-wait", 0, "how long a request waits for others to batch with (default 2ms)")
+	f.DurationVar(&batchWait, "batch-wait", 0, "how long a request waits for others being decoded to batch with (default 2ms; without any, it runs at once)")
 	f.IntVar(&queue, "queue", 0, "requests that may wait per model before 429 (default 64)")
 	f.DurationVar(&requestTimeout, "request-timeout", 0, "bound on every request except uploads (default 30s)")
 	f.DurationVar(&refresh, "refresh-interval", a.envDuration("LCNET_REFRESH_INTERVAL"), "how long a model name's resolution (its latest version) is trusted before the store is asked again: versions added or deleted by other replicas show within it, and a loaded version deleted by another replica is unloaded within five of it, at least 5s (default 1s; env LCNET_REFRESH_INTERVAL)")

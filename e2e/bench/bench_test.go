@@ -21,6 +21,7 @@ import (
 
 	"github.com/lcnet/lcnet/internal/fixtures"
 	"github.com/lcnet/lcnet/internal/npy"
+	"github.com/lcnet/lcnet/internal/testimage"
 )
 
 // lcnetBin is $LCNET, or the binary TestMain builds from ../../cmd/lcnet.
@@ -176,6 +177,71 @@ func TestSideBySide(t *testing.T) {
 		}
 		if r.Scale != "0_25" || r.Batch != i+1 || r.LCNet["p50_ms"] == nil || r.ORT["images_per_sec"] == nil ||
 			r.Paired["p50_ratio"] <= 0 || r.Paired["images_per_sec_ratio"] <= 0 {
+			t.Errorf("raw line %d: %s", i+1, l)
+		}
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestPhotoSideBySide runs photo_side_by_side.sh briefly on two generated
+// photos (never the wallpapers, which the test must not download) and
+// checks its table and raw results: a row per photo with its size, kind
+// and Mpx, every time parsed and positive ratios.
+func TestPhotoSideBySide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times real runs; skipped under -short")
+	}
+	requireORT(t)
+	if _, err := os.Stat(filepath.Join("node_modules", "sharp")); err != nil {
+		t.Skip("sharp is not installed (cd e2e/bench && npm ci --ignore-scripts); skipping")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	dir := t.TempDir()
+	var photos []string
+	for _, sz := range [][2]int{{640, 400}, {1203, 901}} {
+		b, err := testimage.JPEG(testimage.Photo(sz[0], sz[1]), 90, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("photo_%dx%d.jpg", sz[0], sz[1]))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		photos = append(photos, p)
+	}
+	raw := filepath.Join(dir, "raw.jsonl")
+	out := run(t, []string{"LCNET=" + lcnetBin, fixtures.EnvDir + "=" + fixtures.Dir(t)},
+		"bash", append([]string{"photo_side_by_side.sh", "--rounds", "1", "--duration", "0.3", "--warmup", "0", "--json", raw}, photos...)...)
+	num := `[0-9]+\.[0-9]+`
+	row := regexp.MustCompile(`(?m)^\| (photo_[0-9x]+\.jpg) \| ([0-9]+x[0-9]+) \| baseline 4:2:0 \| (` + num + `) \| ` + num + ` \| ` + num +
+		` \| ` + num + ` \| (` + num + `) \| (` + num + `) \| [0-9]+ / [0-9]+ / [0-9]+ \|$`)
+	rows := row.FindAllStringSubmatch(out, -1)
+	if len(rows) != 2 || rows[0][2] != "640x400" || rows[0][3] != "0.26" || rows[1][2] != "1203x901" {
+		t.Fatalf("want rows for the two photos in:\n%s", out)
+	}
+	for _, r := range rows {
+		if r[4] == "0.00" || r[5] == "0.00" {
+			t.Errorf("%s: a ratio is zero: %v", r[1], r[0])
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(string(readFile(t, raw))), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines of raw results, got:\n%s", strings.Join(lines, "\n"))
+	}
+	for i, l := range lines {
+		var r struct {
+			Size             string
+			Exact, Fast, ORT map[string]any
+			Paired           map[string]float64
+			Rounds           []any
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("raw line %d is not JSON: %v\n%s", i+1, err, l)
+		}
+		if r.Exact["p50_ms"] == nil || r.Fast["p50_ms"] == nil || r.ORT["p50_ms"] == nil ||
+			r.Paired["exact_ratio"] <= 0 || r.Paired["fast_ratio"] <= 0 || len(r.Rounds) != 1 {
 			t.Errorf("raw line %d: %s", i+1, l)
 		}
 	}

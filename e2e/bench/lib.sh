@@ -1,4 +1,4 @@
-# lib.sh: helpers side_by_side.sh and photos_side_by_side.sh share.
+# lib.sh: helpers side_by_side.sh and photo_side_by_side.sh share.
 # Source it; it needs node on PATH.
 # shellcheck shell=bash
 

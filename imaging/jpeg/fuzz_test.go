@@ -47,6 +47,14 @@ func FuzzDecode(f *testing.F) {
 			if b.Dx() != (cfg.Width+s-1)/s || b.Dy() != (cfg.Height+s-1)/s {
 				t.Fatalf("scale %d: bounds %v for %dx%d", s, b, cfg.Width, cfg.Height)
 			}
+			// A decode limited to some rows and columns checks the same
+			// things and gives the same pixels there.
+			rows, cols := every(b.Dy(), 5), every(b.Dx(), 3)
+			part, err := Decode(data, Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: fuzzMaxPixels, Rows: rows, Cols: cols})
+			if err != nil {
+				t.Fatalf("scale %d: whole decode succeeded, decode of some rows and columns failed: %v", s, err)
+			}
+			checkRegion(t, part, img, rows, cols)
 		}
 		// image/jpeg's verdict is informational only: the two may differ on
 		// corrupt files (it rejects progressive files with restarts, we
@@ -92,4 +100,14 @@ func TestPixelBomb(t *testing.T) {
 			t.Errorf("%+v: allocated %d bytes before refusing", opt, grew)
 		}
 	}
+}
+
+// every returns every k-th position of n, starting at 1, and one past the
+// end.
+func every(n, k int) []int {
+	var out []int
+	for p := 1; p < n; p += k {
+		out = append(out, p)
+	}
+	return append(out, n)
 }

@@ -44,7 +44,12 @@ func clampi(v int) uint8 {
 
 // idct writes the 8/scale x 8/scale samples of a dequantized block (natural
 // order) to dst. last is the zig-zag index of the last nonzero coefficient.
-func (d *decoder) idct(blk *[64]int32, last int, dst []byte, stride int) {
+// rows has bit r set for each sample row r that is needed (component.needed);
+// at full scale the others are not computed.
+func (d *decoder) idct(blk *[64]int32, last int, dst []byte, stride int, rows uint8) {
+	if rows == 0 {
+		return
+	}
 	bs := 8 / d.scale
 	if last == 0 {
 		v := clamp((blk[0]+4)>>3 + 128)
@@ -58,6 +63,10 @@ func (d *decoder) idct(blk *[64]int32, last int, dst []byte, stride int) {
 	}
 	switch d.scale {
 	case 1:
+		if rows != 0xff {
+			idct8Rows(blk, dst, stride, rows)
+			return
+		}
 		idct8(blk, dst, stride)
 	case 2:
 		idct4(blk, dst, stride)

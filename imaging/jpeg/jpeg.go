@@ -51,13 +51,22 @@ type Options struct {
 	MaxPixels int64
 	// MaxBytes, if positive, refuses images whose decode would allocate
 	// more than this many bytes of planes, progressive coefficients (2
-	// bytes per coefficient, 64 per block, 1 at scale 8) and interleaved
-	// CMYK/RGBA output. The decoder's fixed state (about 100 KB of Huffman
+	// bytes per coefficient, 64 per block, 1 at scale 8, and 8 bytes per
+	// block marking the nonzero ones) and interleaved CMYK/RGBA output. The decoder's fixed state (about 100 KB of Huffman
 	// tables) is not counted.
 	MaxBytes int64
 	// Context, if set, stops the decode with its error once it is done,
 	// checked once per row of blocks.
 	Context context.Context
+	// Rows and Cols, if both are set, list the only rows and columns of
+	// the output (at the decode scale) whose pixels the caller reads, as
+	// a resize that reads a few taps per output pixel does. Every block is
+	// still decoded and checked, but the inverse DCT runs only for the
+	// samples those pixels are made of (for subsampled chroma, also the
+	// neighbouring samples an upsampling filter reads); the other samples
+	// of the planes are unspecified. Positions outside the image are
+	// ignored.
+	Rows, Cols []int
 }
 
 // Config is what the headers say about an image.
@@ -107,6 +116,9 @@ func Decode(data []byte, opt Options) (image.Image, error) {
 		return nil, fmt.Errorf("jpeg: scale %d is not 1, 2, 4 or 8", opt.Scale)
 	}
 	d := &decoder{data: data, scale: scale, maxPixels: opt.MaxPixels, maxBytes: opt.MaxBytes, ctx: opt.Context}
+	if opt.Rows != nil && opt.Cols != nil {
+		d.needRows, d.needCols = opt.Rows, opt.Cols
+	}
 	if err := d.parse(false); err != nil {
 		return nil, err
 	}

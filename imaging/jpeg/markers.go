@@ -39,6 +39,15 @@ type component struct {
 	// DC, when only DC is needed), bw*bh blocks.
 	coef  []int16
 	ncoef int
+	// nz[i] has bit k set when coefficient k (zig-zag) of block i is not
+	// zero, for k >= 1: refining an EOB run reads only those (nil at
+	// scale 8, where AC scans are skipped).
+	nz []uint64
+
+	// rowMask[by] has bit r set when sample row by*bs+r is needed,
+	// colMask[bx] bit c when sample column bx*bs+c is; both nil when the
+	// whole plane is.
+	rowMask, colMask []uint8
 
 	dcPred int32
 	dcTab  uint8
@@ -50,6 +59,8 @@ type decoder struct {
 	pos  int
 
 	scale     int
+	needRows  []int // Options.Rows and Cols, nil if every sample is needed
+	needCols  []int
 	maxPixels int64
 	maxBytes  int64
 	ctx       context.Context // nil: never canceled

@@ -29,6 +29,9 @@ func (d *decoder) allocate() error {
 		total += int64(c.bw*bs) * int64(c.bh*bs)
 		if d.progressive {
 			total += int64(c.bw) * int64(c.bh) * int64(ncoef) * 2
+			if ncoef == 64 {
+				total += int64(c.bw) * int64(c.bh) * 8
+			}
 		}
 	}
 	w, h := d.outSize()
@@ -46,7 +49,13 @@ func (d *decoder) allocate() error {
 		if d.progressive {
 			c.ncoef = ncoef
 			c.coef = make([]int16, c.bw*c.bh*ncoef)
+			if ncoef == 64 {
+				c.nz = make([]uint64, c.bw*c.bh)
+			}
 		}
+	}
+	if d.needRows != nil {
+		d.buildMasks()
 	}
 	d.allocated = true
 	return nil

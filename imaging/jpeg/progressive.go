@@ -1,5 +1,7 @@
 package jpeg
 
+import "math/bits"
+
 // Progressive scans (T.81 G.1.2) accumulate coefficients, in zig-zag order,
 // in component.coef; finishProgressive runs the IDCT once all scans are in.
 // At scale 8 only the DC is kept (ncoef == 1) and AC scans are skipped.
@@ -33,6 +35,7 @@ func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
 		return nil
 	}
 	b := d.coefs(c, bx, by)
+	nz := &c.nz[by*c.bw+bx]
 	ac := &d.huff[1][c.acTab]
 	r := &d.bits
 	for k := p.ss; k <= p.se; {
@@ -45,7 +48,9 @@ func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
 			if k > p.se {
 				return FormatError("too many coefficients")
 			}
-			b[k] = int16(f >> 16 << uint(p.al))
+			v := int16(f >> 16 << uint(p.al))
+			b[k] = v
+			*nz = *nz&^(1<<uint(k)) | nonzero(v)<<uint(k)
 			k++
 			continue
 		}
@@ -69,15 +74,27 @@ func (d *decoder) acFirst(c *component, bx, by int, p *scanParams) error {
 		if k > p.se {
 			return FormatError("too many coefficients")
 		}
-		b[k] = int16(extend(r.take(uint(s)), s) << uint(p.al))
+		v := int16(extend(r.take(uint(s)), s) << uint(p.al))
+		b[k] = v
+		*nz = *nz&^(1<<uint(k)) | nonzero(v)<<uint(k)
 		k++
 	}
 	return nil
 }
 
+// nonzero is 1 if v is not zero, else 0. (A coefficient shifted by Al may
+// wrap to zero in a corrupt file; the mask follows the value.)
+func nonzero(v int16) uint64 {
+	if v != 0 {
+		return 1
+	}
+	return 0
+}
+
 // acRefine reads the correction bits in line (a helper does not inline).
 func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 	b := d.coefs(c, bx, by)
+	nz := &c.nz[by*c.bw+bx]
 	ac := &d.huff[1][c.acTab]
 	r := &d.bits
 	p1 := int16(1) << uint(p.al)
@@ -133,25 +150,27 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 			}
 			if val != 0 && k <= p.se {
 				b[k] = val
+				*nz |= 1 << uint(k)
 			}
 		}
 	}
 	if d.eobrun > 0 {
-		for ; k <= p.se; k++ {
-			if b[k] != 0 {
-				if r.n == 0 {
-					r.refill()
-				}
-				r.n--
-				if int64(r.acc) < 0 && b[k]&p1 == 0 {
-					if b[k] >= 0 {
-						b[k] += p1
-					} else {
-						b[k] += m1
-					}
-				}
-				r.acc <<= 1
+		// Most blocks of a run have few nonzero coefficients in the band:
+		// visit only those, in order, instead of testing every one.
+		for m := *nz >> uint(k) << uint(k) & (2<<uint(p.se) - 1); m != 0; m &= m - 1 {
+			k := bits.TrailingZeros64(m)
+			if r.n == 0 {
+				r.refill()
 			}
+			r.n--
+			if int64(r.acc) < 0 && b[k]&p1 == 0 {
+				if b[k] >= 0 {
+					b[k] += p1
+				} else {
+					b[k] += m1
+				}
+			}
+			r.acc <<= 1
 		}
 		d.eobrun--
 	}
@@ -176,6 +195,10 @@ func (d *decoder) finishProgressive() error {
 					c.pix[off] = clamp((int32(b[0])*q[0]+4)>>3 + 128)
 					continue
 				}
+				rows := c.needed(bx, by)
+				if rows == 0 {
+					continue
+				}
 				blk = [64]int32{}
 				last := 0
 				for k, v := range b {
@@ -185,7 +208,7 @@ func (d *decoder) finishProgressive() error {
 						last = k
 					}
 				}
-				d.idct(&blk, last, c.pix[off:], c.stride)
+				d.idct(&blk, last, c.pix[off:], c.stride, rows)
 			}
 		}
 	}

@@ -317,7 +317,7 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 		last = k
 		k++
 	}
-	d.idct(blk, last, c.pix[off:], c.stride)
+	d.idct(blk, last, c.pix[off:], c.stride, c.needed(bx, by))
 	return nil
 }
 
