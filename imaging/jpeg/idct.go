@@ -122,43 +122,7 @@ func idct8(blk *[64]int32, dst []byte, stride int) {
 		ws[32+col] = (t13 - t0 + rnd) >> sh
 	}
 	for row := 0; row < 8; row++ {
-		w := ws[row*8 : row*8+8 : row*8+8]
-		out := dst[row*stride : row*stride+8 : row*stride+8]
-		if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-			v := clampi((w[0]+(1<<(pass1Bits+2)))>>(pass1Bits+3) + 128)
-			for i := range out {
-				out[i] = v
-			}
-			continue
-		}
-		x0, x1, x2, x3, x4, x5, x6, x7 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
-		z1 := (x2 + x6) * fix0541196100
-		e2 := z1 - x6*fix1847759065
-		e3 := z1 + x2*fix0765366865
-		e0 := (x0 + x4) << constBits
-		e1 := (x0 - x4) << constBits
-		t10, t13 := e0+e3, e0-e3
-		t11, t12 := e1+e2, e1-e2
-		o1, o2, o3, o4 := x7+x1, x5+x3, x7+x3, x5+x1
-		z5 := (o3 + o4) * fix1175875602
-		o1 *= -fix0899976223
-		o2 *= -fix2562915447
-		o3 = o3*-fix1961570560 + z5
-		o4 = o4*-fix0390180644 + z5
-		t0 := x7*fix0298631336 + o1 + o3
-		t1 := x5*fix2053119869 + o2 + o4
-		t2 := x3*fix3072711026 + o2 + o3
-		t3 := x1*fix1501321110 + o1 + o4
-		const sh = constBits + pass1Bits + 3
-		const rnd = 1<<(sh-1) + 128<<sh
-		out[0] = clampi((t10 + t3 + rnd) >> sh)
-		out[7] = clampi((t10 - t3 + rnd) >> sh)
-		out[1] = clampi((t11 + t2 + rnd) >> sh)
-		out[6] = clampi((t11 - t2 + rnd) >> sh)
-		out[2] = clampi((t12 + t1 + rnd) >> sh)
-		out[5] = clampi((t12 - t1 + rnd) >> sh)
-		out[3] = clampi((t13 + t0 + rnd) >> sh)
-		out[4] = clampi((t13 - t0 + rnd) >> sh)
+		idctRow((*[8]int)(ws[row*8:]), dst[row*stride:row*stride+8:row*stride+8])
 	}
 }
 
