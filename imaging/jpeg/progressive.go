@@ -129,18 +129,7 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 			// ones passed on the way (T.81 G.1.2.3).
 			for ; k <= p.se; k++ {
 				if b[k] != 0 {
-					if r.n == 0 {
-						r.refill()
-					}
-					r.n--
-					if int64(r.acc) < 0 && b[k]&p1 == 0 {
-						if b[k] >= 0 {
-							b[k] += p1
-						} else {
-							b[k] += m1
-						}
-					}
-					r.acc <<= 1
+					r.refine(&b[k], p1)
 				} else {
 					if run == 0 {
 						break
@@ -158,19 +147,7 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 		// Most blocks of a run have few nonzero coefficients in the band:
 		// visit only those, in order, instead of testing every one.
 		for m := *nz >> uint(k) << uint(k) & (2<<uint(p.se) - 1); m != 0; m &= m - 1 {
-			k := bits.TrailingZeros64(m)
-			if r.n == 0 {
-				r.refill()
-			}
-			r.n--
-			if int64(r.acc) < 0 && b[k]&p1 == 0 {
-				if b[k] >= 0 {
-					b[k] += p1
-				} else {
-					b[k] += m1
-				}
-			}
-			r.acc <<= 1
+			r.refine(&b[bits.TrailingZeros64(m)], p1)
 		}
 		d.eobrun--
 	}
@@ -213,4 +190,21 @@ func (d *decoder) finishProgressive() error {
 		}
 	}
 	return nil
+}
+
+// refine reads one correction bit for a coefficient already nonzero: a 1
+// moves it one step of the scan's bit p1 away from zero unless it has that
+// bit already (T.81 G.1.2.3). m1, the step for a negative coefficient, is
+// -p1.
+func (r *bitReader) refine(c *int16, p1 int16) {
+	if r.n == 0 {
+		r.refill()
+	}
+	r.n--
+	set := int64(r.acc) < 0
+	r.acc <<= 1
+	if set && *c&p1 == 0 {
+		sign := *c >> 15 // 0 or -1
+		*c += p1 ^ sign - sign
+	}
 }
