@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"runtime"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
@@ -160,11 +159,11 @@ func TestDecodeBudgetParallel(t *testing.T) {
 
 // TestDecodeBudgetKubernetes checks the manifest's 1 GiB limit under 16
 // bombs at once with the default budget: 8 refused from their header, 8
-// just under the per-image limit that must take turns. Set
-// LCNET_HEAVY_TESTS=1 to run it (a minute on two cores).
+// just under the per-image limit that must take turns. A few seconds
+// of both cores; -short (the race run) skips it.
 func TestDecodeBudgetKubernetes(t *testing.T) {
-	if os.Getenv("LCNET_HEAVY_TESTS") == "" {
-		t.Skip("set LCNET_HEAVY_TESTS=1 to run (a minute on two cores)")
+	if testing.Short() {
+		t.Skip("decodes 4 GB of bombs; skipped in -short")
 	}
 	over := testimage.PNG16Bomb(8000, 8000, true)   // 1 GB to decode
 	under := testimage.PNG16Bomb(5600, 5600, false) // 240 MiB to decode
