@@ -10,6 +10,9 @@ const (
 	lookBits = 9
 	skipBits = 12
 	skipEOB  = 0xff
+	// skipZRL marks the ZRL code (16 zeros) in the skip table: unlike a
+	// coefficient after a run of 15, it may step past the block's end.
+	skipZRL = 0x40
 )
 
 type huffTable struct {
@@ -21,8 +24,8 @@ type huffTable struct {
 	// common small coefficient costs one load and one shift.
 	fast [1 << lookBits]int32
 	// skip holds advance<<8|totalLen for codes whose magnitude bits fit in
-	// skipBits, advance being run+1 (16 for ZRL, skipEOB for EOB), 0 for
-	// the slow path.
+	// skipBits, advance being run+1 (skipZRL for ZRL, skipEOB for EOB), 0
+	// for the slow path.
 	skip    [1 << skipBits]uint16
 	maxcode [17]int32 // largest code of each length, -1 if none
 	valptr  [17]int32 // index in vals of the first code of each length, minus that code
@@ -90,7 +93,7 @@ func (h *huffTable) buildSkip(counts *[17]int, vals []byte) {
 			case s > 0:
 				adv = run + 1
 			case run == 15:
-				adv = 16
+				adv = skipZRL
 			default:
 				adv = skipEOB
 			}

@@ -270,11 +270,16 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	q := &d.quant[c.tq]
 	bs := 8 / d.scale
 	off := by*bs*c.stride + bx*bs
-	if d.scale == 8 {
+	rows := c.needed(bx, by)
+	if d.scale == 8 || rows == 0 {
+		// Only the DC matters at scale 8, and nothing of a block the
+		// region does not read: walk the AC codes without storing them.
 		if err := skipAC(r, ac); err != nil {
 			return err
 		}
-		c.pix[off] = clamp((c.dcPred*q[0]+4)>>3 + 128)
+		if rows != 0 {
+			c.pix[off] = clamp((c.dcPred*q[0]+4)>>3 + 128)
+		}
 		return nil
 	}
 	*blk = [64]int32{}
@@ -317,12 +322,14 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 		last = k
 		k++
 	}
-	d.idct(blk, last, c.pix[off:], c.stride, c.needed(bx, by))
+	d.idct(blk, last, c.pix[off:], c.stride, rows)
 	return nil
 }
 
-// skipAC walks a block's AC codes without storing them: at scale 8 only
-// the DC matters.
+// skipAC walks a block's AC codes without storing them, for blocks whose
+// samples are not needed (scale 8 needs only the DC). It refuses what
+// baselineBlock refuses, so that the region decoded does not change which
+// files decode.
 func skipAC(r *bitReader, ac *huffTable) error {
 	for k := 1; k < 64; {
 		r.need32()
@@ -330,10 +337,16 @@ func skipAC(r *bitReader, ac *huffTable) error {
 			l := uint(e & 0xff)
 			r.acc <<= l
 			r.n -= int(l)
-			if e>>8 == skipEOB {
+			switch adv := int(e >> 8); adv {
+			case skipEOB:
 				return nil
+			case skipZRL:
+				k += 16
+			default:
+				if k += adv; k > 64 {
+					return FormatError("too many coefficients")
+				}
 			}
-			k += int(e >> 8)
 			continue
 		}
 		rs := r.huff(ac)
@@ -348,7 +361,9 @@ func skipAC(r *bitReader, ac *huffTable) error {
 			k += 16
 			continue
 		}
-		k += run + 1
+		if k += run + 1; k > 64 {
+			return FormatError("too many coefficients")
+		}
 		r.take(uint(s))
 	}
 	return nil
