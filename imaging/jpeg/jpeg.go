@@ -70,8 +70,8 @@ type Options struct {
 	// Parallel lets a large baseline decode use a second goroutine: the
 	// calling one decodes the Huffman codes while the other runs the
 	// inverse DCT of the previous band of blocks. The output is the same.
-	// It applies from about a megapixel up, not at Scale 8, and not when
-	// its band buffers (about 800 KB) would exceed MaxBytes.
+	// It applies from 1024x768 pixels up, not at Scale 8, and not when
+	// its band buffers (about 1 MB) would exceed MaxBytes.
 	Parallel bool
 
 	// Tests lower these to pipeline small images in many bands.

@@ -11,22 +11,29 @@ package jpeg
 
 const (
 	// parallelMinPixels is the image size (width*height at full scale)
-	// from which Options.Parallel pipelines a baseline scan. Below it the
-	// handovers and the second goroutine's start cost more than the IDCT
-	// it takes off the decoding goroutine (measured in
-	// BenchmarkPipelineThreshold).
-	parallelMinPixels = 1_000_000
-	// bandBlocks is the number of blocks a band buffer holds: 256 KB of
-	// coefficients, small enough to stay in the L2/L3 cache between the
-	// two cores, large enough that a handover (a channel send each way)
-	// is rare next to the work in a band.
-	bandBlocks = 1024
+	// from which Options.Parallel pipelines a baseline scan: 1024x768.
+	// A smaller image fits in one or two bands, so the stages barely
+	// overlap; at 1024x768 the pipeline cut an exact decode (the Rows
+	// and Cols of a resize to 256) by a fifth, at 2048x1536 by 30%
+	// (BenchmarkPipelineThreshold).
+	parallelMinPixels = 1024 * 768
+	// bandBlocks is the number of blocks a band buffer holds. A
+	// handover wakes the other goroutine, which costs the scheduler tens
+	// of microseconds; bands of 1024 blocks spent a tenth more CPU than
+	// the serial decode on the 5120x2880 photo and gained less than half
+	// of what bands of 4096 gain, which spend 5% more
+	// (BenchmarkPipelineBand).
+	bandBlocks = 4096
+	// bandEntries is the number of AC coefficients a band holds per
+	// block, on average: photos have far fewer than 63 nonzero ones, and a
+	// band whose blocks have more is handed over before its block count
+	// is reached.
+	bandEntries = 16
 	// bandBuffers is the number of band buffers: one being filled, one
 	// being transformed, one spare to absorb jitter between the stages.
 	bandBuffers = 3
-	// pendingBytes is the most one buffered block takes: its 63 AC
-	// coefficients and its pendingBlock.
-	pendingBytes = 63*4 + 24
+	// pendingSize is the size of a pendingBlock.
+	pendingSize = 24
 )
 
 // pendingBlock is a buffered block: its dequantised DC, how many of the
@@ -81,7 +88,7 @@ func (d *decoder) newPipeline() *pipeline {
 		p.pix[i], p.stride[i], p.quant[i] = c.pix, c.stride, &d.quant[c.tq]
 	}
 	for range bandBuffers {
-		p.free <- &band{ac: make([]int32, 0, 63*p.blocks), blocks: make([]pendingBlock, 0, p.blocks)}
+		p.free <- &band{ac: make([]int32, 0, d.bandACCap()), blocks: make([]pendingBlock, 0, p.blocks)}
 	}
 	p.cur = <-p.free
 	go p.transform()
@@ -116,13 +123,13 @@ func (p *pipeline) transform() {
 // over first when it is full. It refuses what baselineBlock refuses.
 func (p *pipeline) queue(r *bitReader, ac *huffTable, ci int, dc int32, off int, rows uint8) error {
 	b := p.cur
-	if len(b.blocks) == p.blocks {
+	if len(b.blocks) == p.blocks || cap(b.ac)-len(b.ac) < 63 {
 		p.full <- b
 		b = <-p.free
 		p.cur = b
 	}
-	// The band holds 63 entries per block, so these stores stay within
-	// its capacity.
+	// A band with room for fewer than 63 more entries was handed over,
+	// so these stores stay within its capacity.
 	buf := b.ac[len(b.ac) : len(b.ac)+63]
 	n, last := 0, 0
 	for k := 1; k < 64; {
@@ -196,5 +203,10 @@ func (d *decoder) wantPipeline(total int64) bool {
 
 // pipelineBytes is what the pipeline allocates.
 func (d *decoder) pipelineBytes() int64 {
-	return int64(bandBuffers) * int64(d.bandBlocks) * pendingBytes
+	return int64(bandBuffers) * (int64(d.bandBlocks)*pendingSize + int64(d.bandACCap())*4)
+}
+
+// bandACCap is the capacity of a band's AC entries.
+func (d *decoder) bandACCap() int {
+	return d.bandBlocks*bandEntries + 63
 }

@@ -243,17 +243,19 @@ func taps(n, m int) []int {
 	return out
 }
 
-// BenchmarkPipelinePhoto is BenchmarkPipelineThreshold on the 5120x2880
-// baseline photo of plasma-workspace-wallpapers, when installed.
-func BenchmarkPipelinePhoto(b *testing.B) {
+// BenchmarkPipelineBand times serial and pipelined decodes of the
+// 5120x2880 baseline photo of plasma-workspace-wallpapers, when installed,
+// with the Rows and Cols of a resize to 256 on the short side, across band
+// sizes, to place bandBlocks.
+func BenchmarkPipelineBand(b *testing.B) {
 	data, err := os.ReadFile("/usr/share/wallpapers/SafeLanding/contents/images/5120x2880.jpg")
 	if err != nil {
 		b.Skip(err)
 	}
 	rows, cols := taps(2880, 256), taps(5120, 455)
-	for _, par := range []bool{false, true} {
-		b.Run(fmt.Sprintf("parallel=%v", par), func(b *testing.B) {
-			opt := Options{Rows: rows, Cols: cols, Parallel: par}
+	for _, band := range []int{0, 1024, 4096, 16384} {
+		b.Run(fmt.Sprintf("band=%d", band), func(b *testing.B) {
+			opt := Options{Rows: rows, Cols: cols, Parallel: band > 0, bandBlocks: band}
 			defer startCPU().report(b)
 			for b.Loop() {
 				if _, err := Decode(data, opt); err != nil {
