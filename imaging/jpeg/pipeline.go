@@ -65,6 +65,11 @@ type pipeline struct {
 	full chan *band // decoded bands, to the IDCT goroutine
 	free chan *band // transformed bands, back to the decoder
 	done chan struct{}
+	// panicked is what the IDCT goroutine panicked with, if it did: stop
+	// panics with it on the decoding goroutine, where the caller's
+	// recover (the server's middleware) can see it, as it would see a
+	// panic of the serial decode, instead of the whole process dying.
+	panicked any
 
 	scale  int
 	blocks int // blocks per band
@@ -98,6 +103,16 @@ func (d *decoder) newPipeline() *pipeline {
 // transform is the IDCT stage: it runs until full is closed.
 func (p *pipeline) transform() {
 	defer close(p.done)
+	defer func() {
+		if v := recover(); v != nil {
+			p.panicked = v
+			// Let the decoder's sends and receives complete until it
+			// stops: it may be waiting for a free band.
+			for b := range p.full {
+				p.free <- b
+			}
+		}
+	}()
 	var blk [64]int32
 	for b := range p.full {
 		ac := b.ac
@@ -185,6 +200,9 @@ func (p *pipeline) stop(flush bool) {
 	p.cur = nil
 	close(p.full)
 	<-p.done
+	if p.panicked != nil {
+		panic(p.panicked)
+	}
 }
 
 // wantPipeline says whether the baseline scans are pipelined, given the

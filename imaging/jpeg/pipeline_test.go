@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,15 +195,19 @@ func TestParallelMemory(t *testing.T) {
 	serial := alloc(Options{})
 	d := &decoder{bandBlocks: bandBlocks}
 	budget := uint64(d.pipelineBytes()) + 64<<10 // plus the goroutine and channels
-	if piped := alloc(Options{Parallel: true}); piped > serial+budget {
+	if _, used, err := decodeChecked(data, Options{Parallel: true}); err != nil || !used {
+		t.Fatalf("pipelined %v, err %v; want a pipelined decode", used, err)
+	}
+	piped := alloc(Options{Parallel: true})
+	t.Logf("serial decode allocated %d bytes, pipelined %d, band buffers %d", serial, piped, d.pipelineBytes())
+	if piped > serial+budget {
 		t.Errorf("pipelined decode allocated %d bytes, serial %d, band buffers %d", piped, serial, d.pipelineBytes())
 	}
 	// 1600x1200 4:2:0 planes are 2.88 MB: a budget of 3 MB fits them but
 	// not the band buffers too.
 	opt := Options{Parallel: true, MaxBytes: 3_000_000}
-	_, piped, err := decodeChecked(data, opt)
-	if err != nil || piped {
-		t.Fatalf("tight budget: pipelined %v, err %v; want a serial decode", piped, err)
+	if _, used, err := decodeChecked(data, opt); err != nil || used {
+		t.Fatalf("tight budget: pipelined %v, err %v; want a serial decode", used, err)
 	}
 	if got := alloc(opt); got > serial+serial/64 {
 		t.Errorf("tight budget: allocated %d bytes, serial %d", got, serial)
@@ -264,4 +269,30 @@ func BenchmarkPipelineBand(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestPipelinePanic checks that a panic of the IDCT goroutine reaches the
+// decoding goroutine, where a caller's recover sees it, and that the
+// decoder can still hand over bands in the meantime.
+func TestPipelinePanic(t *testing.T) {
+	before := runtime.NumGoroutine()
+	d := &decoder{scale: 1, ncomp: 1, bandBlocks: 1}
+	d.comp[0].pix, d.comp[0].stride = make([]byte, 64), 8
+	p := d.newPipeline()
+	// A block whose samples lie outside the plane: the IDCT panics.
+	p.cur.blocks = append(p.cur.blocks, pendingBlock{off: 1 << 20, rows: 0xff})
+	for range 2 * bandBuffers {
+		p.full <- p.cur
+		p.cur = <-p.free
+		p.cur.blocks = append(p.cur.blocks[:0], pendingBlock{off: 1 << 20, rows: 0xff})
+	}
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		p.stop(true)
+	}()
+	if err, ok := got.(runtime.Error); !ok || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("stop panicked with %v, want the IDCT's index out of range", got)
+	}
+	waitGoroutines(t, before)
 }
