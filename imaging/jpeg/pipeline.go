@@ -17,12 +17,11 @@ const (
 	// and Cols of a resize to 256) by a fifth, at 2048x1536 by 30%
 	// (BenchmarkPipelineThreshold).
 	parallelMinPixels = 1024 * 768
-	// bandBlocks is the number of blocks a band buffer holds. A
-	// handover wakes the other goroutine, which costs the scheduler tens
-	// of microseconds; bands of 1024 blocks spent a tenth more CPU than
-	// the serial decode on the 5120x2880 photo and gained less than half
-	// of what bands of 4096 gain, which spend 5% more
-	// (BenchmarkPipelineBand).
+	// bandBlocks is the number of blocks a band buffer holds. Each
+	// handover may wake the other goroutine: on the 5120x2880 photo
+	// (110 ms serially) bands of 1024 blocks took 86-92 ms for 20% more
+	// CPU, bands of 4096 took 71-74 ms for 13% more, and bands of 16384
+	// gained little more (BenchmarkPipelineBand).
 	bandBlocks = 4096
 	// bandEntries is the number of AC coefficients a band holds per
 	// block, on average: photos have far fewer than 63 nonzero ones, and a
