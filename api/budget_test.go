@@ -239,3 +239,33 @@ func TestDefaultDecodeBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeBudgetSpareCore checks when a decode may take a second core:
+// only while the decodes in flight leave half the cores to it.
+func TestDecodeBudgetSpareCore(t *testing.T) {
+	for _, tc := range []struct {
+		procs, held int
+		want        bool
+	}{
+		{1, 1, false},
+		{2, 1, true}, {2, 2, false},
+		{4, 1, true}, {4, 2, true}, {4, 3, false},
+		{8, 4, true}, {8, 5, false},
+	} {
+		b := newDecodeBudget(1<<20, 2*tc.procs, tc.procs)
+		var releases []func()
+		for range tc.held {
+			release, err := b.acquire(t.Context(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			releases = append(releases, release)
+		}
+		if got := b.spareCore(); got != tc.want {
+			t.Errorf("%d cores, %d decodes: spareCore %v, want %v", tc.procs, tc.held, got, tc.want)
+		}
+		for _, r := range releases {
+			r()
+		}
+	}
+}

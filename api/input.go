@@ -257,7 +257,8 @@ func (s *Server) tensor(ctx context.Context, e *cacheEntry, mode imaging.DecodeM
 	defer release()
 	// The request's mode, else the manifest's, else the server's.
 	mode = mode.Or(imaging.DecodeMode(e.m.Preprocess.Decode)).Or(s.cfg.Decode)
-	return e.pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels, Mode: mode}, dst)
+	opt := imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels, Mode: mode, Parallel: s.decodeBudget.spareCore()}
+	return e.pre.PreprocessEncoded(ctx, data, opt, dst)
 }
 
 func imageErr(i, n int, err error) error {

@@ -216,7 +216,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, be: be, met: newMetrics(),
-		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel),
+		decodeBudget: newDecodeBudget(cfg.DecodeBudget, cfg.DecodeParallel, runtime.GOMAXPROCS(0)),
 		uploads:      semaphore.NewWeighted(int64(cfg.MaxUploads))}
 	s.life, s.endLife = context.WithCancel(context.Background())
 	s.cache = newModelCache(s.life, be, cfg, s.met, cfg.Logger)

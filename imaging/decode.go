@@ -147,7 +147,7 @@ func Decode(data []byte, maxPixels int) (image.Image, error) {
 // done: the decoders read through a reader that fails from then on, so
 // even a long inflate stops within one read.
 func DecodeContext(ctx context.Context, data []byte, maxPixels int) (image.Image, error) {
-	return decode(ctx, data, maxPixels, nil)
+	return decode(ctx, data, maxPixels, false, nil)
 }
 
 // tapsFunc returns the stored rows and columns of a stored w x h image in
@@ -155,8 +155,9 @@ func DecodeContext(ctx context.Context, data []byte, maxPixels int) (image.Image
 type tapsFunc func(w, h, o int) (rows, cols []int, err error)
 
 // decode is DecodeContext; a JPEG decode computes only the pixels taps,
-// if not nil, names: the others are left unspecified.
-func decode(ctx context.Context, data []byte, maxPixels int, taps tapsFunc) (image.Image, error) {
+// if not nil, names: the others are left unspecified. parallel is
+// jpeg.Options.Parallel.
+func decode(ctx context.Context, data []byte, maxPixels int, parallel bool, taps tapsFunc) (image.Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -185,7 +186,7 @@ func decode(ctx context.Context, data []byte, maxPixels int, taps tapsFunc) (ima
 		// imaging/jpeg's IDCT is libjpeg's islow, so the pixels are the
 		// ones OpenCV decodes, and it is about twice as fast as
 		// image/jpeg.
-		opt := ijpeg.Options{MaxPixels: int64(maxPixels), Context: ctx}
+		opt := ijpeg.Options{MaxPixels: int64(maxPixels), Context: ctx, Parallel: parallel}
 		if taps != nil {
 			// A taps error (a crop larger than the image) is the
 			// preprocessing's to report; the decode is then whole.

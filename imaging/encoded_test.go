@@ -145,7 +145,9 @@ func TestPreprocessEncodedErrors(t *testing.T) {
 // TestPreprocessEncodedReadsOnlyTaps checks that decoding only the pixels
 // the resize reads (jpeg.Options.Rows and Cols) changes no tensor: for
 // every sampling layout, progressive or not, every EXIF orientation and
-// both modes, PreprocessEncoded equals preprocessing a whole decode.
+// both modes, PreprocessEncoded equals preprocessing a whole decode, with
+// the decode pipelined (DecodeOptions.Parallel; the 1203x901 photo is
+// large enough) or not.
 func TestPreprocessEncodedReadsOnlyTaps(t *testing.T) {
 	photo, err := testimage.JPEG(testimage.Photo(1203, 901), 90, nil)
 	if err != nil {
@@ -183,6 +185,13 @@ func TestPreprocessEncodedReadsOnlyTaps(t *testing.T) {
 					got, _, _, err := pp.PreprocessEncoded(t.Context(), oriented, DecodeOptions{Mode: mode}, nil)
 					if err != nil {
 						t.Fatalf("%s exif %d %s %s: %v", name, o, pname, mode, err)
+					}
+					par, _, _, err := pp.PreprocessEncoded(t.Context(), oriented, DecodeOptions{Mode: mode, Parallel: true}, nil)
+					if err != nil {
+						t.Fatalf("%s exif %d %s %s parallel: %v", name, o, pname, mode, err)
+					}
+					if !slices.Equal(par, got) {
+						t.Errorf("%s exif %d %s %s: the tensor differs when decoded in parallel", name, o, pname, mode)
 					}
 					want, _, _, err := pp.Preprocess(full, nil)
 					if err != nil {

@@ -54,7 +54,7 @@ func benchImages(ctx context.Context, m zoo.Manifest, model *nn.Model, mode imag
 		}
 		one := func() (prep, net time.Duration, err error) {
 			t0 := time.Now()
-			x, th, tw, err := pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{Mode: mode}, buf)
+			x, th, tw, err := pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{Mode: mode, Parallel: true}, buf)
 			if err != nil {
 				return 0, 0, fmt.Errorf("%s: %w", path, err)
 			}

@@ -176,7 +176,7 @@ func classifyLocal(ctx context.Context, store, ref string, images []string, opts
 		if err != nil {
 			return classifyOutput{}, err
 		}
-		x, h, w, err := pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{Mode: opts.mode}, buf)
+		x, h, w, err := pre.PreprocessEncoded(ctx, data, imaging.DecodeOptions{Mode: opts.mode, Parallel: true}, buf)
 		if err != nil {
 			return classifyOutput{}, fmt.Errorf("%s: %w", path, err)
 		}

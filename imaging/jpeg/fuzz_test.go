@@ -3,6 +3,7 @@ package jpeg
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
 	"runtime"
@@ -32,6 +33,19 @@ func FuzzDecode(f *testing.F) {
 		cfg, cfgErr := DecodeConfig(data)
 		for _, s := range []int{1, 2, 4, 8} {
 			img, err := Decode(data, Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: fuzzMaxPixels})
+			// The pipelined decode fails and succeeds as the serial one,
+			// with the same planes.
+			pimg, perr := Decode(data, pipelineOpts(Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: fuzzMaxPixels}, 3))
+			if fmt.Sprint(err) != fmt.Sprint(perr) {
+				t.Fatalf("scale %d: serial error %v, pipelined %v", s, err, perr)
+			}
+			if err == nil {
+				for i, p := range rawPlanes(img) {
+					if !bytes.Equal(p, rawPlanes(pimg)[i]) {
+						t.Fatalf("scale %d: pipelined plane %d differs", s, i)
+					}
+				}
+			}
 			if err != nil {
 				var fe FormatError
 				var ue UnsupportedError

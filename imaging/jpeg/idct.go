@@ -46,11 +46,11 @@ func clampi(v int) uint8 {
 // order) to dst. last is the zig-zag index of the last nonzero coefficient.
 // rows has bit r set for each sample row r that is needed (component.needed);
 // at full scale the others are not computed.
-func (d *decoder) idct(blk *[64]int32, last int, dst []byte, stride int, rows uint8) {
+func idct(scale int, blk *[64]int32, last int, dst []byte, stride int, rows uint8) {
 	if rows == 0 {
 		return
 	}
-	bs := 8 / d.scale
+	bs := 8 / scale
 	if last == 0 {
 		v := clamp((blk[0]+4)>>3 + 128)
 		for y := 0; y < bs; y++ {
@@ -61,7 +61,7 @@ func (d *decoder) idct(blk *[64]int32, last int, dst []byte, stride int, rows ui
 		}
 		return
 	}
-	switch d.scale {
+	switch scale {
 	case 1:
 		if rows != 0xff {
 			idct8Rows(blk, dst, stride, rows)

@@ -67,6 +67,16 @@ type Options struct {
 	// of the planes are unspecified. Positions outside the image are
 	// ignored.
 	Rows, Cols []int
+	// Parallel lets a large baseline decode use a second goroutine: the
+	// calling one decodes the Huffman codes while the other runs the
+	// inverse DCT of the previous band of blocks. The output is the same.
+	// It applies from 1024x768 pixels up, not at Scale 8, and not when
+	// its band buffers (about 1 MB) would exceed MaxBytes.
+	Parallel bool
+
+	// Tests lower these to pipeline small images in many bands.
+	parallelMin int64
+	bandBlocks  int
 }
 
 // Config is what the headers say about an image.
@@ -107,6 +117,17 @@ func DecodeConfig(data []byte) (Config, error) {
 
 // Decode decodes a JPEG image at the scale opt asks for.
 func Decode(data []byte, opt Options) (image.Image, error) {
+	d, err := newDecoder(data, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.parse(false); err != nil {
+		return nil, err
+	}
+	return d.output()
+}
+
+func newDecoder(data []byte, opt Options) (*decoder, error) {
 	scale := opt.Scale
 	switch scale {
 	case 0:
@@ -116,13 +137,17 @@ func Decode(data []byte, opt Options) (image.Image, error) {
 		return nil, fmt.Errorf("jpeg: scale %d is not 1, 2, 4 or 8", opt.Scale)
 	}
 	d := &decoder{data: data, scale: scale, maxPixels: opt.MaxPixels, maxBytes: opt.MaxBytes, ctx: opt.Context}
+	d.parallel, d.parallelMin, d.bandBlocks = opt.Parallel, parallelMinPixels, bandBlocks
+	if opt.parallelMin > 0 {
+		d.parallelMin = opt.parallelMin
+	}
+	if opt.bandBlocks > 0 {
+		d.bandBlocks = opt.bandBlocks
+	}
 	if opt.Rows != nil && opt.Cols != nil {
 		d.needRows, d.needCols = opt.Rows, opt.Cols
 	}
-	if err := d.parse(false); err != nil {
-		return nil, err
-	}
-	return d.output()
+	return d, nil
 }
 
 func (d *decoder) config() (Config, error) {

@@ -27,6 +27,7 @@ const (
 
 type component struct {
 	id     uint8
+	index  int // in decoder.comp
 	h, v   int // sampling factors
 	tq     uint8
 	bw, bh int // blocks per row and column, padded to whole MCUs
@@ -64,6 +65,12 @@ type decoder struct {
 	maxPixels int64
 	maxBytes  int64
 	ctx       context.Context // nil: never canceled
+
+	parallel    bool  // Options.Parallel
+	parallelMin int64 // pixels from which Parallel pipelines
+	bandBlocks  int   // blocks per band buffer
+	pipelined   bool  // baseline scans run through a pipeline
+	pipe        *pipeline
 
 	sawSOF        bool
 	progressive   bool
@@ -234,6 +241,7 @@ func (d *decoder) parseSOF(seg []byte) error {
 	d.hmax, d.vmax = 1, 1
 	for i := 0; i < d.ncomp; i++ {
 		c := &d.comp[i]
+		c.index = i
 		c.id = seg[6+3*i]
 		for j := 0; j < i; j++ {
 			if d.comp[j].id == c.id {

@@ -38,6 +38,9 @@ func (d *decoder) allocate() error {
 	if d.ncomp == 4 || d.ncomp == 3 && d.isRGB() {
 		total += int64(w) * int64(h) * 4
 	}
+	if d.pipelined = d.wantPipeline(total); d.pipelined {
+		total += d.pipelineBytes()
+	}
 	if d.maxBytes > 0 && total > d.maxBytes {
 		return fmt.Errorf("%w: %dx%d at scale 1/%d needs %d bytes, budget %d",
 			ErrTooLarge, d.width, d.height, d.scale, total, d.maxBytes)

@@ -185,7 +185,7 @@ func (d *decoder) finishProgressive() error {
 						last = k
 					}
 				}
-				d.idct(&blk, last, c.pix[off:], c.stride, rows)
+				idct(d.scale, &blk, last, c.pix[off:], c.stride, rows)
 			}
 		}
 	}

@@ -106,7 +106,7 @@ const (
 	modeACRefine
 )
 
-func (d *decoder) scan(seg []byte) error {
+func (d *decoder) scan(seg []byte) (err error) {
 	p, err := d.parseSOS(seg)
 	if err != nil {
 		return err
@@ -134,6 +134,13 @@ func (d *decoder) scan(seg []byte) error {
 		d.comp[i].dcPred = 0
 	}
 	var blk [64]int32
+	if mode == modeBaseline && d.pipelined {
+		d.pipe = d.newPipeline()
+		defer func() {
+			d.pipe.stop(err == nil)
+			d.pipe = nil
+		}()
+	}
 
 	var nmcu, cw int
 	if p.ns == 1 {
@@ -282,6 +289,9 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 		}
 		return nil
 	}
+	if d.pipe != nil {
+		return d.pipe.queue(r, ac, c.index, c.dcPred*q[0], off, rows)
+	}
 	*blk = [64]int32{}
 	blk[0] = c.dcPred * q[0]
 	last := 0
@@ -322,7 +332,7 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 		last = k
 		k++
 	}
-	d.idct(blk, last, c.pix[off:], c.stride, rows)
+	idct(d.scale, blk, last, c.pix[off:], c.stride, rows)
 	return nil
 }
 
