@@ -63,6 +63,16 @@ func (c *modelCache) get(ctx context.Context, m zoo.Manifest) (*cacheEntry, erro
 		return nil, err
 	}
 	if !c.use(ctx, e) {
+		// A load that failed takes its entry out of the map at once, and
+		// may do so before this request counts itself in: the answer is
+		// then the load's error, not an unload.
+		select {
+		case <-e.ready:
+			if e.err != nil {
+				return nil, e.err
+			}
+		default:
+		}
 		return nil, &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s:%s was unloaded", m.Name, m.Version),
 			retryAfter: time.Second, err: errUnloaded}
 	}

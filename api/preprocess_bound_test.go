@@ -132,6 +132,15 @@ func TestLoadPreprocessBound(t *testing.T) {
 	if status != http.StatusInternalServerError || !strings.Contains(body, "resize width is 4096, want 0 to 2048") {
 		t.Errorf("answered %d %s; want a 500 saying the resize is over the bound", status, body)
 	}
+	// Each request starts a load of its own, which fails at once and
+	// leaves the cache: however the two interleave, the answer is the
+	// load's error, never a 503 saying the model was unloaded.
+	for i := range 100 {
+		status, body, err := post(t.Context(), ts.URL+"/v1/models/m/classify", "image/png", solid(t, "png", red, 1, 1))
+		if err != nil || status != http.StatusInternalServerError {
+			t.Fatalf("request %d: %d %v %s; want the load's 500", i, status, err, body)
+		}
+	}
 	if f.loads.Load() != 0 {
 		t.Error("the network was loaded for a manifest that cannot be served")
 	}
