@@ -1,6 +1,38 @@
 # lib.sh: helpers side_by_side.sh and photo_side_by_side.sh share.
-# Source it; it needs node on PATH.
+# Source it after defining die; field and median need node on PATH.
 # shellcheck shell=bash
+
+# check_timing ROUNDS DURATION WARMUP THREADS: the options both scripts
+# take, or die naming the bad one.
+check_timing() {
+	[[ $1 =~ ^[1-9][0-9]*$ ]] || die "--rounds $1: want a positive integer"
+	[[ $2 =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--duration $2: want seconds"
+	[[ $3 =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--warmup $3: want seconds"
+	[[ $4 =~ ^[1-9][0-9]*$ ]] || die "--threads $4: want a positive integer"
+}
+
+# need_node_modules DIR MODULE...: node on PATH and each npm MODULE
+# installed in DIR, or die saying how to install them.
+need_node_modules() {
+	local dir=$1 m
+	shift
+	command -v node >/dev/null || die "node is not on PATH"
+	for m in "$@"; do
+		[[ -d $dir/node_modules/$m ]] || die "$m is missing: run (cd $dir && npm ci --ignore-scripts)"
+	done
+}
+
+# lcnet_binary ROOT TMP: sets lcnet to $LCNET, else to an lcnet built from
+# ROOT into TMP.
+lcnet_binary() {
+	lcnet=${LCNET:-}
+	if [[ -z $lcnet ]]; then
+		echo "building lcnet ..." >&2
+		(cd "$1" && CGO_ENABLED=0 go build -trimpath -o "$2/lcnet" ./cmd/lcnet)
+		lcnet=$2/lcnet
+	fi
+	[[ -x $lcnet ]] || die "LCNET=$lcnet is not an executable"
+}
 
 # field JSON NAME...: print the named fields of a JSON object, tab-separated.
 # The script is JavaScript in single quotes on purpose: nothing in it is for bash.

@@ -53,24 +53,21 @@ while (($#)); do
 	*) photos+=("$1"); shift ;;
 	esac
 done
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds $rounds: want a positive integer"
-[[ $duration =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--duration $duration: want seconds"
-[[ $warmup =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--warmup $warmup: want seconds"
-[[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads $threads: want a positive integer"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+fixtures=${LCNET_FIXTURES:-$(dirname "$root")/shared/fixtures}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+check_timing "$rounds" "$duration" "$warmup" "$threads"
 ((wallpapers || ${#photos[@]})) || die "give PHOTO.jpg files or --wallpapers (see --help)"
 ((install == 0 || wallpapers)) || die "--install goes with --wallpapers"
 for p in "${photos[@]}"; do [[ -f $p ]] || die "no such photo: $p"; done
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-fixtures=${LCNET_FIXTURES:-$(dirname "$root")/shared/fixtures}
 ckpt=$fixtures/golden/PPLCNet_x1_0.pdparams
 [[ -f $ckpt ]] || die "missing checkpoint $ckpt (set LCNET_FIXTURES)"
 
-command -v node >/dev/null || die "node is not on PATH"
-for m in onnxruntime-node sharp; do
-	[[ -d $here/node_modules/$m ]] || die "$m is missing: run (cd $here && npm ci --ignore-scripts)"
-done
+need_node_modules "$here" onnxruntime-node sharp
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lcnet-photo-side-by-side.XXXXXX")
 server_pid=""
@@ -83,8 +80,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=lib.sh
-source "$here/lib.sh"
 
 # derived[PATH]=how: the photos this script made rather than found.
 declare -A derived=()
@@ -163,13 +158,7 @@ if ((wallpapers)); then
 	photos+=("$base4" "$prog4" "$wp/SafeLanding/contents/images/5120x2880.jpg" "$wp/Volna/contents/images/5120x2880.jpg")
 fi
 
-lcnet=${LCNET:-}
-if [[ -z $lcnet ]]; then
-	echo "building lcnet ..." >&2
-	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$tmp/lcnet" ./cmd/lcnet)
-	lcnet=$tmp/lcnet
-fi
-[[ -x $lcnet ]] || die "LCNET=$lcnet is not an executable"
+lcnet_binary "$root" "$tmp"
 store=$tmp/store
 model=PPLCNet_x1_0
 echo "converting and exporting $model ..." >&2

@@ -45,34 +45,22 @@ while (($#)); do
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
-[[ $duration =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--duration $duration: want seconds"
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds $rounds: want a positive integer"
-[[ $warmup =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--warmup $warmup: want seconds"
-[[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads $threads: want a positive integer"
-[[ $size =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || die "--size $size: want HxW"
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 fixtures=${LCNET_FIXTURES:-$(dirname "$root")/shared/fixtures}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
-command -v node >/dev/null || die "node is not on PATH"
-[[ -d $here/node_modules/onnxruntime-node ]] ||
-	die "onnxruntime-node is missing: run (cd $here && npm ci --ignore-scripts)"
+check_timing "$rounds" "$duration" "$warmup" "$threads"
+[[ $size =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || die "--size $size: want HxW"
+need_node_modules "$here" onnxruntime-node
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lcnet-side-by-side.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-lcnet=${LCNET:-}
-if [[ -z $lcnet ]]; then
-	echo "building lcnet ..." >&2
-	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$tmp/lcnet" ./cmd/lcnet)
-	lcnet=$tmp/lcnet
-fi
-[[ -x $lcnet ]] || die "LCNET=$lcnet is not an executable"
+lcnet_binary "$root" "$tmp"
 store=$tmp/store
 
-# shellcheck source=lib.sh
-source "$here/lib.sh"
 
 per=$(awk -v d="$duration" -v r="$rounds" 'BEGIN { printf "%.3f", d / r }')
 rows=()
