@@ -24,6 +24,7 @@ var layer = map[string]int{
 	"api/client":              0,
 	"convert/internal/pickle": 0,
 	"imaging/jpeg":            0,
+	"internal/atomicfile":     0,
 	"internal/kernel":         0,
 	"internal/npy":            0,
 	"internal/pickleenc":      0,

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lcnet/lcnet/arch"
 	"github.com/lcnet/lcnet/export/paddle"
+	"github.com/lcnet/lcnet/internal/atomicfile"
 	"github.com/lcnet/lcnet/onnx"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -112,29 +112,9 @@ func (a *app) exportONNX(m zoo.Manifest, tensors map[string]arch.Tensor, out str
 		meta["lcnet.preprocess"] = string(b)
 	}
 	opts := onnx.Options{Opset: opset, ProducerVersion: versionString(), Metadata: meta}
-	// Write beside the target and rename, so a failed export never
-	// leaves a truncated .onnx where a good one was expected.
-	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	if err := onnx.Write(bw, m.Arch, tensors, opts); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	// A failed export never leaves a truncated .onnx where a good one was
+	// expected.
+	if err := atomicfile.Write(out, func(w io.Writer) error { return onnx.Write(w, m.Arch, tensors, opts) }); err != nil {
 		return err
 	}
 	st, err := os.Stat(out)

@@ -1,7 +1,6 @@
 package paddle
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/internal/atomicfile"
 )
 
 // LabelsFile is the name of the class list beside the weights and config.
@@ -79,31 +79,8 @@ func Write(ctx context.Context, dir, name string, m Model, tensors map[string]ar
 }
 
 // writeFile writes path through a temp file beside it and a rename.
-func writeFile(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("paddle export: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<16)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("paddle export: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("paddle export: writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("paddle export: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+func writeFile(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("paddle export: %w", err)
 	}
 	return nil
