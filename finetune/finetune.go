@@ -204,7 +204,7 @@ func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, 
 		BaseName: bm.Name, BaseVersion: bm.Version, BaseWeightsSHA256: bm.WeightsSHA256,
 		Hyper: zoo.Hyperparameters{
 			Epochs: opt.Head.Epochs, LR: opt.Head.LR, Batch: opt.Head.Batch, WeightDecay: opt.Head.WeightDecay,
-			Seed: opt.Head.Seed, Optimizer: opt.Head.Optimizer, Augment: opt.Augment, Layer: opt.Layer,
+			Seed: opt.Head.Seed, Optimizer: opt.Head.Optimizer, Augment: opt.Augment,
 		},
 	}
 	if lin.DatasetSHA256, err = dataset.Digest(train); err != nil {
@@ -294,7 +294,9 @@ func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, 
 
 	t1 := time.Now()
 	allTrain, allVal := res.TrainFeatures, res.ValFeatures
-	res.LayerScores = map[string]float64{}
+	if len(layers) > 1 {
+		res.LayerScores = make(map[string]float64, len(layers))
+	}
 	var hr *head.Result
 	for i, layer := range layers {
 		from, to := ex.span(layer)
@@ -311,16 +313,13 @@ func Run(ctx context.Context, z *zoo.Zoo, base string, train, val *dataset.Set, 
 		if err != nil {
 			return nil, err
 		}
-		if len(layers) > 1 {
+		if res.LayerScores != nil {
 			res.LayerScores[layer] = r.Best.ValAccuracy
 		}
 		// Candidates come pool first, so a tie keeps the pool.
 		if hr == nil || r.Best.ValAccuracy > hr.Best.ValAccuracy {
 			hr, res.Layer, res.TrainFeatures, res.ValFeatures = r, layer, tr, va
 		}
-	}
-	if len(res.LayerScores) == 0 {
-		res.LayerScores = nil
 	}
 	opt.Layer, lin.Hyper.Layer, lin.Hyper.LayerScores = res.Layer, res.Layer, res.LayerScores
 	res.TrainTime = time.Since(t1)
