@@ -16,7 +16,6 @@ import (
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/finetune"
-	"github.com/lcnet/lcnet/storage"
 	"github.com/lcnet/lcnet/train/dataset"
 	"github.com/lcnet/lcnet/zoo"
 )
@@ -105,9 +104,6 @@ func (s *Server) startFinetune(w http.ResponseWriter, r *http.Request) error {
 			// Spooled to disk: an archive of images is often larger than
 			// the memory the server should spend on one request.
 			if err := saveFile(upload, p); err != nil {
-				if errors.Is(err, storage.ErrNoSpace) {
-					return err // 507: the server's disk, not the client's data
-				}
 				return wrapBodyErr("saving the data set", err)
 			}
 			haveData = true

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lcnet/lcnet/api/client"
 	"github.com/lcnet/lcnet/imaging"
+	"github.com/lcnet/lcnet/storage"
 )
 
 // imageInput is what a classify or features request carried: the encoded
@@ -146,12 +147,13 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.StdEncoding.WithPadding(base64.NoPadding).DecodeString(strings.TrimRight(s, "="))
 }
 
-// wrapBodyErr keeps a body-size error (413) recognisable and makes any
-// other read failure a 400.
+// wrapBodyErr keeps a body-size error (413), a timeout and the server's
+// own full disk (507, spooling an upload) recognisable, and makes any
+// other read failure the client's: a 400.
 func wrapBodyErr(what string, err error) error {
 	var mbe *http.MaxBytesError
 	var ne net.Error
-	if errors.As(err, &mbe) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.As(err, &mbe) || (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, storage.ErrNoSpace) {
 		return err
 	}
 	return problemf(http.StatusBadRequest, "%s: %v", what, err)

@@ -73,9 +73,6 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 			}
 			path := filepath.Join(dir, base)
 			if err := saveFile(path, p); err != nil {
-				if errors.Is(err, storage.ErrNoSpace) {
-					return err
-				}
 				return wrapBodyErr("saving upload "+base, err)
 			}
 			files = append(files, path)
