@@ -39,10 +39,19 @@ func FuzzDecode(f *testing.F) {
 			if fmt.Sprint(err) != fmt.Sprint(perr) {
 				t.Fatalf("scale %d: serial error %v, pipelined %v", s, err, perr)
 			}
+			// So does the split decode, its second reader starting a
+			// quarter of the way into each baseline scan.
+			simg, serr := Decode(data, splitOpts(Options{Scale: s, MaxBytes: fuzzMaxBytes, MaxPixels: fuzzMaxPixels}, 16))
+			if fmt.Sprint(err) != fmt.Sprint(serr) {
+				t.Fatalf("scale %d: serial error %v, split %v", s, err, serr)
+			}
 			if err == nil {
 				for i, p := range rawPlanes(img) {
 					if !bytes.Equal(p, rawPlanes(pimg)[i]) {
 						t.Fatalf("scale %d: pipelined plane %d differs", s, i)
+					}
+					if !bytes.Equal(p, rawPlanes(simg)[i]) {
+						t.Fatalf("scale %d: split plane %d differs", s, i)
 					}
 				}
 			}

@@ -128,6 +128,11 @@ type bitReader struct {
 	acc  uint64
 	n    int
 	pad  int
+	// loaded counts the bytes fed to acc since reset, stuffing removed
+	// and padding included, so loaded*8-n is the reader's place in the
+	// scan's bit stream whatever its refills were: a split scan compares
+	// two readers' places by it.
+	loaded int
 }
 
 func (r *bitReader) reset(data []byte, pos int) {
@@ -135,7 +140,12 @@ func (r *bitReader) reset(data []byte, pos int) {
 }
 
 // overrun reports whether bits past the end of the segment were consumed.
+// It depends only on the reader's place in the stream, not on how far
+// it has read ahead, so two readers at one place agree on it.
 func (r *bitReader) overrun() bool { return r.pad*8 > r.n }
+
+// place is the number of bits consumed since reset.
+func (r *bitReader) place() int64 { return int64(r.loaded)*8 - int64(r.n) }
 
 // need32 makes at least 32 bits available, enough for any Huffman code
 // (at most 16 bits) plus its magnitude bits (at most 15).
@@ -157,6 +167,7 @@ func (r *bitReader) refill() {
 				r.acc |= v >> (64 - 8*k) << (64 - r.n - 8*k)
 				r.n += 8 * k
 				r.pos += k
+				r.loaded += k
 				return
 			}
 		}
@@ -178,6 +189,7 @@ func (r *bitReader) refill() {
 		}
 		r.acc |= uint64(b) << (56 - r.n)
 		r.n += 8
+		r.loaded++
 	}
 }
 

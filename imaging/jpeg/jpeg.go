@@ -67,16 +67,22 @@ type Options struct {
 	// of the planes are unspecified. Positions outside the image are
 	// ignored.
 	Rows, Cols []int
-	// Parallel lets a large baseline decode use a second goroutine: the
-	// calling one decodes the Huffman codes while the other runs the
-	// inverse DCT of the previous band of blocks. The output is the same.
-	// It applies from 1024x768 pixels up, not at Scale 8, and not when
-	// its band buffers (about 1 MB) would exceed MaxBytes.
+	// Parallel lets a large baseline decode use a second goroutine. At
+	// Scale 8 of a scan without restart markers the second one decodes
+	// the second half of the Huffman codes, found by resynchronising
+	// (see split.go); otherwise the calling one decodes the Huffman codes
+	// while the other runs the inverse DCT of the previous band of
+	// blocks. The output and errors are the same. It applies from
+	// 1024x768 pixels up, and not when its buffers (about 1 MB for the
+	// bands, a few MB for a split) would exceed MaxBytes.
 	Parallel bool
 
-	// Tests lower these to pipeline small images in many bands.
+	// Tests lower these to pipeline or split small images in many
+	// bands, and move where a split scan's second reader starts.
 	parallelMin int64
 	bandBlocks  int
+	splitMin    int64
+	splitAt     int
 }
 
 // Config is what the headers say about an image.
@@ -143,6 +149,13 @@ func newDecoder(data []byte, opt Options) (*decoder, error) {
 	}
 	if opt.bandBlocks > 0 {
 		d.bandBlocks = opt.bandBlocks
+	}
+	d.splitMin, d.splitAt, d.splitMinBytes, d.chunkBlocks = splitMinPixels, 0, splitMinBytes, specChunkBlocks
+	if opt.splitMin > 0 {
+		d.splitMin, d.splitMinBytes, d.splitAll, d.chunkBlocks, d.splitWait = opt.splitMin, 64, true, 64, true
+	}
+	if opt.splitAt > 0 && opt.splitAt < 64 {
+		d.splitAt = opt.splitAt
 	}
 	if opt.Rows != nil && opt.Cols != nil {
 		d.needRows, d.needCols = opt.Rows, opt.Cols

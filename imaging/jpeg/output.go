@@ -41,6 +41,15 @@ func (d *decoder) allocate() error {
 	if d.pipelined = d.wantPipeline(total); d.pipelined {
 		total += d.pipelineBytes()
 	}
+	d.splitting = d.parallel && !d.progressive && (d.scale == 8 || d.splitAll) &&
+		int64(d.width)*int64(d.height) >= d.splitMin
+	if d.splitAt == 0 {
+		d.splitAt = splitAtIDCT
+		if d.scale == 8 {
+			d.splitAt = splitAtDC
+		}
+	}
+	d.spare = d.maxBytes - total
 	if d.maxBytes > 0 && total > d.maxBytes {
 		return fmt.Errorf("%w: %dx%d at scale 1/%d needs %d bytes, budget %d",
 			ErrTooLarge, d.width, d.height, d.scale, total, d.maxBytes)

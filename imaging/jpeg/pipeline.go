@@ -144,44 +144,9 @@ func (p *pipeline) queue(r *bitReader, ac *huffTable, ci int, dc int32, off int,
 	}
 	// A band with room for fewer than 63 more entries was handed over,
 	// so these stores stay within its capacity.
-	buf := b.ac[len(b.ac) : len(b.ac)+63]
-	n, last := 0, 0
-	for k := 1; k < 64; {
-		r.need32()
-		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
-			k += int(f >> 8 & 0xff)
-			l := uint(f & 0xff)
-			r.acc <<= l
-			r.n -= int(l)
-			if k > 63 {
-				return FormatError("too many coefficients")
-			}
-			buf[n] = f>>16<<6 | int32(k)
-			n++
-			last = k
-			k++
-			continue
-		}
-		rs := r.huff(ac)
-		if rs < 0 {
-			return FormatError("bad AC Huffman code")
-		}
-		run, s := int(rs>>4), int(rs&15)
-		if s == 0 {
-			if run != 15 {
-				break
-			}
-			k += 16
-			continue
-		}
-		k += run
-		if k > 63 {
-			return FormatError("too many coefficients")
-		}
-		buf[n] = extend(r.take(uint(s)), s)<<6 | int32(k)
-		n++
-		last = k
-		k++
+	n, last, err := readAC(r, ac, b.ac[len(b.ac):len(b.ac)+63])
+	if err != nil {
+		return err
 	}
 	b.ac = b.ac[:len(b.ac)+n]
 	b.blocks = append(b.blocks, pendingBlock{off: off, dc: dc, n: uint8(n), comp: uint8(ci), rows: rows, last: uint8(last)})
@@ -226,4 +191,49 @@ func (d *decoder) pipelineBytes() int64 {
 // bandACCap is the capacity of a band's AC entries.
 func (d *decoder) bandACCap() int {
 	return d.bandBlocks*bandEntries + 63
+}
+
+// readAC reads the AC codes of one block into buf (at least 63 long) as
+// entries value<<6 | zig-zag index, returning how many it wrote and the
+// zig-zag index of the last. It refuses what baselineBlock refuses.
+func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
+	buf = buf[:63]
+	for k := 1; k < 64; {
+		r.need32()
+		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
+			k += int(f >> 8 & 0xff)
+			l := uint(f & 0xff)
+			r.acc <<= l
+			r.n -= int(l)
+			if k > 63 {
+				return 0, 0, FormatError("too many coefficients")
+			}
+			buf[n] = f>>16<<6 | int32(k)
+			n++
+			last = k
+			k++
+			continue
+		}
+		rs := r.huff(ac)
+		if rs < 0 {
+			return 0, 0, FormatError("bad AC Huffman code")
+		}
+		run, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if run != 15 {
+				break
+			}
+			k += 16
+			continue
+		}
+		k += run
+		if k > 63 {
+			return 0, 0, FormatError("too many coefficients")
+		}
+		buf[n] = extend(r.take(uint(s)), s)<<6 | int32(k)
+		n++
+		last = k
+		k++
+	}
+	return n, last, nil
 }

@@ -134,14 +134,6 @@ func (d *decoder) scan(seg []byte) (err error) {
 		d.comp[i].dcPred = 0
 	}
 	var blk [64]int32
-	if mode == modeBaseline && d.pipelined {
-		d.pipe = d.newPipeline()
-		defer func() {
-			d.pipe.stop(err == nil)
-			d.pipe = nil
-		}()
-	}
-
 	var nmcu, cw int
 	if p.ns == 1 {
 		// A non-interleaved scan covers only the blocks inside the
@@ -156,6 +148,18 @@ func (d *decoder) scan(seg []byte) (err error) {
 	rowLen := d.mcusX
 	if p.ns == 1 {
 		rowLen = cw
+	}
+	if mode == modeBaseline && d.splitting && d.ri == 0 {
+		if sp := d.startSpec(&p, nmcu); sp != nil {
+			return d.splitScan(&p, sp, nmcu, rowLen)
+		}
+	}
+	if mode == modeBaseline && d.pipelined {
+		d.pipe = d.newPipeline()
+		defer func() {
+			d.pipe.stop(err == nil)
+			d.pipe = nil
+		}()
 	}
 	for m := 0; m < nmcu; m++ {
 		if d.ctx != nil && m%rowLen == 0 {
@@ -194,8 +198,11 @@ func (d *decoder) scan(seg []byte) (err error) {
 			}
 		}
 		// A stream cut short is padded with zeros that decode as valid
-		// blocks; stop early instead of decoding a whole image of them.
-		if d.bits.pad > 8 {
+		// blocks; stop at the first MCU that read them instead of
+		// decoding a whole image of them. A split scan's second reader
+		// makes the same check at the same MCUs (overrun depends only
+		// on the place in the stream).
+		if d.bits.overrun() {
 			return FormatError("truncated entropy-coded data")
 		}
 	}

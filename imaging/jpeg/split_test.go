@@ -1,0 +1,243 @@
+package jpeg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"testing"
+)
+
+// splitOpts splits any baseline scan without restart markers, at any
+// scale, its second reader starting at 64ths at of the scan's bytes.
+func splitOpts(o Options, at int) Options {
+	o.Parallel, o.splitMin, o.splitAt = true, 1, at
+	return o
+}
+
+// decodeSplit decodes data and reports whether a split scan handed over
+// to its second reader.
+func decodeSplit(data []byte, opt Options) (image.Image, bool, error) {
+	d, err := newDecoder(data, opt)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := d.parse(false); err != nil {
+		return nil, d.adopted, err
+	}
+	img, err := d.output()
+	return img, d.adopted, err
+}
+
+// splitImages are images large enough for the second reader to
+// resynchronise: every layout image/jpeg writes, at several qualities,
+// plus the photos of plasma-workspace-wallpapers when installed and the
+// test isn't short.
+func splitImages(t *testing.T) []testImage {
+	var out []testImage
+	for _, c := range []struct {
+		w, h, q int
+		gray    bool
+	}{{640, 480, 90, false}, {333, 517, 98, false}, {800, 600, 60, true}, {1024, 64, 75, false}} {
+		var img image.Image = synthetic(c.w, c.h, uint64(c.w*c.q))
+		name := "gen420"
+		if c.gray {
+			rgba := img.(*image.RGBA)
+			g := image.NewGray(rgba.Bounds())
+			for i := range g.Pix {
+				g.Pix[i] = rgba.Pix[4*i+1]
+			}
+			img, name = g, "gengray"
+		}
+		e := encoded(t, img, c.q)
+		out = append(out, testImage{fmt.Sprintf("%s_%dx%d_q%d", name, c.w, c.h, c.q), e, e, ""})
+	}
+	if testing.Short() {
+		return out
+	}
+	for _, p := range []string{
+		"/usr/share/wallpapers/SafeLanding/contents/images/1622x2880.jpg",
+		"/usr/share/wallpapers/Honeywave/contents/images/1080x1920.jpg",
+		"/usr/share/wallpapers/BytheWater/contents/images/2560x1600.jpg",
+	} {
+		if data, err := os.ReadFile(p); err == nil {
+			out = append(out, testImage{p, data, data, ""})
+		}
+	}
+	return out
+}
+
+func samePlanes(t *testing.T, what string, got, want image.Image) {
+	t.Helper()
+	gp, wp := rawPlanes(got), rawPlanes(want)
+	for i := range wp {
+		if !bytes.Equal(gp[i], wp[i]) {
+			t.Fatalf("%s: plane %d differs", what, i)
+		}
+	}
+}
+
+// TestSplitMatchesSerial checks that a split decode writes every byte of
+// every plane as the serial one does, for each scale and region and for
+// second readers started early, half way and late, and that it did hand
+// over to the second reader (otherwise it is the serial decode again).
+func TestSplitMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 17))
+	large := splitImages(t)
+	for i, ti := range append(large, testImages(t)...) {
+		cfg, err := DecodeConfig(ti.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []int{1, 2, 4, 8} {
+			w, h := (cfg.Width+s-1)/s, (cfg.Height+s-1)/s
+			for _, region := range []struct {
+				name       string
+				rows, cols []int
+			}{
+				{"whole", nil, nil},
+				{"sparse", sparse(rng, h, 5), sparse(rng, w, 3)},
+			} {
+				base := Options{Scale: s, Rows: region.rows, Cols: region.cols}
+				want, err := Decode(ti.data, base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				adopted := 0
+				for _, at := range []int{4, 20, 32, 60} {
+					what := fmt.Sprintf("%s scale %d %s at %d/64", ti.name, s, region.name, at)
+					got, ok, err := decodeSplit(ti.data, splitOpts(base, at))
+					if err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+					samePlanes(t, what, got, want)
+					if ok {
+						adopted++
+					}
+				}
+				if i < len(large) && adopted < 3 {
+					t.Errorf("%s scale %d %s: %d of 4 split decodes handed over", ti.name, s, region.name, adopted)
+				}
+			}
+		}
+	}
+}
+
+// TestSplitErrors checks that truncated and corrupted files fail the
+// same way split as serially, with the same planes when they decode, and
+// that no goroutine outlives a decode.
+func TestSplitErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 18))
+	before := runtime.NumGoroutine()
+	handed, failedAfter := 0, 0
+	for _, ti := range splitImages(t)[:4] {
+		var variants [][]byte
+		for _, frac := range []int{40, 55, 70, 85, 95, 99} {
+			variants = append(variants, ti.data[:len(ti.data)*frac/100])
+		}
+		for range 24 {
+			v := bytes.Clone(ti.data)
+			// Mostly in the second reader's part.
+			i := len(v)/3 + rng.IntN(len(v)*2/3)
+			v[i] ^= byte(1 + rng.IntN(255))
+			variants = append(variants, v)
+		}
+		for i, v := range variants {
+			for _, s := range []int{1, 8} {
+				want, errS := Decode(v, Options{Scale: s})
+				got, ok, errP := decodeSplit(v, splitOpts(Options{Scale: s}, 24))
+				if ok {
+					handed++
+					if errP != nil {
+						failedAfter++
+					}
+				}
+				if fmt.Sprint(errS) != fmt.Sprint(errP) {
+					t.Errorf("%s variant %d scale %d: serial %v, split %v", ti.name, i, s, errS, errP)
+					continue
+				}
+				if errS == nil {
+					samePlanes(t, fmt.Sprintf("%s variant %d scale %d", ti.name, i, s), got, want)
+				}
+			}
+		}
+	}
+	// Most variants are damaged in the second reader's part: the check
+	// is of its errors, not of the calling goroutine's.
+	t.Logf("%d split decodes handed over, %d of them then failed", handed, failedAfter)
+	if failedAfter < 20 {
+		t.Errorf("only %d decodes failed after handing over to the second reader", failedAfter)
+	}
+	waitGoroutines(t, before)
+}
+
+// TestSplitCancel checks that a split decode canceled at any point
+// returns the context's error and leaves no goroutine behind.
+func TestSplitCancel(t *testing.T) {
+	data := encoded(t, synthetic(640, 480, 3), 90)
+	before := runtime.NumGoroutine()
+	for _, n := range []int64{0, 1, 5, 12, 20, 29} {
+		for _, s := range []int{1, 8} {
+			ctx := &countdown{Context: context.Background()}
+			ctx.n.Store(n)
+			opt := splitOpts(Options{Scale: s, Context: ctx}, 32)
+			if _, err := Decode(data, opt); !errors.Is(err, context.Canceled) {
+				t.Errorf("after %d checks, scale %d: err = %v, want context.Canceled", n, s, err)
+			}
+		}
+	}
+	waitGoroutines(t, before)
+}
+
+// TestSplitMemory checks that the second reader allocates in proportion
+// to what it records, and that under a MaxBytes that leaves it room for a
+// few chunks only it stops there and the decode goes on serially from
+// its records, with the same planes.
+func TestSplitMemory(t *testing.T) {
+	data := encoded(t, synthetic(2048, 1536, 4), 90)
+	alloc := func(opt Options) (image.Image, uint64) {
+		t.Helper()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		img, err := Decode(data, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return img, after.TotalAlloc - before.TotalAlloc
+	}
+	for _, s := range []int{8, 1} {
+		want, serial := alloc(Options{Scale: s})
+		// The second reader records at most the image's blocks
+		// (2048x1536 4:2:0: 73728), in chunks of 64 (the tests' size).
+		d := &decoder{scale: s, chunkBlocks: 64}
+		chunks := int64(73728/64 + 1)
+		bound := uint64(chunks*d.specChunkBytes()) + 64<<10
+		got, split := alloc(Options{Scale: s, Parallel: true, splitMin: 1, splitAt: 32})
+		samePlanes(t, fmt.Sprint("scale ", s), got, want)
+		t.Logf("scale %d: serial decode allocated %d bytes, split %d, bound %d over serial", s, serial, split, bound)
+		if split > serial+bound {
+			t.Errorf("scale %d: split decode allocated %d bytes, serial %d, more than %d over", s, split, serial, bound)
+		}
+		// Room for three chunks: the reader stops after them, and after
+		// about 200 blocks: the calling goroutine decodes on from there.
+		planes := int64(2048*1536 + 2*1024*768)
+		if s == 8 {
+			planes = int64(256*192 + 2*128*96)
+		}
+		tight := Options{Scale: s, MaxBytes: planes + 3*d.specChunkBytes(), Parallel: true, splitMin: 1, splitAt: 32}
+		img, adopted, err := decodeSplit(data, tight)
+		if err != nil || !adopted {
+			t.Fatalf("scale %d, tight budget: adopted %v, err %v", s, adopted, err)
+		}
+		samePlanes(t, fmt.Sprint("scale ", s, " tight budget"), img, want)
+		if _, got := alloc(tight); got > serial+uint64(3*d.specChunkBytes())+64<<10 {
+			t.Errorf("scale %d, tight budget: allocated %d bytes, serial %d", s, got, serial)
+		}
+	}
+}
