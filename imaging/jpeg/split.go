@@ -41,7 +41,13 @@ const (
 	// plus one MCU's worth.
 	specChunkBlocks = 4096
 	// specBlockSize is the size of a specBlock.
-	specBlockSize = 16
+	specBlockSize = 4
+	// specSearchBlocks is how many of its first blocks the second reader
+	// records the places of, for the calling goroutine to find one it
+	// reached: it resynchronises within a few dozen. Past them a block
+	// costs 4 bytes, which keeps a split decode's garbage (and so the
+	// garbage collector, which would take the second core) small.
+	specSearchBlocks = 1 << 15
 	// specMaxErrors is how many misread blocks the second reader takes
 	// before it gives up: a stream that never resynchronises.
 	specMaxErrors = 256
@@ -49,20 +55,21 @@ const (
 
 // specBlock is one block the second reader decoded.
 type specBlock struct {
-	place int64 // bits from the scan's start to the block's first code
-	dc    int32 // DC difference, not dequantised
-	n     uint8 // AC entries in the chunk
-	last  uint8 // zig-zag index of the last nonzero AC coefficient
-	phase uint8 // place in the MCU
+	dc   int16 // DC difference (at most 15 magnitude bits), not dequantised
+	n    uint8 // AC entries in the chunk
+	last uint8 // zig-zag index of the last nonzero AC coefficient
 }
 
 // specChunk is a run of recorded blocks: blocks[i] is the reader's block
 // first+i, its AC entries (value<<6 | zig-zag index) following those of
-// the blocks before it in ac.
+// the blocks before it in ac. places[i], for the reader's first
+// specSearchBlocks blocks, is block i's place in the scan (bits from its
+// start to the block's first code) <<4 | its place in the MCU.
 type specChunk struct {
 	first  int
 	blocks []specBlock
 	ac     []int32
+	places []int64
 }
 
 // specBreak is where the second reader's records are interrupted, before
@@ -142,7 +149,8 @@ type spec struct {
 	view      []*specChunk
 	vbreaks   []specBreak
 	vfinished bool
-	ci, bi    int // search cursor: chunk and block within it
+	ci, bi    int  // search cursor: chunk and block within it
+	unplaced  bool // the search reached blocks without places
 }
 
 // startSpec starts the second reader of a baseline scan whose data starts
@@ -207,10 +215,11 @@ func (d *decoder) splitBudget(n int64) int64 {
 	if d.maxBytes > 0 {
 		return d.spare
 	}
-	return 4*n*specBlockSize + 4*n*4 + 2*d.specChunkBytes()
+	return 4*n*specBlockSize + 4*n*4 + specSearchBlocks*8 + 2*d.specChunkBytes()
 }
 
-// specChunkBytes is what a chunk allocates: no AC entries at scale 8.
+// specChunkBytes is what a chunk allocates, places aside: no AC entries
+// at scale 8.
 func (d *decoder) specChunkBytes() int64 {
 	if d.scale == 8 {
 		return int64(d.chunkBlocks) * specBlockSize
@@ -248,11 +257,19 @@ func (s *spec) run() {
 		dcOnly   = d.scale == 8
 		publish  func(final bool)
 		newChunk = func() bool {
-			if used+d.specChunkBytes() > s.budget {
+			size := d.specChunkBytes()
+			search := idx < specSearchBlocks
+			if search {
+				size += int64(d.chunkBlocks) * 8
+			}
+			if used+size > s.budget {
 				return false
 			}
-			used += d.specChunkBytes()
+			used += size
 			ch = &specChunk{first: idx, blocks: make([]specBlock, 0, d.chunkBlocks)}
+			if search {
+				ch.places = make([]int64, 0, d.chunkBlocks)
+			}
 			if !dcOnly {
 				ch.ac = make([]int32, 0, d.chunkEntries())
 			}
@@ -292,7 +309,8 @@ func (s *spec) run() {
 			}
 		}
 		c := &d.comp[s.lay.comp[phase]]
-		b := specBlock{place: s.base + r.place(), phase: uint8(phase)}
+		place := s.base + r.place()
+		var b specBlock
 		var err error
 		r.need32()
 		t := r.huff(&d.huff[0][c.dcTab])
@@ -300,7 +318,7 @@ func (s *spec) run() {
 			err = FormatError("bad DC Huffman code")
 		} else {
 			if t > 0 {
-				b.dc = extend(r.take(uint(t)), int(t))
+				b.dc = int16(extend(r.take(uint(t)), int(t)))
 			}
 			if dcOnly {
 				err = skipAC(r, &d.huff[1][c.acTab])
@@ -320,6 +338,9 @@ func (s *spec) run() {
 			errs++
 			phase = 0
 			continue
+		}
+		if ch.places != nil {
+			ch.places = append(ch.places, place<<4|int64(phase))
 		}
 		ch.blocks = append(ch.blocks, b)
 		idx++
@@ -368,12 +389,15 @@ func (s *spec) match(place int64) (int, bool) {
 	for {
 		for s.ci < len(s.view) {
 			ch := s.view[s.ci]
-			for s.bi < len(ch.blocks) && ch.blocks[s.bi].place < place {
+			for s.bi < len(ch.places) && ch.places[s.bi]>>4 < place {
 				s.bi++
 			}
-			if s.bi < len(ch.blocks) {
-				b := &ch.blocks[s.bi]
-				return ch.first + s.bi, b.place == place && b.phase == 0
+			if s.bi < len(ch.places) {
+				return ch.first + s.bi, ch.places[s.bi] == place<<4
+			}
+			if len(ch.places) < len(ch.blocks) {
+				s.unplaced = true
+				return 0, false
 			}
 			s.ci, s.bi = s.ci+1, 0
 		}
@@ -385,7 +409,7 @@ func (s *spec) match(place int64) (int, bool) {
 
 // exhausted reports whether the reader has finished and every record was
 // passed over: no match can come any more.
-func (s *spec) exhausted() bool { return s.vfinished && s.ci >= len(s.view) }
+func (s *spec) exhausted() bool { return s.unplaced || s.vfinished && s.ci >= len(s.view) }
 
 // finish asks the reader to stop and waits for it.
 func (s *spec) finish() {

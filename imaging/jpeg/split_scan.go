@@ -32,7 +32,7 @@ func (d *decoder) splitMCUs(lay *mcuLayout, sp *spec, m0, nmcu, rowLen int) erro
 		if sp != nil {
 			if place := d.bits.place(); place >= sp.base {
 				j, ok := sp.match(place)
-				for !ok && d.splitWait && !sp.vfinished && sp.ci >= len(sp.view) {
+				for !ok && d.splitWait && !sp.vfinished && !sp.unplaced && sp.ci >= len(sp.view) {
 					// Tests wait for the reader's records instead of
 					// decoding on, so that the hand-over happens
 					// whatever the goroutines' speeds.
@@ -137,7 +137,7 @@ func (d *decoder) adopt(lay *mcuLayout, sp *spec, m0, j, nmcu, rowLen int) error
 			}
 			k++
 			c, bx, by := d.at(lay, m, ph)
-			c.dcPred += b.dc
+			c.dcPred += int32(b.dc)
 			rows := c.needed(bx, by)
 			if rows == 0 {
 				continue
