@@ -7,10 +7,10 @@ import (
 )
 
 // BenchmarkSplit times the photos of Debian's plasma-workspace-wallpapers
-// (when installed) decoded serially, pipelined and split, for the rows and
-// columns a resize to 256 on the short side reads, at full scale (exact)
-// and at the scale ScaleFor picks (fast); splitAt moves where the second
-// reader starts.
+// (when installed) decoded serially, with Options.Parallel (split at scale
+// 8, pipelined otherwise), pipelined only, and split at any scale, for the
+// rows and columns a resize to 256 on the short side reads, at full scale
+// (exact) and at the scale ScaleFor picks (fast).
 func BenchmarkSplit(b *testing.B) {
 	for _, path := range []string{
 		"/usr/share/wallpapers/SafeLanding/contents/images/5120x2880.jpg",
@@ -36,11 +36,8 @@ func BenchmarkSplit(b *testing.B) {
 			}{
 				{"serial", Options{}},
 				{"pipeline", Options{Parallel: true, splitMin: 1 << 62}},
-				{"split", Options{Parallel: true}},
-				{"split20", Options{Parallel: true, splitAt: 20}},
-				{"split24", Options{Parallel: true, splitAt: 24}},
-				{"split32", Options{Parallel: true, splitAt: 32}},
-				{"split36", Options{Parallel: true, splitAt: 36}},
+				{"parallel", Options{Parallel: true}},
+				{"split", Options{Parallel: true, splitMin: 1}},
 			} {
 				b.Run(fmt.Sprintf("%dx%d/scale%d/%s", c.Width, c.Height, scale, mode.name), func(b *testing.B) {
 					opt := mode.opt

@@ -1,14 +1,19 @@
 package jpeg
 
 const (
-	// splitAtIDCT and splitAtDC are where the second reader of a split
-	// scan starts, in 64ths of the scan's bytes. The calling goroutine
-	// decodes (and transforms) the part before, then runs the IDCT of the
-	// blocks the reader recorded; the reader decodes and records the part
-	// after. At scale 8 a block's samples are its DC, so both halves are
-	// alike.
+	// splitAtDC is where the second reader of a split scan starts, in
+	// 64ths of the scan's bytes, at scale 8: a block's samples are its DC,
+	// so both readers do the same work per block. On the 5120x2880
+	// wallpaper 32 took 33-35 ms where 20 and 24 took 38-43.
+	splitAtDC = 32
+	// splitAtIDCT is the same at the other scales, where only tests split
+	// (Options.splitMin): the calling goroutine decodes and transforms the
+	// part before, then runs the IDCT of the blocks the second reader
+	// recorded. With the rows and columns a resize reads, that did not
+	// beat the pipeline in BenchmarkSplit: 70-90 ms against 59-72 on the
+	// 5120x2880 wallpaper (starts from 18 to 36), 20-22 against 17-21 at
+	// 2560x1600.
 	splitAtIDCT = 28
-	splitAtDC   = 32
 )
 
 // splitScan decodes a baseline scan without restart markers with a second
