@@ -23,10 +23,13 @@ type huffTable struct {
 	// and its magnitude bits together fit in lookBits, 0 otherwise, so the
 	// common small coefficient costs one load and one shift.
 	fast [1 << lookBits]int32
-	// skip holds advance<<8|totalLen for codes whose magnitude bits fit in
-	// skipBits, advance being run+1 (skipZRL for ZRL, skipEOB for EOB), 0
-	// for the slow path.
-	skip    [1 << skipBits]uint16
+	// skip holds, for the AC codes whose magnitude bits fit in skipBits,
+	// advance<<8|totalLen, advance being run+1 (skipZRL for ZRL, skipEOB
+	// for EOB), 0 for the slow path. When a coefficient's code is followed
+	// by a second code that fits in the same skipBits, the second one's
+	// advance<<24|(both lengths)<<16 is added: photos' AC codes are short,
+	// so one load often walks two of them.
+	skip    [1 << skipBits]uint32
 	maxcode [17]int32 // largest code of each length, -1 if none
 	valptr  [17]int32 // index in vals of the first code of each length, minus that code
 	vals    [256]uint8
@@ -83,6 +86,7 @@ func (h *huffTable) build(counts *[17]int, vals []byte) error {
 }
 
 func (h *huffTable) buildSkip(counts *[17]int, vals []byte) {
+	var one [1 << skipBits]uint16
 	code, k := 0, 0
 	for l := 1; l <= min(16, skipBits); l++ {
 		for i := 0; i < counts[l]; i++ {
@@ -101,13 +105,26 @@ func (h *huffTable) buildSkip(counts *[17]int, vals []byte) {
 				sh := skipBits - l
 				e := uint16(adv)<<8 | uint16(l+s)
 				for j := 0; j < 1<<sh; j++ {
-					h.skip[code<<sh+j] = e
+					one[code<<sh+j] = e
 				}
 			}
 			code++
 			k++
 		}
 		code <<= 1
+	}
+	for i, e := range one {
+		v := uint32(e)
+		l, adv := int(e&0xff), e>>8
+		if e != 0 && adv != skipEOB && adv != skipZRL {
+			// The second code is read from the bits after the first;
+			// its entry holds only if it ends within the known ones.
+			e2 := one[i<<l&(1<<skipBits-1)]
+			if l2 := int(e2 & 0xff); e2 != 0 && l+l2 <= skipBits {
+				v |= uint32(e2>>8)<<24 | uint32(l+l2)<<16
+			}
+		}
+		h.skip[i] = v
 	}
 }
 

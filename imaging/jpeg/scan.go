@@ -352,10 +352,10 @@ func skipAC(r *bitReader, ac *huffTable) error {
 		r.need32()
 		if e := ac.skip[r.acc>>(64-skipBits)]; e != 0 {
 			l := uint(e & 0xff)
-			r.acc <<= l
-			r.n -= int(l)
-			switch adv := int(e >> 8); adv {
+			switch adv := int(e >> 8 & 0xff); adv {
 			case skipEOB:
+				r.acc <<= l
+				r.n -= int(l)
 				return nil
 			case skipZRL:
 				k += 16
@@ -363,7 +363,26 @@ func skipAC(r *bitReader, ac *huffTable) error {
 				if k += adv; k > 64 {
 					return FormatError("too many coefficients")
 				}
+				// A second code in the same load belongs to this block
+				// only if the first did not fill it.
+				if l2 := uint(e >> 16 & 0xff); l2 != 0 && k < 64 {
+					r.acc <<= l2
+					r.n -= int(l2)
+					switch adv2 := int(e >> 24); adv2 {
+					case skipEOB:
+						return nil
+					case skipZRL:
+						k += 16
+					default:
+						if k += adv2; k > 64 {
+							return FormatError("too many coefficients")
+						}
+					}
+					continue
+				}
 			}
+			r.acc <<= l
+			r.n -= int(l)
 			continue
 		}
 		rs := r.huff(ac)
