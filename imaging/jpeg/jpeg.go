@@ -72,9 +72,10 @@ type Options struct {
 	// the second half of the Huffman codes, found by resynchronising
 	// (see split.go); otherwise the calling one decodes the Huffman codes
 	// while the other runs the inverse DCT of the previous band of
-	// blocks. The output and errors are the same. It applies from
-	// 1024x768 pixels up, and not when its buffers (about 1 MB for the
-	// bands, a few MB for a split) would exceed MaxBytes.
+	// blocks. A progressive decode's final IDCT runs on both. The output
+	// and errors are the same. It applies from 1024x768 pixels up, and
+	// not when its buffers (about 1 MB for the bands, a few MB for a
+	// split) would exceed MaxBytes.
 	Parallel bool
 
 	// Tests lower these to pipeline or split small images in many

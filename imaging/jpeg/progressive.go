@@ -156,15 +156,39 @@ func (d *decoder) acRefine(c *component, bx, by int, p *scanParams) error {
 
 // finishProgressive dequantizes and transforms every block.
 func (d *decoder) finishProgressive() error {
+	for ci := 0; ci < d.ncomp; ci++ {
+		if !d.quantSet[d.comp[ci].tq] {
+			return FormatError("undefined quantization table")
+		}
+	}
+	if !d.parallel || d.scale == 8 || int64(d.width)*int64(d.height) < d.parallelMin {
+		d.finishRows(0, 1)
+		return nil
+	}
+	// With Options.Parallel a second goroutine transforms the lower half
+	// of each component's blocks: the scans are done, the blocks are
+	// independent and each goroutine writes its own rows.
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		d.finishRows(1, 2)
+	}()
+	d.finishRows(0, 2)
+	if v := <-done; v != nil {
+		panic(v)
+	}
+	return nil
+}
+
+// finishRows dequantises and transforms part of parts of each
+// component's rows of blocks into its plane.
+func (d *decoder) finishRows(part, parts int) {
 	bs := 8 / d.scale
 	var blk [64]int32
 	for ci := 0; ci < d.ncomp; ci++ {
 		c := &d.comp[ci]
-		if !d.quantSet[c.tq] {
-			return FormatError("undefined quantization table")
-		}
 		q := &d.quant[c.tq]
-		for by := 0; by < c.bh; by++ {
+		for by := c.bh * part / parts; by < c.bh*(part+1)/parts; by++ {
 			for bx := 0; bx < c.bw; bx++ {
 				b := d.coefs(c, bx, by)
 				off := by*bs*c.stride + bx*bs
@@ -177,19 +201,19 @@ func (d *decoder) finishProgressive() error {
 					continue
 				}
 				blk = [64]int32{}
+				blk[0] = int32(b[0]) * q[0]
 				last := 0
-				for k, v := range b {
-					if v != 0 {
-						z := unzig[k]
-						blk[z] = int32(v) * q[z]
-						last = k
-					}
+				// nz marks the nonzero AC coefficients: most are zero.
+				for m := c.nz[by*c.bw+bx]; m != 0; m &= m - 1 {
+					k := bits.TrailingZeros64(m)
+					z := unzig[k]
+					blk[z] = int32(b[k]) * q[z]
+					last = k
 				}
 				idct(d.scale, &blk, last, c.pix[off:], c.stride, rows)
 			}
 		}
 	}
-	return nil
 }
 
 // refine reads one correction bit for a coefficient already nonzero: a 1
