@@ -70,6 +70,7 @@ type pipeline struct {
 	// panic of the serial decode, instead of the whole process dying.
 	panicked any
 
+	blk    [64]int32 // the decoding goroutine's block for transformBand
 	scale  int
 	blocks int // blocks per band
 	pix    [4][]byte
@@ -114,22 +115,27 @@ func (p *pipeline) transform() {
 	}()
 	var blk [64]int32
 	for b := range p.full {
-		ac := b.ac
-		for i := range b.blocks {
-			pb := &b.blocks[i]
-			q := p.quant[pb.comp]
-			blk = [64]int32{}
-			blk[0] = pb.dc
-			for _, e := range ac[:pb.n] {
-				z := unzig[e&63]
-				blk[z] = e >> 6 * q[z]
-			}
-			ac = ac[pb.n:]
-			idct(p.scale, &blk, int(pb.last), p.pix[pb.comp][pb.off:], p.stride[pb.comp], pb.rows)
-		}
-		b.ac, b.blocks = b.ac[:0], b.blocks[:0]
+		p.transformBand(b, &blk)
 		p.free <- b
 	}
+}
+
+// transformBand runs the IDCT of a band's blocks and empties it.
+func (p *pipeline) transformBand(b *band, blk *[64]int32) {
+	ac := b.ac
+	for i := range b.blocks {
+		pb := &b.blocks[i]
+		q := p.quant[pb.comp]
+		*blk = [64]int32{}
+		blk[0] = pb.dc
+		for _, e := range ac[:pb.n] {
+			z := unzig[e&63]
+			blk[z] = e >> 6 * q[z]
+		}
+		ac = ac[pb.n:]
+		idct(p.scale, blk, int(pb.last), p.pix[pb.comp][pb.off:], p.stride[pb.comp], pb.rows)
+	}
+	b.ac, b.blocks = b.ac[:0], b.blocks[:0]
 }
 
 // queue is baselineBlock's AC decoding for a pipelined scan: it reads
@@ -138,9 +144,18 @@ func (p *pipeline) transform() {
 func (p *pipeline) queue(r *bitReader, ac *huffTable, ci int, dc int32, off int, rows uint8) error {
 	b := p.cur
 	if len(b.blocks) == p.blocks || cap(b.ac)-len(b.ac) < 63 {
-		p.full <- b
-		b = <-p.free
-		p.cur = b
+		select {
+		case next := <-p.free:
+			// There are bandBuffers bands, so full has room for this one.
+			p.full <- b
+			b = next
+			p.cur = b
+		default:
+			// The IDCT goroutine is behind (a photo the resize shrinks
+			// little needs most blocks' IDCT): run this band's here
+			// rather than wait for it.
+			p.transformBand(b, &p.blk)
+		}
 	}
 	// A band with room for fewer than 63 more entries was handed over,
 	// so these stores stay within its capacity.
