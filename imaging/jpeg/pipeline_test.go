@@ -25,15 +25,22 @@ func pipelineOpts(o Options, band int) Options {
 // decodeChecked decodes data and reports whether its baseline scans went
 // through the pipeline.
 func decodeChecked(data []byte, opt Options) (image.Image, bool, error) {
+	img, d, err := decodeWith(data, opt)
+	return img, d != nil && d.pipelined, err
+}
+
+// decodeWith decodes data and returns the decoder too, for its record of
+// how it decoded.
+func decodeWith(data []byte, opt Options) (image.Image, *decoder, error) {
 	d, err := newDecoder(data, opt)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if err := d.parse(false); err != nil {
-		return nil, d.pipelined, err
+		return nil, d, err
 	}
 	img, err := d.output()
-	return img, d.pipelined, err
+	return img, d, err
 }
 
 // rawPlanes are the planes as the decoder allocated them, padding and

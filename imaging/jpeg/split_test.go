@@ -22,15 +22,8 @@ func splitOpts(o Options, at int) Options {
 // decodeSplit decodes data and reports whether a split scan handed over
 // to its second reader.
 func decodeSplit(data []byte, opt Options) (image.Image, bool, error) {
-	d, err := newDecoder(data, opt)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := d.parse(false); err != nil {
-		return nil, d.adopted, err
-	}
-	img, err := d.output()
-	return img, d.adopted, err
+	img, d, err := decodeWith(data, opt)
+	return img, d != nil && d.adopted, err
 }
 
 // splitImages are images large enough for the second reader to
