@@ -372,19 +372,22 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 func (pp *Preprocessor) vrow(tensor []float32, y, w, h int, r0, r1 []uint64, b0, b1 int32) {
 	plane := h * w
 	n := pp.norm
-	sh0, sh1, sh2 := uint(laneBits*n.from[0]+4), uint(laneBits*n.from[1]+4), uint(laneBits*n.from[2]+4)
-	l0, l1, l2 := &n.lut[0], &n.lut[1], &n.lut[2]
-	c0 := tensor[y*w : (y+1)*w]
-	c1 := tensor[plane+y*w : plane+(y+1)*w]
-	c2 := tensor[2*plane+y*w : 2*plane+(y+1)*w]
-	r0, r1 = r0[:len(c0)], r1[:len(c0)]
+	// Output planes in RGB order: the shifts below are constants, which
+	// the compiler turns into plain shifts (a variable one costs a
+	// compare and a mask on amd64), and BGR just swaps two planes.
+	pr := tensor[n.plane[0]*plane+y*w:][:w]
+	pg := tensor[n.plane[1]*plane+y*w:][:w]
+	pb := tensor[n.plane[2]*plane+y*w:][:w]
+	lr, lg, lb := &n.rgb[0], &n.rgb[1], &n.rgb[2]
+	r0, r1 = r0[:w], r1[:w]
 	u0, u1 := uint64(b0), uint64(b1)
 	const m = 0x7fff
-	for x := range c0 {
+	const s0, s1, s2 = 4, laneBits + 4, 2*laneBits + 4
+	for x := range pr {
 		p0, p1 := r0[x], r1[x]
-		c0[x] = l0[min(((p0>>sh0&m)*u0>>16+(p1>>sh0&m)*u1>>16+2)>>2, 255)]
-		c1[x] = l1[min(((p0>>sh1&m)*u0>>16+(p1>>sh1&m)*u1>>16+2)>>2, 255)]
-		c2[x] = l2[min(((p0>>sh2&m)*u0>>16+(p1>>sh2&m)*u1>>16+2)>>2, 255)]
+		pr[x] = lr[min(((p0>>s0&m)*u0>>16+(p1>>s0&m)*u1>>16+2)>>2, 255)]
+		pg[x] = lg[min(((p0>>s1&m)*u0>>16+(p1>>s1&m)*u1>>16+2)>>2, 255)]
+		pb[x] = lb[min(((p0>>s2&m)*u0>>16+(p1>>s2&m)*u1>>16+2)>>2, 255)]
 	}
 }
 
@@ -471,20 +474,20 @@ func (a *axis) lerp(g, out []uint64) {
 
 // normalizer maps an 8-bit value of output channel c to
 // (v*scale - mean[c]) / std[c] computed in float32 exactly as NumPy does,
-// through a lookup table; from[c] is the RGB channel that output channel c
-// takes.
+// through a lookup table. It is kept by source channel: rgb[k] is the
+// table of RGB channel k, and plane[k] the output channel it goes to.
 type normalizer struct {
-	lut  [3][256]float32
-	from [3]int
+	rgb   [3][256]float32
+	plane [3]int
 }
 
 func newNormalizer(p arch.Preprocess) (*normalizer, error) {
 	n := &normalizer{}
 	switch p.ChannelOrder {
 	case "", "RGB", "rgb":
-		n.from = [3]int{0, 1, 2}
+		n.plane = [3]int{0, 1, 2}
 	case "BGR", "bgr":
-		n.from = [3]int{2, 1, 0}
+		n.plane = [3]int{2, 1, 0}
 	default:
 		return nil, fmt.Errorf("preprocess: channel order %q is not RGB or BGR", p.ChannelOrder)
 	}
@@ -497,11 +500,13 @@ func newNormalizer(p arch.Preprocess) (*normalizer, error) {
 		if p.Std[c] == 0 {
 			return nil, fmt.Errorf("preprocess: std[%d] is 0", c)
 		}
+	}
+	for k, c := range n.plane {
 		mean, std := float32(p.Mean[c]), float32(p.Std[c])
 		for v := range 256 {
 			// The conversions stop the compiler fusing into an FMA, which
 			// NumPy does not do.
-			n.lut[c][v] = float32(float32(float32(v)*scale)-mean) / std
+			n.rgb[k][v] = float32(float32(float32(v)*scale)-mean) / std
 		}
 	}
 	return n, nil
