@@ -16,7 +16,10 @@ type job struct {
 	ctx     context.Context
 	x       []float32 // n x 3 x h x w
 	n, h, w int
-	done    chan jobResult // buffered: the batcher never blocks on a reply
+	// pooled says x came from the batcher's inputs, and goes back to
+	// them once the batch no longer reads it.
+	pooled bool
+	done   chan jobResult // buffered: the batcher never blocks on a reply
 }
 
 type jobResult struct {
@@ -49,6 +52,9 @@ type batcher struct {
 	// images and will queue soon. A batch waits for others only while
 	// some are on their way: a lone request is not delayed.
 	coming atomic.Int64
+	// inputs recycles the requests' tensors (see tensors) and gathered
+	// the buffers that join several requests into one batch.
+	inputs, gathered floats
 }
 
 // newBatcher runs batches under base (ended when a shutdown gives up on
@@ -72,10 +78,14 @@ func newBatcher(base context.Context, label string, run runner, cfg Config, met 
 }
 
 // infer queues x (n images of h x w) and waits for its rows of the result.
-func (b *batcher) infer(ctx context.Context, x []float32, n, h, w int) (*output, error) {
-	j := &job{ctx: ctx, x: x, n: n, h: h, w: w, done: make(chan jobResult, 1)}
+// With pooled, x is a buffer from b.inputs that the batcher gives back
+// once it is done reading it, which may be after infer returns (when ctx
+// ends first): the caller must not touch x after the call.
+func (b *batcher) infer(ctx context.Context, x []float32, n, h, w int, pooled bool) (*output, error) {
+	j := &job{ctx: ctx, x: x, n: n, h: h, w: w, pooled: pooled, done: make(chan jobResult, 1)}
 	select {
 	case <-b.stop:
+		b.release(j)
 		return nil, &httpError{status: http.StatusServiceUnavailable, detail: fmt.Sprintf("model %s is being unloaded", b.label), retryAfter: time.Second, err: errShuttingDown}
 	default:
 	}
@@ -83,6 +93,7 @@ func (b *batcher) infer(ctx context.Context, x []float32, n, h, w int) (*output,
 	case b.queue <- j:
 		b.met.queueDepth.Add(float64(n))
 	default:
+		b.release(j)
 		b.met.rejected.WithLabelValues("queue_full").Inc()
 		return nil, &httpError{status: http.StatusTooManyRequests,
 			detail:     fmt.Sprintf("model %s has %d requests queued, the limit; retry shortly", b.label, cap(b.queue)),
@@ -105,6 +116,14 @@ func (b *batcher) infer(ctx context.Context, x []float32, n, h, w int) (*output,
 	case <-ctx.Done():
 		// The batcher skips jobs whose context is done.
 		return nil, ctx.Err()
+	}
+}
+
+// release gives j's tensor back to b.inputs if it came from there.
+func (b *batcher) release(j *job) {
+	if j.pooled {
+		b.inputs.put(j.x)
+		j.x = nil
 	}
 }
 
@@ -180,6 +199,7 @@ func (b *batcher) runBatch(batch []*job) {
 	live := batch[:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
+			b.release(j)
 			j.done <- jobResult{err: err}
 			continue
 		}
@@ -207,11 +227,16 @@ func (b *batcher) runGroup(group []*job, h, w int) {
 	}
 	x := group[0].x
 	if len(group) > 1 {
-		x = make([]float32, n*3*h*w)
+		per := 3 * h * w
+		x = b.gathered.get(n*per, b.maxBatch*per)
 		off := 0
 		for _, j := range group {
 			off += copy(x[off:], j.x)
+			b.release(j)
 		}
+		defer b.gathered.put(x)
+	} else {
+		defer b.release(group[0])
 	}
 	// The batch serves several requests, so it is not tied to any one
 	// request's context; it is bounded by the request timeout instead,
