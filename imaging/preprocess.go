@@ -3,6 +3,7 @@ package imaging
 import (
 	"fmt"
 	"image"
+	"io"
 	"math"
 	"slices"
 	"sync"
@@ -174,8 +175,11 @@ type scratch struct {
 	g      []uint64 // one converted stored row
 	cache  rowCache
 	tr     []uint64 // swapped orientations: every horizontally resized row
-	tmp0   []int
-	tmp1   []int
+	// The PNG fast path's inflater and two rows (see pngRows).
+	zr         io.ReadCloser
+	png0, png1 []byte
+	tmp0       []int
+	tmp1       []int
 }
 
 // rowCache keeps the last two rows of a sequence whose two indices never
@@ -294,12 +298,7 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 		return nil, 0, 0, err
 	}
 
-	n := 3 * h * w
-	if cap(dst) >= n {
-		tensor = dst[:n]
-	} else {
-		tensor = make([]float32, n)
-	}
+	tensor = tensorFor(dst, 3*h*w)
 
 	if !swapsAxes(o) {
 		// A displayed row is a stored row, a displayed column a stored
@@ -313,18 +312,11 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 		}
 		rd := newRowReader(src, s.cols, s)
 		s.g = grow(s.g, len(s.cols))
-		fill := func(j int, out []uint64) {
+		pp.resizeRows(s, tensor, w, h, func(j int, out []uint64) {
 			_, sy := orientMap(o, sw, sh, 0, ya.src[j])
 			rd.row(sy+sb.Min.Y, s.g)
 			xa.lerp(s.g, out)
-		}
-		s.cache.reset(w)
-		for y := range h {
-			j0, j1 := int(ya.i0[y]), int(ya.i1[y])
-			r0 := s.cache.get(j0, -1, fill)
-			r1 := s.cache.get(j1, j0, fill)
-			pp.vrow(tensor, y, w, h, r0, r1, ya.w0[y], ya.w1[y])
-		}
+		})
 		return tensor, h, w, nil
 	}
 
@@ -361,6 +353,29 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 		pp.vrow(tensor, y, w, h, r0, r1, ya.w0[y], ya.w1[y])
 	}
 	return tensor, h, w, nil
+}
+
+// tensorFor returns dst[:n], or a new slice if dst is too small.
+func tensorFor(dst []float32, n int) []float32 {
+	if cap(dst) >= n {
+		return dst[:n]
+	}
+	return make([]float32, n)
+}
+
+// resizeRows writes the h x w tensor from the horizontally resized rows
+// fill computes (fill(j, out) resizes the row at s.ya.src[j]), keeping
+// the last two for the vertical pass: fill is asked for each needed row
+// once, in increasing order.
+func (pp *Preprocessor) resizeRows(s *scratch, tensor []float32, w, h int, fill func(j int, out []uint64)) {
+	ya := &s.ya
+	s.cache.reset(w)
+	for y := range h {
+		j0, j1 := int(ya.i0[y]), int(ya.i1[y])
+		r0 := s.cache.get(j0, -1, fill)
+		r1 := s.cache.get(j1, j0, fill)
+		pp.vrow(tensor, y, w, h, r0, r1, ya.w0[y], ya.w1[y])
+	}
 }
 
 // vrow is cv2's vertical pass (VResizeLinearVec_32s8u) on two horizontally
