@@ -187,15 +187,20 @@ func (b *batcher) loop() {
 		}
 		b.met.queueDepth.Sub(float64(n))
 		b.running <- struct{}{}
+		// With another batch running, or more requests on their way,
+		// the cores have work: splitting this batch's layers over them
+		// would only make the threads wait for each other.
+		serial := len(b.running) > 1 || len(b.queue) > 0 || b.coming.Load() > 0
 		go func() {
 			defer func() { <-b.running }()
-			b.runBatch(batch)
+			b.runBatch(batch, serial)
 		}()
 	}
 }
 
-// runBatch runs the live jobs of batch, one network call per input size.
-func (b *batcher) runBatch(batch []*job) {
+// runBatch runs the live jobs of batch, one network call per input size;
+// serial is runner.infer's.
+func (b *batcher) runBatch(batch []*job, serial bool) {
 	live := batch[:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -215,12 +220,12 @@ func (b *batcher) runBatch(batch []*job) {
 				rest = append(rest, j)
 			}
 		}
-		b.runGroup(group, h, w)
+		b.runGroup(group, h, w, serial)
 		live = rest
 	}
 }
 
-func (b *batcher) runGroup(group []*job, h, w int) {
+func (b *batcher) runGroup(group []*job, h, w int, serial bool) {
 	n := 0
 	for _, j := range group {
 		n += j.n
@@ -243,7 +248,7 @@ func (b *batcher) runGroup(group []*job, h, w int) {
 	// and by the server's life.
 	ctx, cancel := context.WithTimeout(b.base, b.timeout)
 	start := time.Now()
-	out, err := b.run.infer(ctx, x, n, h, w)
+	out, err := b.run.infer(ctx, x, n, h, w, serial)
 	cancel()
 	b.met.inferSeconds.WithLabelValues(b.label).Observe(time.Since(start).Seconds())
 	b.met.batchSize.WithLabelValues(b.label).Observe(float64(n))

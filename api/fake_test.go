@@ -174,7 +174,7 @@ type fakeRunner struct{ f *fakeBackend }
 
 func (r *fakeRunner) close() {}
 
-func (r *fakeRunner) infer(ctx context.Context, x []float32, n, h, w int) (*output, error) {
+func (r *fakeRunner) infer(ctx context.Context, x []float32, n, h, w int, _ bool) (*output, error) {
 	r.f.calls.Add(1)
 	for {
 		old := r.f.maxBatch.Load()

@@ -52,7 +52,7 @@ type gateRunner struct {
 
 func (r *gateRunner) close() {}
 
-func (r *gateRunner) infer(_ context.Context, x []float32, n, _, _ int) (*output, error) {
+func (r *gateRunner) infer(_ context.Context, x []float32, n, _, _ int, _ bool) (*output, error) {
 	r.started <- struct{}{}
 	<-r.gate
 	var err error
@@ -105,5 +105,52 @@ func TestBatcherKeepsPooledInputWhileRunning(t *testing.T) {
 	close(r.gate)
 	if err := <-r.seen; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// serialRunner records each call's serial flag, and blocks the calls
+// while hold is open.
+type serialRunner struct {
+	hold    chan struct{}
+	started chan bool
+}
+
+func (r *serialRunner) close() {}
+
+func (r *serialRunner) infer(_ context.Context, _ []float32, n, _, _ int, serial bool) (*output, error) {
+	r.started <- serial
+	<-r.hold
+	return &output{N: n, Classes: 1, Logits: make([]float32, n), Probabilities: make([]float32, n)}, nil
+}
+
+// TestBatcherSerialUnderLoad: a batch runs its layers split over the
+// model's threads only when nothing else wants the cores: not while
+// another batch runs.
+func TestBatcherSerialUnderLoad(t *testing.T) {
+	r := &serialRunner{hold: make(chan struct{}), started: make(chan bool, 2)}
+	cfg := Config{MaxBatch: 16, QueueSize: 4, BatchParallel: 2, RequestTimeout: time.Minute}
+	b := newBatcher(context.Background(), "m:1", r, cfg, newMetrics())
+	defer b.close()
+	x := make([]float32, 3*32*32)
+	done := make(chan error, 2)
+	send := func() {
+		go func() {
+			_, err := b.infer(context.Background(), x, 1, 32, 32, false)
+			done <- err
+		}()
+	}
+	send()
+	if serial := <-r.started; serial {
+		t.Error("a lone request ran serial: its latency would double on an idle server")
+	}
+	send()
+	if serial := <-r.started; !serial {
+		t.Error("a batch beside a running one split its layers")
+	}
+	close(r.hold)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
