@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"strconv"
 
 	"github.com/klauspost/compress/zlib"
 )
@@ -187,9 +188,7 @@ func (r *pngRows) next() error {
 			cdat[i] += cdat[i-bpp]
 		}
 	case 2: // up
-		for i, p := range pdat {
-			cdat[i] += p
-		}
+		upFilter(cdat, pdat)
 	case 3: // average
 		for i := range bpp {
 			cdat[i] += pdat[i] / 2
@@ -198,36 +197,58 @@ func (r *pngRows) next() error {
 			cdat[i] += uint8((int(cdat[i-bpp]) + int(pdat[i])) / 2)
 		}
 	case 4: // paeth
-		for i := range bpp {
-			cdat[i] += pdat[i] // the left and upper-left are 0: paeth picks up
-		}
-		for i := bpp; i < len(cdat); i++ {
-			cdat[i] += paeth(cdat[i-bpp], pdat[i], pdat[i-bpp])
-		}
+		paethFilter(cdat, pdat, bpp)
 	default:
 		return errors.New("png: bad filter type")
 	}
 	return nil
 }
 
-// paeth is the PNG predictor: of left a, up b and upper-left c, the one
-// closest to a+b-c, preferring a, then b.
-func paeth(a, b, c uint8) uint8 {
-	pa, pb, pc := pngDist(int(b), int(c)), pngDist(int(a), int(c)), pngDist(int(a)+int(b), 2*int(c))
-	if pa <= pb && pa <= pc {
-		return a
+// upFilter adds the row above, eight bytes at a time: the low seven
+// bits of each byte add without carrying into the next, and the top bit
+// is their sum's top bit xor the operands'.
+func upFilter(cdat, pdat []byte) {
+	const lo, hi = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(cdat); i += 8 {
+		c, p := binary.LittleEndian.Uint64(cdat[i:]), binary.LittleEndian.Uint64(pdat[i:])
+		binary.LittleEndian.PutUint64(cdat[i:], (c&lo+p&lo)^((c^p)&hi))
 	}
-	if pb <= pc {
-		return b
+	for ; i < len(cdat); i++ {
+		cdat[i] += pdat[i]
 	}
-	return c
 }
 
-func pngDist(x, y int) int {
-	if x < y {
-		return y - x
+// paethFilter undoes the Paeth predictor: of left a, up b and upper-left
+// c, the one closest to a+b-c, preferring a, then b. It runs channel by
+// channel, so a and c stay in registers from one pixel to the next.
+func paethFilter(cdat, pdat []byte, bpp int) {
+	pdat = pdat[:len(cdat)]
+	for k := range bpp {
+		a, c := 0, 0 // left of the first pixel: zeros
+		for j := k; j < len(cdat); j += bpp {
+			b := int(pdat[j])
+			pa, pb := b-c, a-c
+			pc := absInt(pa + pb)
+			pa, pb = absInt(pa), absInt(pb)
+			if pa <= pb && pa <= pc {
+				// a
+			} else if pb <= pc {
+				a = b
+			} else {
+				a = c
+			}
+			a = (a + int(cdat[j])) & 0xff
+			cdat[j] = uint8(a)
+			c = b
+		}
 	}
-	return x - y
+}
+
+// absInt is |x| without a branch.
+func absInt(x int) int {
+	m := x >> (strconv.IntSize - 1)
+	return (x ^ m) - m
 }
 
 // row converts stored row sy at r.xs. After an error it leaves out as it

@@ -308,3 +308,32 @@ func FuzzFastPNG(f *testing.F) {
 		}
 	})
 }
+
+// TestAxesReuse: a Preprocessor whose scratch last served another size
+// or orientation gives the tensor of a fresh one.
+func TestAxesReuse(t *testing.T) {
+	p := arch.Preprocess{ResizeShort: 20, CropWidth: 16, CropHeight: 16, Std: [3]float64{1, 1, 1}}
+	shared, err := NewPreprocessor(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []image.Image
+	for _, sz := range [][2]int{{40, 30}, {30, 40}, {40, 30}, {41, 30}} {
+		imgs = append(imgs, testimage.Photo(sz[0], sz[1]))
+	}
+	imgs = append(imgs, Orient(imgs[0], 6), imgs[0], Orient(imgs[0], 3))
+	for i, img := range imgs {
+		fresh, err := NewPreprocessor(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _, err := fresh.Preprocess(img, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, _, err := shared.Preprocess(img, nil)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("image %d (%v): a reused scratch gives another tensor (%v)", i, img.Bounds(), err)
+		}
+	}
+}
