@@ -52,9 +52,8 @@ type batcher struct {
 	// images and will queue soon. A batch waits for others only while
 	// some are on their way: a lone request is not delayed.
 	coming atomic.Int64
-	// inputs recycles the requests' tensors (see tensors) and gathered
-	// the buffers that join several requests into one batch.
-	inputs, gathered floats
+	// inputs recycles the requests' tensors (see tensors).
+	inputs floats
 }
 
 // newBatcher runs batches under base (ended when a shutdown gives up on
@@ -226,29 +225,27 @@ func (b *batcher) runBatch(batch []*job, serial bool) {
 }
 
 func (b *batcher) runGroup(group []*job, h, w int, serial bool) {
-	n := 0
+	// The network reads each image where its request left it: gathering
+	// them into one slice was a 2.4 MB copy per batch of 16.
+	per := 3 * h * w
+	var imgs [][]float32
 	for _, j := range group {
-		n += j.n
+		for i := range j.n {
+			imgs = append(imgs, j.x[i*per:(i+1)*per:(i+1)*per])
+		}
 	}
-	x := group[0].x
-	if len(group) > 1 {
-		per := 3 * h * w
-		x = b.gathered.get(n*per, b.maxBatch*per)
-		off := 0
+	n := len(imgs)
+	defer func() {
 		for _, j := range group {
-			off += copy(x[off:], j.x)
 			b.release(j)
 		}
-		defer b.gathered.put(x)
-	} else {
-		defer b.release(group[0])
-	}
+	}()
 	// The batch serves several requests, so it is not tied to any one
 	// request's context; it is bounded by the request timeout instead,
 	// and by the server's life.
 	ctx, cancel := context.WithTimeout(b.base, b.timeout)
 	start := time.Now()
-	out, err := b.run.infer(ctx, x, n, h, w, serial)
+	out, err := b.run.infer(ctx, imgs, h, w, serial)
 	cancel()
 	b.met.inferSeconds.WithLabelValues(b.label).Observe(time.Since(start).Seconds())
 	b.met.batchSize.WithLabelValues(b.label).Observe(float64(n))

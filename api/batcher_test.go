@@ -52,11 +52,12 @@ type gateRunner struct {
 
 func (r *gateRunner) close() {}
 
-func (r *gateRunner) infer(_ context.Context, x []float32, n, _, _ int, _ bool) (*output, error) {
+func (r *gateRunner) infer(_ context.Context, imgs [][]float32, _, _ int, _ bool) (*output, error) {
+	n := len(imgs)
 	r.started <- struct{}{}
 	<-r.gate
 	var err error
-	for i, v := range x {
+	for i, v := range imgs[0] {
 		if v != r.want {
 			err = fmt.Errorf("x[%d] = %v while the network read it, want %v", i, v, r.want)
 			break
@@ -117,7 +118,8 @@ type serialRunner struct {
 
 func (r *serialRunner) close() {}
 
-func (r *serialRunner) infer(_ context.Context, _ []float32, n, _, _ int, serial bool) (*output, error) {
+func (r *serialRunner) infer(_ context.Context, imgs [][]float32, _, _ int, serial bool) (*output, error) {
+	n := len(imgs)
 	r.started <- serial
 	<-r.hold
 	return &output{N: n, Classes: 1, Logits: make([]float32, n), Probabilities: make([]float32, n)}, nil

@@ -3,12 +3,10 @@ package api
 import "sync"
 
 // floats recycles the float32 buffers of one model's input tensors. Under
-// load every request allocates one (150 KB for an 80x160 input) and every
-// batch of several requests one more to gather them (2.4 MB at 16): large
-// allocations that the runtime zeroes and the GC then scans for, about a
-// tenth of a small image's CPU in the server. A sync.Pool keeps only what
-// recent requests used and lets the GC take the rest, so an idle model
-// holds no extra memory.
+// load every request allocated one (150 KB for an 80x160 input): large
+// allocations that the runtime zeroes and the GC paces on. A sync.Pool
+// keeps only what recent requests used and lets the GC take the rest, so
+// an idle model holds no extra memory.
 type floats struct{ p sync.Pool }
 
 // get returns a buffer of length n, with at least capacity c, whose

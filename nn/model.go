@@ -107,6 +107,7 @@ type job struct {
 type call struct {
 	ctx    context.Context
 	x      []float32
+	imgs   [][]float32 // instead of x: InferImages
 	h, w   int
 	out    *Output
 	serial bool // CallOptions.Serial
@@ -219,6 +220,31 @@ func (m *Model) InferInto(ctx context.Context, x []float32, n, h, w int, out *Ou
 
 // InferWith is InferInto with per-call options.
 func (m *Model) InferWith(ctx context.Context, x []float32, n, h, w int, out *Output, opt CallOptions) error {
+	if err := checkInput(n, h, w); err != nil {
+		return err
+	}
+	if len(x) != n*3*h*w {
+		return fmt.Errorf("infer: input has %d values, want %d for %d images of 3x%dx%d", len(x), n*3*h*w, n, h, w)
+	}
+	return m.infer(ctx, x, nil, n, h, w, out, opt)
+}
+
+// InferImages is InferWith for images that are not contiguous: imgs[i]
+// is image i, 3*h*w values (NCHW). A server gathering the images of
+// several requests into one call need not copy them into one slice.
+func (m *Model) InferImages(ctx context.Context, imgs [][]float32, h, w int, out *Output, opt CallOptions) error {
+	if err := checkInput(len(imgs), h, w); err != nil {
+		return err
+	}
+	for i, x := range imgs {
+		if len(x) != 3*h*w {
+			return fmt.Errorf("infer: image %d has %d values, want %d for 3x%dx%d", i, len(x), 3*h*w, h, w)
+		}
+	}
+	return m.infer(ctx, nil, imgs, len(imgs), h, w, out, opt)
+}
+
+func checkInput(n, h, w int) error {
 	switch {
 	case n < 1:
 		return fmt.Errorf("infer: batch size %d, want at least 1", n)
@@ -226,9 +252,12 @@ func (m *Model) InferWith(ctx context.Context, x []float32, n, h, w int, out *Ou
 		return fmt.Errorf("infer: %d images of %dx%d, the limits are %d images of %dx%d", n, h, w, maxBatch, maxSide, maxSide)
 	case h < MinInputSize || w < MinInputSize:
 		return fmt.Errorf("infer: input %dx%d, want at least %dx%d", h, w, MinInputSize, MinInputSize)
-	case len(x) != n*3*h*w:
-		return fmt.Errorf("infer: input has %d values, want %d for %d images of 3x%dx%d", len(x), n*3*h*w, n, h, w)
 	}
+	return nil
+}
+
+// infer runs n images, from x (contiguous) or imgs (one slice each).
+func (m *Model) infer(ctx context.Context, x []float32, imgs [][]float32, n, h, w int, out *Output, opt CallOptions) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
@@ -247,7 +276,7 @@ func (m *Model) InferWith(ctx context.Context, x []float32, n, h, w int, out *Ou
 	default:
 		c = new(call)
 	}
-	c.ctx, c.x, c.h, c.w, c.out, c.err, c.serial = ctx, x, h, w, out, nil, opt.Serial
+	c.ctx, c.x, c.imgs, c.h, c.w, c.out, c.err, c.serial = ctx, x, imgs, h, w, out, nil, opt.Serial
 	if c.kws == nil {
 		c.kws = make([]*kernel.Workspace, m.threads)
 		for i := range c.kws {
@@ -279,7 +308,7 @@ send:
 	if err == nil {
 		m.head(c, n)
 	}
-	c.ctx, c.x, c.out, c.err = nil, nil, nil, nil
+	c.ctx, c.x, c.imgs, c.out, c.err = nil, nil, nil, nil, nil
 	select {
 	case m.calls <- c:
 	default:
@@ -335,7 +364,13 @@ func (m *Model) run(ws *worker, j job) {
 	if o.N >= m.threads || c.serial {
 		pool = nil // every worker has an image: no idle thread to split over
 	}
-	err := m.forward(c.ctx, ws, pool, c.x[i*chw:(i+1)*chw], c.h, c.w, o.Pooled[i*o.PooledDim:(i+1)*o.PooledDim])
+	var x []float32
+	if c.imgs != nil {
+		x = c.imgs[i]
+	} else {
+		x = c.x[i*chw : (i+1)*chw]
+	}
+	err := m.forward(c.ctx, ws, pool, x, c.h, c.w, o.Pooled[i*o.PooledDim:(i+1)*o.PooledDim])
 	if err != nil {
 		c.fail(fmt.Errorf("image %d: %w", i, err))
 	}
