@@ -41,7 +41,10 @@ type importOptions struct {
 
 // runner is a loaded network. infer must be safe for concurrent use.
 type runner interface {
-	infer(ctx context.Context, x []float32, n, h, w int) (*output, error)
+	// infer runs the images (3*h*w values each); serial is
+	// nn.CallOptions.Serial, set when the server has other work for the
+	// cores.
+	infer(ctx context.Context, imgs [][]float32, h, w int, serial bool) (*output, error)
 	close()
 }
 

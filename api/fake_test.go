@@ -174,7 +174,8 @@ type fakeRunner struct{ f *fakeBackend }
 
 func (r *fakeRunner) close() {}
 
-func (r *fakeRunner) infer(ctx context.Context, x []float32, n, h, w int) (*output, error) {
+func (r *fakeRunner) infer(ctx context.Context, imgs [][]float32, h, w int, _ bool) (*output, error) {
+	n := len(imgs)
 	r.f.calls.Add(1)
 	for {
 		old := r.f.maxBatch.Load()
@@ -189,14 +190,16 @@ func (r *fakeRunner) infer(ctx context.Context, x []float32, n, h, w int) (*outp
 			return nil, ctx.Err()
 		}
 	}
-	if len(x) != n*3*h*w {
-		return nil, fmt.Errorf("fake: %d values for %dx3x%dx%d", len(x), n, h, w)
+	for i, x := range imgs {
+		if len(x) != 3*h*w {
+			return nil, fmt.Errorf("fake: image %d has %d values for 3x%dx%d", i, len(x), h, w)
+		}
 	}
 	o := &output{N: n, Classes: 3, FeatureDim: 4, PooledDim: 2}
 	for i := range n {
 		var mean [3]float64
 		for c := range 3 {
-			for _, v := range x[(i*3+c)*h*w : (i*3+c+1)*h*w] {
+			for _, v := range imgs[i][c*h*w : (c+1)*h*w] {
 				mean[c] += float64(v)
 			}
 			mean[c] /= float64(h * w)

@@ -288,11 +288,11 @@ func (s *Server) inferImages(r *http.Request, name, version string, pick bool) (
 	if err != nil {
 		return nil, nil, problemf(http.StatusBadRequest, "decode must be exact or fast, got %q", r.URL.Query().Get("decode"))
 	}
-	e, x, h, w, err := s.prepare(r.Context(), name, version, mode, in.images)
+	e, x, h, w, pooled, err := s.prepare(r.Context(), name, version, mode, in.images)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := s.run(r.Context(), e, x, len(in.images), h, w)
+	out, err := s.run(r.Context(), e, x, len(in.images), h, w, pooled)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,20 +315,21 @@ func (s *Server) pickModel(r *http.Request, in imageInput) (name, version string
 	return name, version, nil
 }
 
-// prepare loads the model and turns the images into its input batch.
-func (s *Server) prepare(ctx context.Context, name, version string, mode imaging.DecodeMode, images [][]byte) (*cacheEntry, []float32, int, int, error) {
-	e, err := s.loadRef(ctx, name, version)
+// prepare loads the model and turns the images into its input batch;
+// pooled is tensors'.
+func (s *Server) prepare(ctx context.Context, name, version string, mode imaging.DecodeMode, images [][]byte) (e *cacheEntry, x []float32, h, w int, pooled bool, err error) {
+	e, err = s.loadRef(ctx, name, version)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, nil, 0, 0, false, err
 	}
 	// Until this request queues, a batch being gathered waits for it.
 	e.b.coming.Add(1)
-	x, h, w, err := s.tensors(ctx, e, mode, images)
+	x, h, w, pooled, err = s.tensors(ctx, e, mode, images)
 	e.b.coming.Add(-1)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, nil, 0, 0, false, err
 	}
-	return e, x, h, w, nil
+	return e, x, h, w, pooled, nil
 }
 
 // topPredictions returns the k most probable classes, highest first, ties

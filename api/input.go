@@ -165,13 +165,15 @@ func wrapBodyErr(what string, err error) error {
 // slots and bytes allow. When the manifest fixes the output
 // size (a crop or a fixed resize), each image is written straight into its
 // place in the batch. Every image must come out the same size; otherwise
-// they cannot share a batch.
-func (s *Server) tensors(ctx context.Context, e *cacheEntry, mode imaging.DecodeMode, images [][]byte) (x []float32, h, w int, err error) {
+// they cannot share a batch. With pooled, x is a buffer from e's
+// batcher's inputs, for batcher.infer to give back.
+func (s *Server) tensors(ctx context.Context, e *cacheEntry, mode imaging.DecodeMode, images [][]byte) (x []float32, h, w int, pooled bool, err error) {
 	fh, fw := e.m.Preprocess.OutputSize()
 	fixed := e.m.Preprocess.CropWidth > 0 || (e.m.Preprocess.ResizeShort <= 0 && fh > 0)
 	per := 3 * fh * fw
 	if fixed {
-		x = make([]float32, len(images)*per)
+		// Each image's preprocessing writes every value of its place.
+		x = e.b.inputs.get(len(images)*per, per)
 	}
 	type result struct {
 		t    []float32
@@ -195,26 +197,35 @@ func (s *Server) tensors(ctx context.Context, e *cacheEntry, mode imaging.Decode
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, 0, 0, err
+		if fixed {
+			e.b.inputs.put(x)
+		}
+		return nil, 0, 0, false, err
 	}
 	h, w = res[0].h, res[0].w
 	inPlace := fixed
 	for i, r := range res {
 		if r.h != h || r.w != w {
-			return nil, 0, 0, problemf(http.StatusUnprocessableEntity,
+			if fixed {
+				e.b.inputs.put(x)
+			}
+			return nil, 0, 0, false, problemf(http.StatusUnprocessableEntity,
 				"image %d preprocessed to %dx%d but image 1 to %dx%d; send images of one size, or use a model whose preprocessing crops", i+1, r.h, r.w, h, w)
 		}
 		inPlace = inPlace && len(r.t) == per && &r.t[0] == &x[i*per]
 	}
 	if inPlace {
-		return x, h, w, nil
+		return x, h, w, true, nil
 	}
 	// A resize_short model without a crop: the size is the image's.
-	x = make([]float32, 0, len(images)*len(res[0].t))
+	joined := make([]float32, 0, len(images)*len(res[0].t))
 	for _, r := range res {
-		x = append(x, r.t...)
+		joined = append(joined, r.t...)
 	}
-	return x, h, w, nil
+	if fixed {
+		e.b.inputs.put(x)
+	}
+	return joined, h, w, false, nil
 }
 
 // decodeCost reads an image's header: its pixel count against MaxPixels,

@@ -9,9 +9,9 @@ import (
 // nnRunner runs a loaded nn.Model.
 type nnRunner struct{ m *nn.Model }
 
-func (r nnRunner) infer(ctx context.Context, x []float32, n, h, w int) (*output, error) {
-	o, err := r.m.Infer(ctx, x, n, h, w)
-	if err != nil {
+func (r nnRunner) infer(ctx context.Context, imgs [][]float32, h, w int, serial bool) (*output, error) {
+	o := new(nn.Output)
+	if err := r.m.InferImages(ctx, imgs, h, w, o, nn.CallOptions{Serial: serial}); err != nil {
 		return nil, err
 	}
 	return &output{

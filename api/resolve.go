@@ -170,9 +170,10 @@ func (s *Server) defaultRef(ctx context.Context) (name, version string, err erro
 		detail: fmt.Sprintf("the server has %d models and no default: name one with ?model=NAME[:VERSION] (one of %s)", len(names), strings.Join(names, ", "))}
 }
 
-// run sends a preprocessed batch through e's batcher.
-func (s *Server) run(ctx context.Context, e *cacheEntry, x []float32, n, h, w int) (*output, error) {
-	return e.b.infer(ctx, x, n, h, w)
+// run sends a preprocessed batch through e's batcher; pooled is
+// batcher.infer's: x came from e.b.inputs and must not be used after.
+func (s *Server) run(ctx context.Context, e *cacheEntry, x []float32, n, h, w int, pooled bool) (*output, error) {
+	return e.b.infer(ctx, x, n, h, w, pooled)
 }
 
 // resolveCache remembers recent resolutions for a short time. Every

@@ -254,7 +254,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.run(r.Context(), e, x, int(n), int(h), int(wd))
+	out, err := s.run(r.Context(), e, x, int(n), int(h), int(wd), false)
 	if err != nil {
 		return err
 	}

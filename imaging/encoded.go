@@ -79,6 +79,14 @@ func (pp *Preprocessor) PreprocessEncoded(ctx context.Context, data []byte, opt 
 			return t, h, w, err
 		}
 	}
+	if bytes.HasPrefix(data, []byte("\x89PNG")) {
+		if t, h, w, ok := pp.fastPNG(ctx, data, opt.MaxPixels, dst); ok {
+			return t, h, w, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, 0, 0, err
+		}
+	}
 	// Only the pixels the resize reads are decoded in full; the tensor is
 	// the one a whole decode gives.
 	img, err := decode(ctx, data, opt.MaxPixels, opt.Parallel, func(w, h, o int) ([]int, []int, error) {

@@ -43,9 +43,8 @@ func refPreprocess(t *testing.T, img image.Image, p arch.Preprocess) []float32 {
 					hr[k][c] = int32(p0[c])*xa.w0[x] + int32(p1[c])*xa.w1[x]
 				}
 			}
-			for c := range 3 {
-				f := pp.norm.from[c]
-				out[c*h*w+y*w+x] = pp.norm.lut[c][vlerp(hr[0][f], hr[1][f], ya.w0[y], ya.w1[y])]
+			for k, c := range pp.norm.plane {
+				out[c*h*w+y*w+x] = pp.norm.rgb[k][vlerp(hr[0][k], hr[1][k], ya.w0[y], ya.w1[y])]
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -332,5 +333,47 @@ func TestMultiLabelSigmoid(t *testing.T) {
 		if got := float64(outs[1].Probabilities[i]); math.Abs(got-want) > 1e-7 {
 			t.Errorf("class %d: probability %g, want sigmoid %g", i, got, want)
 		}
+	}
+}
+
+// TestInferImagesAndSerial: images passed one slice each, and calls kept
+// on one thread, give exactly the contiguous, split call's outputs.
+func TestInferImagesAndSerial(t *testing.T) {
+	a := arch.DefaultArch(0.25, 10)
+	m, err := Load(a, randomTensors(a, 5), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const h, w = 40, 56
+	ctx := context.Background()
+	for _, n := range []int{1, 3} {
+		x := randomInput(n, h, w, uint64(n))
+		want, err := m.Infer(ctx, x, n, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs := make([][]float32, n)
+		for i := range imgs {
+			imgs[i] = slices.Clone(x[i*3*h*w : (i+1)*3*h*w])
+		}
+		for _, serial := range []bool{false, true} {
+			var viaImages, viaWith Output
+			if err := m.InferImages(ctx, imgs, h, w, &viaImages, CallOptions{Serial: serial}); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.InferWith(ctx, x, n, h, w, &viaWith, CallOptions{Serial: serial}); err != nil {
+				t.Fatal(err)
+			}
+			for _, got := range []*Output{&viaImages, &viaWith} {
+				if !slices.Equal(got.Logits, want.Logits) || !slices.Equal(got.Features, want.Features) || !slices.Equal(got.Pooled, want.Pooled) {
+					t.Errorf("batch %d, serial %v: outputs differ from Infer's", n, serial)
+				}
+			}
+		}
+	}
+	var out Output
+	if err := m.InferImages(ctx, [][]float32{make([]float32, 3*h*w), make([]float32, 5)}, h, w, &out, CallOptions{}); err == nil {
+		t.Error("InferImages took an image of the wrong size")
 	}
 }
