@@ -81,7 +81,10 @@ func idct8Rows(blk *[64]int32, dst []byte, stride int, rows uint8) {
 	}
 }
 
-// idctRow is idct8's second pass on one row.
+// idctRow is idct8's second pass on one row. It writes the butterfly out
+// again rather than call pass1Column, which the compiler does not inline:
+// through that call the serial decode of a 2 Mpx photo took 20.7-21.5 ms
+// instead of 16.0-18.0 (BenchmarkSplit).
 func idctRow(w *[8]int, out []byte) {
 	if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
 		v := clampi((w[0]+(1<<(pass1Bits+2)))>>(pass1Bits+3) + 128)
