@@ -153,7 +153,7 @@ func newDecoder(data []byte, opt Options) (*decoder, error) {
 	}
 	d.splitMin, d.splitAt, d.splitMinBytes, d.chunkBlocks = splitMinPixels, 0, splitMinBytes, specChunkBlocks
 	if opt.splitMin > 0 {
-		d.splitMin, d.splitMinBytes, d.splitAll, d.chunkBlocks, d.splitWait = opt.splitMin, 64, true, 64, true
+		d.splitMin, d.splitMinBytes, d.chunkBlocks, d.splitTest = opt.splitMin, 64, 64, true
 	}
 	if opt.splitAt > 0 && opt.splitAt < 64 {
 		d.splitAt = opt.splitAt

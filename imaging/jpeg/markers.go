@@ -73,10 +73,9 @@ type decoder struct {
 	splitMin      int64 // pixels from which Parallel splits a scan
 	splitAt       int   // where a split scan's second reader starts, in 64ths
 	splitting     bool  // baseline scans without restarts are split
-	splitAll      bool  // at any scale, not just 8 (tests)
 	splitMinBytes int
 	chunkBlocks   int   // blocks per chunk of a split scan's records
-	splitWait     bool  // tests: wait for the second reader's records
+	splitTest     bool  // tests: split at any scale, wait for the second reader's records
 	adopted       bool  // the last split scan handed over to its second reader
 	spare         int64 // what MaxBytes leaves after the planes
 	pipe          *pipeline

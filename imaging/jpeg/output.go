@@ -41,7 +41,7 @@ func (d *decoder) allocate() error {
 	if d.pipelined = d.wantPipeline(total); d.pipelined {
 		total += d.pipelineBytes()
 	}
-	d.splitting = d.parallel && !d.progressive && (d.scale == 8 || d.splitAll) &&
+	d.splitting = d.parallel && !d.progressive && (d.scale == 8 || d.splitTest) &&
 		int64(d.width)*int64(d.height) >= d.splitMin
 	if d.splitAt == 0 {
 		d.splitAt = splitAtIDCT

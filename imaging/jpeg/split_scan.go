@@ -37,7 +37,7 @@ func (d *decoder) splitMCUs(lay *mcuLayout, sp *spec, m0, nmcu, rowLen int) erro
 		if sp != nil {
 			if place := d.bits.place(); place >= sp.base {
 				j, ok := sp.match(place)
-				for !ok && d.splitWait && !sp.vfinished && !sp.unplaced && sp.ci >= len(sp.view) {
+				for !ok && d.splitTest && !sp.vfinished && !sp.unplaced && sp.ci >= len(sp.view) {
 					// Tests wait for the reader's records instead of
 					// decoding on, so that the hand-over happens
 					// whatever the goroutines' speeds.
