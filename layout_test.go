@@ -67,7 +67,6 @@ var layer = map[string]int{
 	"e2e":       6,
 	"e2e/bench": 6,
 	// A tool of the photo benchmark script, built by it.
-	"e2e/bench/jpegresize": 6,
 	"e2e/contract":         6,
 	"e2e/scaleout":         6,
 }

@@ -20,8 +20,8 @@
 # (/usr/share/wallpapers) at about 0.3, 2, 4 and 15 Mpx, baseline and
 # progressive; --install installs the package with apt-get when it is
 # missing. Sizes the package lacks are derived from one of its photos, with
-# djpeg/cjpeg or ImageMagick when installed, else baseline only, with
-# jpegresize (lcnet's decoder, Go's encoder); the table marks them.
+# djpeg/cjpeg or ImageMagick when installed, else with sharp (libvips'
+# Lanczos resize, libjpeg-turbo's encoder); the table marks them.
 #
 # Environment: LCNET (a built lcnet binary; default: build ./cmd/lcnet),
 # LCNET_FIXTURES (default: ../shared/fixtures beside the repository).
@@ -85,8 +85,8 @@ trap cleanup EXIT
 declare -A derived=()
 
 # The tool that resizes: djpeg/cjpeg, ImageMagick (not a stand-in of the
-# same name), or jpegresize, which writes baseline JPEGs only.
-resizer=jpegresize
+# same name), or sharp, which the comparison needs anyway.
+resizer=sharp
 if command -v djpeg >/dev/null && command -v cjpeg >/dev/null; then
 	resizer=djpeg
 elif command -v magick >/dev/null && magick -version 2>/dev/null | grep ImageMagick >/dev/null; then
@@ -103,7 +103,7 @@ derive() {
 	local interlace=()
 	case $resizer in
 	djpeg)
-		sw=$(node -e 'import("sharp").then(async ({ default: s }) => console.log((await s(process.argv[1]).metadata()).width))' "$src")
+		sw=$(cd "$here" && node -e 'import("sharp").then(async ({ default: s }) => console.log((await s(process.argv[1]).metadata()).width))' "$src")
 		m=$((w * 8 / sw))
 		((m * sw == w * 8)) || die "djpeg cannot scale $src (width $sw) to width $w"
 		((prog)) && interlace=(-progressive)
@@ -116,9 +116,15 @@ derive() {
 		derived[$out]="ImageMagick -resize $size! -quality 90 ${interlace[*]}"
 		;;
 	*)
-		((prog == 0)) || die "jpegresize cannot write progressive JPEGs"
-		(cd "$root" && go run ./e2e/bench/jpegresize -size "$size" -quality 90 "$src" "$out")
-		derived[$out]="jpegresize -size $size -quality 90 (lcnet's decoder, Catmull-Rom, Go's baseline 4:2:0 encoder)"
+		(cd "$here" && node -e '
+import("sharp").then(async ({ default: sharp }) => {
+	const [src, w, h, prog, out] = process.argv.slice(1);
+	await sharp(src).resize(+w, +h, { fit: "fill", kernel: "lanczos3" })
+		.jpeg({ quality: 90, progressive: prog === "1", chromaSubsampling: "4:2:0" }).toFile(out);
+}).catch((e) => { console.error(e.message); process.exit(1); });' "$src" "$w" "${size#*x}" "$prog" "$out")
+		local kind=baseline
+		((prog)) && kind=progressive
+		derived[$out]="sharp resize ${size} (Lanczos 3) | jpeg quality 90 4:2:0 $kind"
 		;;
 	esac
 	derived[$out]="${derived[$out]% } of $src"
@@ -144,17 +150,11 @@ if ((wallpapers)); then
 	mkdir -p "$tmp/derived"
 	derive "$base4" 640x400 0 "$tmp/derived/BytheWater_640x400.jpg"
 	photos+=("$tmp/derived/BytheWater_640x400.jpg")
-	if [[ $resizer == jpegresize ]]; then
-		echo "photo_side_by_side: no progressive 640x400 or 1920x1200 photo: deriving them needs djpeg/cjpeg or ImageMagick" >&2
-	else
-		derive "$prog4" 640x400 1 "$tmp/derived/Autumn_640x400_progressive.jpg"
-		photos+=("$tmp/derived/Autumn_640x400_progressive.jpg")
-	fi
+	derive "$prog4" 640x400 1 "$tmp/derived/Autumn_640x400_progressive.jpg"
+	photos+=("$tmp/derived/Autumn_640x400_progressive.jpg")
 	photos+=("$wp/Honeywave/contents/images/1080x1920.jpg")
-	if [[ $resizer != jpegresize ]]; then
-		derive "$prog4" 1920x1200 1 "$tmp/derived/Autumn_1920x1200_progressive.jpg"
-		photos+=("$tmp/derived/Autumn_1920x1200_progressive.jpg")
-	fi
+	derive "$prog4" 1920x1200 1 "$tmp/derived/Autumn_1920x1200_progressive.jpg"
+	photos+=("$tmp/derived/Autumn_1920x1200_progressive.jpg")
 	photos+=("$base4" "$prog4" "$wp/SafeLanding/contents/images/5120x2880.jpg" "$wp/Volna/contents/images/5120x2880.jpg")
 fi
 
