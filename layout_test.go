@@ -62,13 +62,12 @@ var layer = map[string]int{
 	"api":       4,
 	"cmd/lcnet": 5,
 	// End-to-end tests and deployment checks drive the binary from outside.
-	".":         6,
-	"deploy":    6,
-	"e2e":       6,
-	"e2e/bench": 6,
-	// A tool of the photo benchmark script, built by it.
-	"e2e/contract":         6,
-	"e2e/scaleout":         6,
+	".":            6,
+	"deploy":       6,
+	"e2e":          6,
+	"e2e/bench":    6,
+	"e2e/contract": 6,
+	"e2e/scaleout": 6,
 }
 
 // testOnly are packages that exist for tests; the product must not link them.
