@@ -13,7 +13,8 @@
 // normalization into NCHW float32 and onnxruntime-node, both limited to
 // --threads threads.
 // --server: the raw image/jpeg body POSTed to a running lcnet serve's
-// /v1/models/NAME/classify?top_k=1 over a kept-alive connection.
+// /v1/models/NAME/classify?top_k=1 over a kept-alive connection (Node's
+// http client).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -102,13 +103,35 @@ if (args.onnx) {
   const url = new URL(`/v1/models/${encodeURIComponent(args.model)}/classify`, args.server);
   url.searchParams.set('top_k', '1');
   if (args.decode) url.searchParams.set('decode', args.decode);
-  classify = async (buf) => {
-    // fetch keeps connections alive by default (undici's pool).
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: buf });
-    const body = await r.json();
-    if (!r.ok) throw new Error(`${r.status}: ${JSON.stringify(body)}`);
-    return body.results[0].predictions[0].class_id;
-  };
+  // Node's own http client on one kept-alive socket: undici's fetch
+  // streams a Buffer body in small writes, which costs a large upload a
+  // few ms that no server could save.
+  const { request, Agent } = await import(url.protocol === 'https:' ? 'node:https' : 'node:http');
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  classify = (buf) => new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'image/jpeg', 'content-length': buf.length },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        let body;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch (e) {
+          reject(new Error(`${res.statusCode}: response is not JSON: ${e.message}`));
+          return;
+        }
+        if (res.statusCode !== 200) reject(new Error(`${res.statusCode}: ${JSON.stringify(body)}`));
+        else resolve(body.results[0].predictions[0].class_id);
+      });
+    });
+    req.on('error', reject);
+    req.end(buf);
+  });
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms

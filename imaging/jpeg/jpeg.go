@@ -67,15 +67,17 @@ type Options struct {
 	// of the planes are unspecified. Positions outside the image are
 	// ignored.
 	Rows, Cols []int
-	// Parallel lets a large baseline decode use a second goroutine. At
-	// Scale 8 of a scan without restart markers the second one decodes
-	// the second half of the Huffman codes, found by resynchronising
-	// (see split.go); otherwise the calling one decodes the Huffman codes
-	// while the other runs the inverse DCT of the previous band of
+	// Parallel lets a large baseline decode use a second goroutine. In a
+	// scan without restart markers the second one starts part of the
+	// way into the Huffman codes and resynchronises: at Scale 8 it
+	// decodes the rest of the scan (see split.go), at the others it
+	// indexes it and then decodes what the calling goroutine has not
+	// (split_index.go). Otherwise the calling one decodes the Huffman
+	// codes while the other runs the inverse DCT of the previous band of
 	// blocks. A progressive decode's final IDCT runs on both. The output
 	// and errors are the same. It applies from 1024x768 pixels up, and
-	// not when its buffers (about 1 MB for the bands, a few MB for a
-	// split) would exceed MaxBytes.
+	// not when its buffers (about 1 MB for the bands or the index, a few
+	// MB for a split at Scale 8) would exceed MaxBytes.
 	Parallel bool
 
 	// Tests lower these to pipeline or split small images in many
@@ -84,6 +86,7 @@ type Options struct {
 	bandBlocks  int
 	splitMin    int64
 	splitAt     int
+	splitPark   bool
 }
 
 // Config is what the headers say about an image.
@@ -158,6 +161,7 @@ func newDecoder(data []byte, opt Options) (*decoder, error) {
 	if opt.splitAt > 0 && opt.splitAt < 64 {
 		d.splitAt = opt.splitAt
 	}
+	d.splitPark = opt.splitPark
 	if opt.Rows != nil && opt.Cols != nil {
 		d.needRows, d.needCols = opt.Rows, opt.Cols
 	}

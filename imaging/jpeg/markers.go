@@ -75,7 +75,8 @@ type decoder struct {
 	splitting     bool  // baseline scans without restarts are split
 	splitMinBytes int
 	chunkBlocks   int   // blocks per chunk of a split scan's records
-	splitTest     bool  // tests: split at any scale, wait for the second reader's records
+	splitTest     bool  // tests: split any image, wait for the second reader
+	splitPark     bool  // tests: the indexer waits half way for the hand-over
 	adopted       bool  // the last split scan handed over to its second reader
 	spare         int64 // what MaxBytes leaves after the planes
 	pipe          *pipeline

@@ -41,10 +41,9 @@ func (d *decoder) allocate() error {
 	if d.pipelined = d.wantPipeline(total); d.pipelined {
 		total += d.pipelineBytes()
 	}
-	d.splitting = d.parallel && !d.progressive && (d.scale == 8 || d.splitTest) &&
-		int64(d.width)*int64(d.height) >= d.splitMin
+	d.splitting = d.parallel && !d.progressive && int64(d.width)*int64(d.height) >= d.splitMin
 	if d.splitAt == 0 {
-		d.splitAt = splitAtIDCT
+		d.splitAt = splitAtIndex
 		if d.scale == 8 {
 			d.splitAt = splitAtDC
 		}

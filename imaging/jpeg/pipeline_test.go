@@ -18,9 +18,13 @@ import (
 // pipelineOpts pipelines any image, in bands of a few blocks so that a
 // small test image crosses many band boundaries.
 func pipelineOpts(o Options, band int) Options {
-	o.Parallel, o.parallelMin, o.bandBlocks = true, 1, band
+	o.Parallel, o.parallelMin, o.bandBlocks, o.splitMin = true, 1, band, noSplit
 	return o
 }
+
+// noSplit as Options.splitMin keeps Parallel from splitting scans, so
+// that they go through the pipeline.
+const noSplit = 1 << 62
 
 // decodeChecked decodes data and reports whether its baseline scans went
 // through the pipeline.
@@ -202,17 +206,17 @@ func TestParallelMemory(t *testing.T) {
 	serial := alloc(Options{})
 	d := &decoder{bandBlocks: bandBlocks}
 	budget := uint64(d.pipelineBytes()) + 64<<10 // plus the goroutine and channels
-	if _, used, err := decodeChecked(data, Options{Parallel: true}); err != nil || !used {
+	if _, used, err := decodeChecked(data, Options{Parallel: true, splitMin: noSplit}); err != nil || !used {
 		t.Fatalf("pipelined %v, err %v; want a pipelined decode", used, err)
 	}
-	piped := alloc(Options{Parallel: true})
+	piped := alloc(Options{Parallel: true, splitMin: noSplit})
 	t.Logf("serial decode allocated %d bytes, pipelined %d, band buffers %d", serial, piped, d.pipelineBytes())
 	if piped > serial+budget {
 		t.Errorf("pipelined decode allocated %d bytes, serial %d, band buffers %d", piped, serial, d.pipelineBytes())
 	}
 	// 1600x1200 4:2:0 planes are 2.88 MB: a budget of 3 MB fits them but
 	// not the band buffers too.
-	opt := Options{Parallel: true, MaxBytes: 3_000_000}
+	opt := Options{Parallel: true, MaxBytes: 3_000_000, splitMin: noSplit}
 	if _, used, err := decodeChecked(data, opt); err != nil || used {
 		t.Fatalf("tight budget: pipelined %v, err %v; want a serial decode", used, err)
 	}
@@ -232,7 +236,7 @@ func BenchmarkPipelineThreshold(b *testing.B) {
 		rows, cols := taps(sz.Y, 256*sz.Y/short), taps(sz.X, 256*sz.X/short)
 		for _, par := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%dx%d/parallel=%v", sz.X, sz.Y, par), func(b *testing.B) {
-				opt := Options{Rows: rows, Cols: cols, Parallel: par, parallelMin: 1}
+				opt := Options{Rows: rows, Cols: cols, Parallel: par, parallelMin: 1, splitMin: noSplit}
 				defer startCPU().report(b)
 				for b.Loop() {
 					if _, err := Decode(data, opt); err != nil {
@@ -267,7 +271,7 @@ func BenchmarkPipelineBand(b *testing.B) {
 	rows, cols := taps(2880, 256), taps(5120, 455)
 	for _, band := range []int{0, 1024, 4096, 16384} {
 		b.Run(fmt.Sprintf("band=%d", band), func(b *testing.B) {
-			opt := Options{Rows: rows, Cols: cols, Parallel: band > 0, bandBlocks: band}
+			opt := Options{Rows: rows, Cols: cols, Parallel: band > 0, bandBlocks: band, splitMin: noSplit}
 			defer startCPU().report(b)
 			for b.Loop() {
 				if _, err := Decode(data, opt); err != nil {

@@ -150,8 +150,12 @@ func (d *decoder) scan(seg []byte) (err error) {
 		rowLen = cw
 	}
 	if mode == modeBaseline && d.splitting && d.ri == 0 {
-		if sp := d.startSpec(&p, nmcu); sp != nil {
-			return d.splitScan(&p, sp, nmcu, rowLen)
+		if d.scale == 8 {
+			if sp := d.startSpec(&p, nmcu); sp != nil {
+				return d.splitScan(&p, sp, nmcu, rowLen)
+			}
+		} else if ix := d.startIndex(&p, nmcu, rowLen); ix != nil {
+			return d.indexScan(ix, nmcu, rowLen)
 		}
 	}
 	if mode == modeBaseline && d.pipelined {

@@ -15,7 +15,8 @@ import (
 // boundaries, and soon its place in the MCU, coincide with those of the
 // true decode, and from then on it reads exactly what the true decode
 // would. It cannot tell when that happened, so it records where each of its
-// blocks starts, its DC difference and its AC coefficients.
+// blocks starts and its DC difference: at scale 8 a block's sample is its
+// DC (split_index.go is the other scales).
 //
 // The calling goroutine can tell. It decodes from the start of the scan as
 // the serial decode does and, once past the guessed byte, compares the
@@ -23,8 +24,8 @@ import (
 // second reader's records. At the first record that starts an MCU at the
 // same place, it stops decoding: the records from there on are the true
 // blocks, their DC values off by one constant per component, which the
-// running prediction absorbs. It turns them into samples (the IDCT) while
-// the second reader goes on. A stream that does not resynchronise, or an
+// running prediction absorbs. It turns them into samples while the second
+// reader goes on. A stream that does not resynchronise, or an
 // image too small to pay, is decoded by the calling goroutine alone, so
 // the planes and errors are the serial decode's either way.
 
@@ -36,16 +37,14 @@ const (
 	splitMinPixels = 1024 * 768
 	splitMinBytes  = 1 << 14
 	// specChunkBlocks is the number of blocks the second reader records
-	// before it hands them to the calling goroutine (tests use fewer). A
-	// chunk has room for 16 AC entries per block, as the pipeline's bands,
-	// plus one MCU's worth.
+	// before it hands them to the calling goroutine (tests use fewer).
 	specChunkBlocks = 4096
 	// specBlockSize is the size of a specBlock.
-	specBlockSize = 4
+	specBlockSize = 2
 	// specSearchBlocks is how many of its first blocks the second reader
 	// records the places of, for the calling goroutine to find one it
 	// reached: it resynchronises within a few dozen. Past them a block
-	// costs 4 bytes, which keeps a split decode's garbage (and so the
+	// costs 2 bytes, which keeps a split decode's garbage (and so the
 	// garbage collector, which would take the second core) small.
 	specSearchBlocks = 1 << 15
 	// specMaxErrors is how many misread blocks the second reader takes
@@ -55,20 +54,16 @@ const (
 
 // specBlock is one block the second reader decoded.
 type specBlock struct {
-	dc   int16 // DC difference (at most 15 magnitude bits), not dequantised
-	n    uint8 // AC entries in the chunk
-	last uint8 // zig-zag index of the last nonzero AC coefficient
+	dc int16 // DC difference (at most 15 magnitude bits), not dequantised
 }
 
 // specChunk is a run of recorded blocks: blocks[i] is the reader's block
-// first+i, its AC entries (value<<6 | zig-zag index) following those of
-// the blocks before it in ac. places[i], for the reader's first
-// specSearchBlocks blocks, is block i's place in the scan (bits from its
-// start to the block's first code) <<4 | its place in the MCU.
+// first+i. places[i], for the reader's first specSearchBlocks blocks, is
+// block i's place in the scan (bits from its start to the block's first
+// code) <<4 | its place in the MCU.
 type specChunk struct {
 	first  int
 	blocks []specBlock
-	ac     []int32
 	places []int64
 }
 
@@ -153,31 +148,43 @@ type spec struct {
 	unplaced  bool // the search reached blocks without places
 }
 
-// startSpec starts the second reader of a baseline scan whose data starts
-// at d.pos, or returns nil when the scan is too short to split.
-func (d *decoder) startSpec(p *scanParams, nmcu int) *spec {
+// splitStart returns where the second reader of a baseline scan whose
+// data starts at d.pos starts (s), where the scan's entropy-coded data
+// ends, and the scan's bits before s; ok is false when the scan is too
+// short to split.
+func (d *decoder) splitStart() (s, end int, base int64, ok bool) {
 	start := d.pos
-	end := entropyEnd(d.data, start)
+	end = entropyEnd(d.data, start)
 	if end-start < d.splitMinBytes {
-		return nil
+		return 0, 0, 0, false
 	}
-	s := start + int(int64(end-start)*int64(d.splitAt)/64)
+	s = start + int(int64(end-start)*int64(d.splitAt)/64)
 	if d.data[s-1] == 0xff {
 		// s is the stuffed zero of a 0xff 0x00 pair.
 		s++
 	}
 	if end-s < d.splitMinBytes/4 {
+		return 0, 0, 0, false
+	}
+	stuffed := bytes.Count(d.data[start:s], []byte{0xff, 0})
+	return s, end, int64(s-start-stuffed) * 8, true
+}
+
+// startSpec starts the second reader of a baseline scan at scale 8 whose
+// data starts at d.pos, or returns nil when the scan is too short to split.
+func (d *decoder) startSpec(p *scanParams, nmcu int) *spec {
+	s, end, base, ok := d.splitStart()
+	if !ok {
 		return nil
 	}
 	budget := d.splitBudget(int64(end - s))
 	if budget < 2*d.specChunkBytes() {
 		return nil
 	}
-	stuffed := bytes.Count(d.data[start:s], []byte{0xff, 0})
 	sp := &spec{
 		d:      d,
 		lay:    d.layout(p),
-		base:   int64(s-start-stuffed) * 8,
+		base:   base,
 		end:    end,
 		budget: budget,
 		done:   make(chan struct{}),
@@ -209,26 +216,17 @@ func entropyEnd(data []byte, pos int) int {
 
 // splitBudget is the bytes of chunks the second reader may allocate for n
 // bytes of entropy-coded data: what Options.MaxBytes leaves, or without
-// it a bound that photos stay far below (a block takes at least 2 bits and
-// so does an AC coefficient).
+// it a bound that photos stay far below (a block takes at least 2 bits).
 func (d *decoder) splitBudget(n int64) int64 {
 	if d.maxBytes > 0 {
 		return d.spare
 	}
-	return 4*n*specBlockSize + 4*n*4 + specSearchBlocks*8 + 2*d.specChunkBytes()
+	return 4*n*specBlockSize + specSearchBlocks*8 + 2*d.specChunkBytes()
 }
 
-// specChunkBytes is what a chunk allocates, places aside: no AC entries
-// at scale 8.
+// specChunkBytes is what a chunk allocates, places aside.
 func (d *decoder) specChunkBytes() int64 {
-	if d.scale == 8 {
-		return int64(d.chunkBlocks) * specBlockSize
-	}
-	return int64(d.chunkBlocks)*specBlockSize + int64(d.chunkEntries())*4
-}
-
-func (d *decoder) chunkEntries() int {
-	return d.chunkBlocks*16 + 10*63
+	return int64(d.chunkBlocks) * specBlockSize
 }
 
 // run is the second reader's goroutine. It records blocks until it stops
@@ -254,7 +252,6 @@ func (s *spec) run() {
 		errs     int
 		mcus     int
 		used     int64
-		dcOnly   = d.scale == 8
 		publish  func(final bool)
 		newChunk = func() bool {
 			size := d.specChunkBytes()
@@ -269,9 +266,6 @@ func (s *spec) run() {
 			ch = &specChunk{first: idx, blocks: make([]specBlock, 0, d.chunkBlocks)}
 			if search {
 				ch.places = make([]int64, 0, d.chunkBlocks)
-			}
-			if !dcOnly {
-				ch.ac = make([]int32, 0, d.chunkEntries())
 			}
 			return true
 		}
@@ -298,9 +292,7 @@ func (s *spec) run() {
 				stop()
 				return
 			}
-			full := ch != nil && (len(ch.blocks)+s.lay.bpm > cap(ch.blocks) ||
-				!dcOnly && cap(ch.ac)-len(ch.ac) < 63*s.lay.bpm)
-			if full {
+			if ch != nil && len(ch.blocks)+s.lay.bpm > cap(ch.blocks) {
 				publish(false)
 			}
 			if ch == nil && !newChunk() {
@@ -320,14 +312,7 @@ func (s *spec) run() {
 			if t > 0 {
 				b.dc = int16(extend(r.take(uint(t)), int(t)))
 			}
-			if dcOnly {
-				err = skipAC(r, &d.huff[1][c.acTab])
-			} else {
-				var n, last int
-				n, last, err = readAC(r, &d.huff[1][c.acTab], ch.ac[len(ch.ac):len(ch.ac)+63])
-				ch.ac = ch.ac[:len(ch.ac)+n]
-				b.n, b.last = uint8(n), uint8(last)
-			}
+			err = skipAC(r, &d.huff[1][c.acTab])
 		}
 		if err != nil {
 			// Before the reader resynchronises this is a misread: go

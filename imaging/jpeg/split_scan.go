@@ -1,23 +1,14 @@
 package jpeg
 
-const (
-	// splitAtDC is where the second reader of a split scan starts, in
-	// 64ths of the scan's bytes, at scale 8: a block's samples are its DC,
-	// so both readers do the same work per block. On the 5120x2880
-	// wallpaper 32 took 33-35 ms where 20 and 24 took 38-43.
-	splitAtDC = 32
-	// splitAtIDCT is the same at the other scales, where only tests split
-	// (Options.splitMin): the calling goroutine decodes and transforms the
-	// part before, then runs the IDCT of the blocks the second reader
-	// recorded. With the rows and columns a resize reads, that did not
-	// beat the pipeline in BenchmarkSplit: 70-90 ms against 59-72 on the
-	// 5120x2880 wallpaper (starts from 18 to 36), 20-22 against 17-21 at
-	// 2560x1600.
-	splitAtIDCT = 28
-)
+// splitAtDC is where the second reader of a split scan starts, in 64ths
+// of the scan's bytes, at scale 8: a block's sample is its DC, so both
+// readers do the same work per block. On the 5120x2880 wallpaper 32 took
+// 33-35 ms where 20 and 24 took 38-43.
+const splitAtDC = 32
 
-// splitScan decodes a baseline scan without restart markers with a second
-// reader started (see split.go), and stops that reader before returning.
+// splitScan decodes a baseline scan at scale 8 without restart markers
+// with a second reader started (see split.go), and stops that reader
+// before returning.
 func (d *decoder) splitScan(p *scanParams, sp *spec, nmcu, rowLen int) error {
 	defer sp.finish()
 	return d.splitMCUs(&sp.lay, sp, 0, nmcu, rowLen)
@@ -68,62 +59,53 @@ func (d *decoder) splitMCUs(lay *mcuLayout, sp *spec, m0, nmcu, rowLen int) erro
 
 // recordCursor walks the second reader's records from one index on.
 type recordCursor struct {
-	sp   *spec
-	ci   int // chunk in sp.view
-	bi   int // block in the chunk
-	eoff int // the block's first AC entry in the chunk
-	bk   int // first break in sp.vbreaks not passed
+	sp *spec
+	ci int // chunk in sp.view
+	bi int // block in the chunk
+	bk int // first break in sp.vbreaks not passed
 }
 
 // next returns record k, the cursor's, or the first break before it; it
 // waits for the reader when it has published neither yet.
-func (rc *recordCursor) next(k int) (*specBlock, []int32, *specBreak) {
+func (rc *recordCursor) next(k int) (*specBlock, *specBreak) {
 	sp := rc.sp
 	for {
 		if rc.bk < len(sp.vbreaks) && sp.vbreaks[rc.bk].at == k {
-			return nil, nil, &sp.vbreaks[rc.bk]
+			return nil, &sp.vbreaks[rc.bk]
 		}
 		if rc.ci < len(sp.view) {
 			ch := sp.view[rc.ci]
 			if rc.bi < len(ch.blocks) {
 				b := &ch.blocks[rc.bi]
-				e := ch.ac[rc.eoff : rc.eoff+int(b.n)]
 				rc.bi++
-				rc.eoff += int(b.n)
-				return b, e, nil
+				return b, nil
 			}
 			if rc.ci+1 < len(sp.view) {
-				rc.ci, rc.bi, rc.eoff = rc.ci+1, 0, 0
+				rc.ci, rc.bi = rc.ci+1, 0
 				continue
 			}
 		}
 		if sp.vfinished {
 			// The reader always ends with a break at its last index;
 			// only a panic ends it otherwise, and finish re-panics.
-			return nil, nil, &specBreak{at: k, err: FormatError("split decode ended early")}
+			return nil, &specBreak{at: k, err: FormatError("split decode ended early")}
 		}
 		sp.wait()
 	}
 }
 
 // adopt finishes the scan from the second reader's record j, which starts
-// MCU m0 at the place the calling goroutine reached: it runs the IDCT of
-// the recorded blocks, returns the stream's error where a break says the
+// MCU m0 at the place the calling goroutine reached: it writes the
+// recorded blocks' samples, returns the stream's error where a break says the
 // true decode fails, and decodes on from a break where the reader stopped.
 func (d *decoder) adopt(lay *mcuLayout, sp *spec, m0, j, nmcu, rowLen int) error {
 	d.adopted = true
 	rc := recordCursor{sp: sp, ci: sp.ci, bi: sp.bi}
-	ch := sp.view[rc.ci]
-	for i := 0; i < rc.bi; i++ {
-		rc.eoff += int(ch.blocks[i].n)
-	}
 	// Breaks up to j came before record j, while the reader was still
 	// misreading: they were published with it or earlier.
 	for rc.bk < len(sp.vbreaks) && sp.vbreaks[rc.bk].at <= j {
 		rc.bk++
 	}
-	var blk [64]int32
-	bs := 8 / d.scale
 	k := j
 	for m := m0; m < nmcu; m++ {
 		if d.ctx != nil && m%rowLen == 0 {
@@ -132,7 +114,7 @@ func (d *decoder) adopt(lay *mcuLayout, sp *spec, m0, j, nmcu, rowLen int) error
 			}
 		}
 		for ph := 0; ph < lay.bpm; ph++ {
-			b, ent, brk := rc.next(k)
+			b, brk := rc.next(k)
 			if brk != nil {
 				if brk.err != nil || ph != 0 {
 					return brk.errOr(FormatError("split decode stopped inside an MCU"))
@@ -143,28 +125,14 @@ func (d *decoder) adopt(lay *mcuLayout, sp *spec, m0, j, nmcu, rowLen int) error
 			k++
 			c, bx, by := d.at(lay, m, ph)
 			c.dcPred += int32(b.dc)
-			rows := c.needed(bx, by)
-			if rows == 0 {
-				continue
+			if c.needed(bx, by) != 0 {
+				c.pix[by*c.stride+bx] = clamp((c.dcPred*d.quant[c.tq][0]+4)>>3 + 128)
 			}
-			q := &d.quant[c.tq]
-			off := by*bs*c.stride + bx*bs
-			if d.scale == 8 {
-				c.pix[off] = clamp((c.dcPred*q[0]+4)>>3 + 128)
-				continue
-			}
-			blk = [64]int32{}
-			blk[0] = c.dcPred * q[0]
-			for _, e := range ent {
-				z := unzig[e&63]
-				blk[z] = e >> 6 * q[z]
-			}
-			idct(d.scale, &blk, int(b.last), c.pix[off:], c.stride, rows)
 		}
 	}
 	// The serial decode checks for truncation at the end of the last MCU
 	// too: the reader made that check before its record k.
-	if _, _, brk := rc.next(k); brk != nil {
+	if _, brk := rc.next(k); brk != nil {
 		if brk.end {
 			return brk.err
 		}

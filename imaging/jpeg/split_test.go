@@ -10,12 +10,16 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // splitOpts splits any baseline scan without restart markers, at any
 // scale, its second reader starting at 64ths at of the scan's bytes.
-func splitOpts(o Options, at int) Options {
-	o.Parallel, o.splitMin, o.splitAt = true, 1, at
+// Below scale 8, the calling goroutine waits for the indexer to finish
+// its walk, so that they share the runs after the hand-over, or with park
+// the indexer waits half way for the hand-over and decodes the rest.
+func splitOpts(o Options, at int, park bool) Options {
+	o.Parallel, o.splitMin, o.splitAt, o.splitPark = true, 1, at, park
 	return o
 }
 
@@ -100,20 +104,25 @@ func TestSplitMatchesSerial(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				adopted := 0
-				for _, at := range []int{4, 20, 32, 60} {
-					what := fmt.Sprintf("%s scale %d %s at %d/64", ti.name, s, region.name, at)
-					got, ok, err := decodeSplit(ti.data, splitOpts(base, at))
-					if err != nil {
-						t.Fatalf("%s: %v", what, err)
+				for _, park := range []bool{false, true} {
+					if park && s == 8 {
+						continue
 					}
-					samePlanes(t, what, got, want)
-					if ok {
-						adopted++
+					adopted := 0
+					for _, at := range []int{4, 20, 32, 60} {
+						what := fmt.Sprintf("%s scale %d %s at %d/64 park %v", ti.name, s, region.name, at, park)
+						got, ok, err := decodeSplit(ti.data, splitOpts(base, at, park))
+						if err != nil {
+							t.Fatalf("%s: %v", what, err)
+						}
+						samePlanes(t, what, got, want)
+						if ok {
+							adopted++
+						}
 					}
-				}
-				if i < len(large) && adopted < 3 {
-					t.Errorf("%s scale %d %s: %d of 4 split decodes handed over", ti.name, s, region.name, adopted)
+					if i < len(large) && adopted < 3 {
+						t.Errorf("%s scale %d %s park %v: %d of 4 split decodes handed over", ti.name, s, region.name, park, adopted)
+					}
 				}
 			}
 		}
@@ -140,9 +149,9 @@ func TestSplitErrors(t *testing.T) {
 			variants = append(variants, v)
 		}
 		for i, v := range variants {
-			for _, s := range []int{1, 8} {
+			for _, s := range []int{1, 2, 8} {
 				want, errS := Decode(v, Options{Scale: s})
-				got, ok, errP := decodeSplit(v, splitOpts(Options{Scale: s}, 24))
+				got, ok, errP := decodeSplit(v, splitOpts(Options{Scale: s}, 24, s == 2))
 				if ok {
 					handed++
 					if errP != nil {
@@ -177,7 +186,7 @@ func TestSplitCancel(t *testing.T) {
 		for _, s := range []int{1, 8} {
 			ctx := &countdown{Context: context.Background()}
 			ctx.n.Store(n)
-			opt := splitOpts(Options{Scale: s, Context: ctx}, 32)
+			opt := splitOpts(Options{Scale: s, Context: ctx}, 32, n%2 == 1)
 			if _, err := Decode(data, opt); !errors.Is(err, context.Canceled) {
 				t.Errorf("after %d checks, scale %d: err = %v, want context.Canceled", n, s, err)
 			}
@@ -187,10 +196,14 @@ func TestSplitCancel(t *testing.T) {
 }
 
 // TestSplitMemory checks that the second reader allocates in proportion
-// to what it records, and that under a MaxBytes that leaves it room for a
-// few chunks only it stops there and the decode goes on serially from
-// its records, with the same planes.
+// to what it records (at scale 8 its blocks, below it its marks), and
+// that under a MaxBytes that leaves it room for a few chunks or marks
+// only it stops there and the decode goes on serially, with the same
+// planes.
 func TestSplitMemory(t *testing.T) {
+	if s := unsafe.Sizeof(mark{}); s != markSize {
+		t.Fatalf("a mark takes %d bytes, markSize says %d", s, markSize)
+	}
 	data := encoded(t, synthetic(2048, 1536, 4), 90)
 	alloc := func(opt Options) (image.Image, uint64) {
 		t.Helper()
@@ -204,34 +217,45 @@ func TestSplitMemory(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		return img, after.TotalAlloc - before.TotalAlloc
 	}
+	// 2048x1536 4:2:0: 73728 blocks in 12288 MCUs.
+	const blocks, mcus = 73728, 12288
 	for _, s := range []int{8, 1} {
 		want, serial := alloc(Options{Scale: s})
-		// The second reader records at most the image's blocks
-		// (2048x1536 4:2:0: 73728), in chunks of 64 (the tests' size).
 		d := &decoder{scale: s, chunkBlocks: 64}
-		chunks := int64(73728/64 + 1)
-		// Each chunk's own struct and the list of chunks cost a little
-		// more; the first specSearchBlocks blocks' places 8 bytes each.
-		bound := uint64(chunks*(d.specChunkBytes()+128)+specSearchBlocks*8) + 64<<10
+		var bound, room int64
+		if s == 8 {
+			// At most the image's blocks, in chunks of 64 (the tests'
+			// size); each chunk's own struct and the list of chunks
+			// cost a little more, the first specSearchBlocks blocks'
+			// places 8 bytes each.
+			bound = (blocks/64+1)*(d.specChunkBytes()+128) + specSearchBlocks*8
+			room = 3 * (d.specChunkBytes() + 64*8) // with their places
+		} else {
+			// A mark every markMCUs MCUs, and the runs (16 bytes per
+			// MCU row).
+			bound = (mcus/markMCUs+2)*markSize + 96*16
+			room = 40 * markSize
+		}
+		bound += 64 << 10
 		got, split := alloc(Options{Scale: s, Parallel: true, splitMin: 1, splitAt: 32})
 		samePlanes(t, fmt.Sprint("scale ", s), got, want)
 		t.Logf("scale %d: serial decode allocated %d bytes, split %d, bound %d over serial", s, serial, split, bound)
-		if split > serial+bound {
+		if split > serial+uint64(bound) {
 			t.Errorf("scale %d: split decode allocated %d bytes, serial %d, more than %d over", s, split, serial, bound)
 		}
-		// Room for three chunks: the reader stops after them, and after
-		// about 200 blocks: the calling goroutine decodes on from there.
+		// Room for three chunks or 40 marks: the reader stops after
+		// them, and the calling goroutine decodes on from there.
 		planes := int64(2048*1536 + 2*1024*768)
 		if s == 8 {
 			planes = int64(256*192 + 2*128*96)
 		}
-		tight := Options{Scale: s, MaxBytes: planes + 3*d.specChunkBytes(), Parallel: true, splitMin: 1, splitAt: 32}
+		tight := Options{Scale: s, MaxBytes: planes + room, Parallel: true, splitMin: 1, splitAt: 32}
 		img, adopted, err := decodeSplit(data, tight)
 		if err != nil || !adopted {
 			t.Fatalf("scale %d, tight budget: adopted %v, err %v", s, adopted, err)
 		}
 		samePlanes(t, fmt.Sprint("scale ", s, " tight budget"), img, want)
-		if _, got := alloc(tight); got > serial+uint64(3*d.specChunkBytes())+64<<10 {
+		if _, got := alloc(tight); got > serial+uint64(room)+64<<10 {
 			t.Errorf("scale %d, tight budget: allocated %d bytes, serial %d", s, got, serial)
 		}
 	}
