@@ -74,10 +74,13 @@ type Options struct {
 	// indexes it and then decodes what the calling goroutine has not
 	// (split_index.go). Otherwise the calling one decodes the Huffman
 	// codes while the other runs the inverse DCT of the previous band of
-	// blocks. A progressive decode's final IDCT runs on both. The output
-	// and errors are the same. It applies from 1024x768 pixels up, and
-	// not when its buffers (about 1 MB for the bands or the index, a few
-	// MB for a split at Scale 8) would exceed MaxBytes.
+	// blocks. A progressive decode's scans are decoded by both, each
+	// taking the next scan that does not depend on one still running
+	// (scans.go), and so is its final IDCT. The output and errors are the
+	// same. It applies from 1024x768 pixels up, and not when its buffers
+	// (about 1 MB for the bands, the index or a progressive decode's
+	// table copies, a few MB for a split at Scale 8) would exceed
+	// MaxBytes.
 	Parallel bool
 
 	// Tests lower these to pipeline or split small images in many
@@ -87,6 +90,7 @@ type Options struct {
 	splitMin    int64
 	splitAt     int
 	splitPark   bool
+	schedTables int
 }
 
 // Config is what the headers say about an image.
@@ -162,6 +166,10 @@ func newDecoder(data []byte, opt Options) (*decoder, error) {
 		d.splitAt = opt.splitAt
 	}
 	d.splitPark = opt.splitPark
+	d.schedTables = schedTables
+	if opt.schedTables > 0 {
+		d.schedTables = opt.schedTables
+	}
 	if opt.Rows != nil && opt.Cols != nil {
 		d.needRows, d.needCols = opt.Rows, opt.Cols
 	}

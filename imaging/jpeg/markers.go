@@ -80,6 +80,8 @@ type decoder struct {
 	adopted       bool  // the last split scan handed over to its second reader
 	spare         int64 // what MaxBytes leaves after the planes
 	pipe          *pipeline
+	sched         *scanSched // progressive scans recorded, with Parallel
+	schedTables   int        // table copies before they are run
 
 	sawSOF        bool
 	progressive   bool
@@ -129,7 +131,19 @@ func (d *decoder) nextMarker() (byte, error) {
 }
 
 // parse walks the segments. With configOnly it stops at the first SOS.
+// Scans recorded for the scheduler are decoded before it returns: one
+// that fails comes before the parser's own error in the file.
 func (d *decoder) parse(configOnly bool) error {
+	err := d.parseSegments(configOnly)
+	if d.sched != nil {
+		if serr := d.runScans(); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+func (d *decoder) parseSegments(configOnly bool) error {
 	if len(d.data) < 2 || d.data[0] != 0xff || d.data[1] != mSOI {
 		return FormatError("missing SOI marker")
 	}
@@ -379,6 +393,9 @@ func (d *decoder) parseDHT(seg []byte) error {
 		}
 		if err := d.huff[tc][th].build(&counts, seg[17:17+total]); err != nil {
 			return err
+		}
+		if d.sched != nil {
+			d.sched.tableChanged(tc, th)
 		}
 		seg = seg[17+total:]
 	}

@@ -49,6 +49,12 @@ func (d *decoder) allocate() error {
 		}
 	}
 	d.spare = d.maxBytes - total
+	if d.wantSched(d.spare) {
+		d.sched = &scanSched{limit: d.schedTables}
+		if d.maxBytes > 0 {
+			d.spare -= int64(d.schedTables) * huffTableSize
+		}
+	}
 	if d.maxBytes > 0 && total > d.maxBytes {
 		return fmt.Errorf("%w: %dx%d at scale 1/%d needs %d bytes, budget %d",
 			ErrTooLarge, d.width, d.height, d.scale, total, d.maxBytes)

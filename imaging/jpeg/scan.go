@@ -106,11 +106,23 @@ const (
 	modeACRefine
 )
 
-func (d *decoder) scan(seg []byte) (err error) {
+func (d *decoder) scan(seg []byte) error {
 	p, err := d.parseSOS(seg)
 	if err != nil {
 		return err
 	}
+	if d.progressive && p.ss > 0 && d.scale == 8 {
+		d.skipEntropy()
+		return nil
+	}
+	if d.sched != nil {
+		return d.deferScan(&p)
+	}
+	return d.decodeScan(p)
+}
+
+// decodeScan decodes the entropy-coded data of the scan p from d.pos.
+func (d *decoder) decodeScan(p scanParams) (err error) {
 	mode := modeBaseline
 	if d.progressive {
 		switch {
@@ -122,10 +134,6 @@ func (d *decoder) scan(seg []byte) (err error) {
 			mode = modeACFirst
 		default:
 			mode = modeACRefine
-		}
-		if p.ss > 0 && d.scale == 8 {
-			d.skipEntropy()
-			return nil
 		}
 	}
 	d.bits.reset(d.data, d.pos)
