@@ -78,6 +78,7 @@ type decoder struct {
 	splitTest     bool  // tests: split any image, wait for the second reader
 	splitPark     bool  // tests: the indexer waits half way for the hand-over
 	adopted       bool  // the last split scan handed over to its second reader
+	restarted     bool  // a scan's restart intervals were decoded in parallel
 	spare         int64 // what MaxBytes leaves after the planes
 	pipe          *pipeline
 	sched         *scanSched // progressive scans recorded, with Parallel

@@ -162,8 +162,13 @@ func (d *decoder) decodeScan(p scanParams) (err error) {
 			if sp := d.startSpec(&p, nmcu); sp != nil {
 				return d.splitScan(&p, sp, nmcu, rowLen)
 			}
-		} else if ix := d.startIndex(&p, nmcu, rowLen); ix != nil {
+		} else if ix := d.startIndex(&p, nmcu); ix != nil {
 			return d.indexScan(ix, nmcu, rowLen)
+		}
+	}
+	if mode == modeBaseline && d.ri > 0 && d.parallel && int64(d.width)*int64(d.height) >= d.parallelMin {
+		if ok, err := d.restartScan(&p, nmcu, rowLen); ok {
+			return err
 		}
 	}
 	if mode == modeBaseline && d.pipelined {

@@ -40,7 +40,7 @@ func BenchmarkSplit(b *testing.B) {
 				{"pipeline", Options{Parallel: true, splitMin: noSplit}},
 				{"parallel", Options{Parallel: true}},
 			}
-			for _, at := range []int{16, 20, 24, 28, 32} {
+			for _, at := range []int{8, 12, 16, 20, 24, 28, 32} {
 				modes = append(modes, struct {
 					name string
 					opt  Options
