@@ -190,3 +190,49 @@ func TestScansMemory(t *testing.T) {
 	}
 	samePlanes(t, "tight budget", got, want)
 }
+
+// BenchmarkScans times the progressive photos of
+// plasma-workspace-wallpapers (when installed) decoded serially and with
+// Parallel (scans scheduled on two goroutines, the final IDCT split), for
+// the rows and columns PaddleClas' preprocessing reads, at full scale
+// (exact) and at the scale ScaleFor picks (fast).
+func BenchmarkScans(b *testing.B) {
+	for _, path := range []string{
+		"/usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg",
+		"/usr/share/wallpapers/Volna/contents/images/5120x2880.jpg",
+	} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Skip(err)
+		}
+		c, err := DecodeConfig(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		short := min(c.Width, c.Height)
+		w, h := 256*c.Width/short, 256*c.Height/short
+		for _, scale := range []int{1, ScaleFor(c.Width, c.Height, w, h)} {
+			ow, oh := (c.Width+scale-1)/scale, (c.Height+scale-1)/scale
+			rows := cropTaps(oh, h, (h-224)/2, (h+224)/2)
+			cols := cropTaps(ow, w, (w-224)/2, (w+224)/2)
+			for _, mode := range []struct {
+				name string
+				opt  Options
+			}{
+				{"serial", Options{}},
+				{"parallel", Options{Parallel: true}},
+			} {
+				b.Run(fmt.Sprintf("%dx%d/scale%d/%s", c.Width, c.Height, scale, mode.name), func(b *testing.B) {
+					opt := mode.opt
+					opt.Scale, opt.Rows, opt.Cols = scale, rows, cols
+					defer startCPU().report(b)
+					for b.Loop() {
+						if _, err := Decode(data, opt); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
