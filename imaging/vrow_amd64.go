@@ -1,0 +1,27 @@
+//go:build amd64 && !purego
+
+package imaging
+
+import "golang.org/x/sys/cpu"
+
+// hasWide reports whether vrowWide runs here.
+func hasWide() bool { return cpu.X86.HasAVX2 }
+
+// vrowAVX2 is vrow on n pixels (a multiple of 8, at least 8) of rows r0
+// and r1 into the planes pr, pg and pb.
+//
+//go:noescape
+func vrowAVX2(r0, r1 *uint64, n int, u0, u1 uint64, pr, pg, pb *float32, k *wideNorm)
+
+// vrowWide runs vrowAVX2 on the longest multiple of 8 pixels and returns
+// how many that was. The caller has checked hasWide; every slice is at
+// least as long as pr, which the slicing below makes a panic otherwise.
+func vrowWide(pr, pg, pb []float32, r0, r1 []uint64, u0, u1 uint64, k *wideNorm) int {
+	n := len(pr) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_, _, _, _ = pg[n-1], pb[n-1], r0[n-1], r1[n-1]
+	vrowAVX2(&r0[0], &r1[0], n, u0, u1, &pr[0], &pg[0], &pb[0], k)
+	return n
+}

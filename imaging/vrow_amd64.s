@@ -1,0 +1,89 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Dword order that undoes the interleave of two vectors of four qwords
+// merged as (hi<<32 | lo): lanes p0 p4 p1 p5 p2 p6 p3 p7 back to p0..p7.
+DATA vrowperm<>+0(SB)/4, $0
+DATA vrowperm<>+4(SB)/4, $2
+DATA vrowperm<>+8(SB)/4, $4
+DATA vrowperm<>+12(SB)/4, $6
+DATA vrowperm<>+16(SB)/4, $1
+DATA vrowperm<>+20(SB)/4, $3
+DATA vrowperm<>+24(SB)/4, $5
+DATA vrowperm<>+28(SB)/4, $7
+GLOBL vrowperm<>(SB), RODATA|NOPTR, $32
+
+// CHANNEL computes eight pixels of one channel, whose lane starts SHIFT-4
+// bits up each packed pixel (Y0, Y1: r0; Y2, Y3: r1), and stores them at
+// OUT. Per pixel: ((p0>>SHIFT & 0x7fff)*u0>>16 + (p1>>SHIFT & 0x7fff)*u1>>16
+// + 2) >> 2, at most 255, then (v*scale - mean) / std in float32.
+#define CHANNEL(SHIFT, MEAN, STD, OUT) \
+	VPSRLQ    $SHIFT, Y0, Y4      \
+	VPAND     Y15, Y4, Y4         \
+	VPMULUDQ  Y14, Y4, Y4         \
+	VPSRLQ    $16, Y4, Y4         \
+	VPSRLQ    $SHIFT, Y2, Y5      \
+	VPAND     Y15, Y5, Y5         \
+	VPMULUDQ  Y13, Y5, Y5         \
+	VPSRLQ    $16, Y5, Y5         \
+	VPADDQ    Y5, Y4, Y4          \
+	VPSRLQ    $SHIFT, Y1, Y6      \
+	VPAND     Y15, Y6, Y6         \
+	VPMULUDQ  Y14, Y6, Y6         \
+	VPSRLQ    $16, Y6, Y6         \
+	VPSRLQ    $SHIFT, Y3, Y7      \
+	VPAND     Y15, Y7, Y7         \
+	VPMULUDQ  Y13, Y7, Y7         \
+	VPSRLQ    $16, Y7, Y7         \
+	VPADDQ    Y7, Y6, Y6          \
+	VPSLLQ    $32, Y6, Y6         \
+	VPOR      Y6, Y4, Y4          \
+	VPADDD    Y11, Y4, Y4         \
+	VPSRLD    $2, Y4, Y4          \
+	VPMINUD   Y10, Y4, Y4         \
+	VPERMD    Y4, Y12, Y4         \
+	VCVTDQ2PS Y4, Y4              \
+	VMULPS    Y9, Y4, Y4          \
+	VSUBPS    MEAN(R8), Y4, Y4    \
+	VDIVPS    STD(R8), Y4, Y4     \
+	VMOVUPS   Y4, (OUT)(CX*4)
+
+// func vrowAVX2(r0, r1 *uint64, n int, u0, u1 uint64, pr, pg, pb *float32, k *wideNorm)
+// n is a positive multiple of 8. wideNorm: scale at 0, mean[0..2] at 32,
+// 64, 96, std[0..2] at 128, 160, 192.
+TEXT ·vrowAVX2(SB), NOSPLIT, $0-72
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DI
+	MOVQ n+16(FP), DX
+	MOVQ pr+40(FP), R9
+	MOVQ pg+48(FP), R10
+	MOVQ pb+56(FP), R11
+	MOVQ k+64(FP), R8
+
+	VPBROADCASTQ u0+24(FP), Y14
+	VPBROADCASTQ u1+32(FP), Y13
+	VPCMPEQQ     Y15, Y15, Y15
+	VPSRLD       $24, Y15, Y10    // 255 per dword
+	VPSRLD       $31, Y15, Y11
+	VPSLLD       $1, Y11, Y11     // 2 per dword
+	VPSRLQ       $49, Y15, Y15    // 0x7fff per qword
+	VMOVDQU      vrowperm<>(SB), Y12
+	VMOVUPS      (R8), Y9         // scale
+
+	XORQ CX, CX
+
+loop:
+	VMOVDQU (SI)(CX*8), Y0
+	VMOVDQU 32(SI)(CX*8), Y1
+	VMOVDQU (DI)(CX*8), Y2
+	VMOVDQU 32(DI)(CX*8), Y3
+	CHANNEL(4, 32, 128, R9)
+	CHANNEL(25, 64, 160, R10)
+	CHANNEL(46, 96, 192, R11)
+	ADDQ    $8, CX
+	CMPQ    CX, DX
+	JLT     loop
+
+	VZEROUPPER
+	RET
