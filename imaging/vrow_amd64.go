@@ -25,3 +25,25 @@ func vrowWide(pr, pg, pb []float32, r0, r1 []uint64, u0, u1 uint64, k *wideNorm)
 	vrowAVX2(&r0[0], &r1[0], n, u0, u1, &pr[0], &pg[0], &pb[0], k)
 	return n
 }
+
+// spanAVX2 packs n pixels (a multiple of 4) of bpp = 3 or 4 bytes at pix
+// into out, reading 16 bytes at every fourth pixel.
+//
+//go:noescape
+func spanAVX2(pix *byte, bpp, n int, out *uint64)
+
+// spanWide packs the leading pixels of pix (bpp 3 or 4) into out with
+// spanAVX2, as many as it can read 16 bytes for in groups of four, and
+// returns how many that was.
+func spanWide(pix []byte, bpp int, out []uint64) int {
+	n := 0
+	if len(pix) >= 16 {
+		n = min((len(pix)-16)/(4*bpp)*4+4, len(out)&^3)
+	}
+	if n == 0 {
+		return 0
+	}
+	_, _ = pix[(n-4)*bpp+15], out[n-1]
+	spanAVX2(&pix[0], bpp, n, &out[0])
+	return n
+}

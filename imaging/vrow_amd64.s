@@ -87,3 +87,76 @@ loop:
 
 	VZEROUPPER
 	RET
+
+// Byte shuffles that take, for four pixels of 3 or 4 bytes (the 16 bytes
+// at the first pixel, in both halves of the vector), the R, G and B of
+// pixels 0 and 1 into the two qwords of the low half and those of pixels
+// 2 and 3 into the high half, each alone in its qword's low byte (an
+// index with the top bit set gives a zero byte).
+#define SEL(i) (-256+(i))
+DATA spanmask3<>+0(SB)/8, $SEL(0)
+DATA spanmask3<>+8(SB)/8, $SEL(3)
+DATA spanmask3<>+16(SB)/8, $SEL(6)
+DATA spanmask3<>+24(SB)/8, $SEL(9)
+DATA spanmask3<>+32(SB)/8, $SEL(1)
+DATA spanmask3<>+40(SB)/8, $SEL(4)
+DATA spanmask3<>+48(SB)/8, $SEL(7)
+DATA spanmask3<>+56(SB)/8, $SEL(10)
+DATA spanmask3<>+64(SB)/8, $SEL(2)
+DATA spanmask3<>+72(SB)/8, $SEL(5)
+DATA spanmask3<>+80(SB)/8, $SEL(8)
+DATA spanmask3<>+88(SB)/8, $SEL(11)
+GLOBL spanmask3<>(SB), RODATA|NOPTR, $96
+
+DATA spanmask4<>+0(SB)/8, $SEL(0)
+DATA spanmask4<>+8(SB)/8, $SEL(4)
+DATA spanmask4<>+16(SB)/8, $SEL(8)
+DATA spanmask4<>+24(SB)/8, $SEL(12)
+DATA spanmask4<>+32(SB)/8, $SEL(1)
+DATA spanmask4<>+40(SB)/8, $SEL(5)
+DATA spanmask4<>+48(SB)/8, $SEL(9)
+DATA spanmask4<>+56(SB)/8, $SEL(13)
+DATA spanmask4<>+64(SB)/8, $SEL(2)
+DATA spanmask4<>+72(SB)/8, $SEL(6)
+DATA spanmask4<>+80(SB)/8, $SEL(10)
+DATA spanmask4<>+88(SB)/8, $SEL(14)
+GLOBL spanmask4<>(SB), RODATA|NOPTR, $96
+
+// func spanAVX2(pix *byte, bpp, n int, out *uint64)
+// Packs n pixels (a positive multiple of 4) of bpp = 3 or 4 bytes each
+// into out; it reads 16 bytes at each fourth pixel, so the caller leaves
+// enough row after the last group.
+TEXT ·spanAVX2(SB), NOSPLIT, $0-32
+	MOVQ pix+0(FP), SI
+	MOVQ bpp+8(FP), BX
+	MOVQ n+16(FP), CX
+	MOVQ out+24(FP), DI
+	LEAQ spanmask3<>(SB), AX
+	CMPQ BX, $3
+	JEQ  masks
+	LEAQ spanmask4<>(SB), AX
+
+masks:
+	VMOVDQU (AX), Y13
+	VMOVDQU 32(AX), Y14
+	VMOVDQU 64(AX), Y15
+	SHLQ    $2, BX        // bytes per group of four pixels
+	SHRQ    $2, CX
+
+sloop:
+	VBROADCASTI128 (SI), Y0
+	VPSHUFB        Y13, Y0, Y1
+	VPSHUFB        Y14, Y0, Y2
+	VPSHUFB        Y15, Y0, Y3
+	VPSLLQ         $21, Y2, Y2
+	VPSLLQ         $42, Y3, Y3
+	VPOR           Y2, Y1, Y1
+	VPOR           Y3, Y1, Y1
+	VMOVDQU        Y1, (DI)
+	ADDQ           BX, SI
+	ADDQ           $32, DI
+	DECQ           CX
+	JNZ            sloop
+
+	VZEROUPPER
+	RET
