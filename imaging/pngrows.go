@@ -9,7 +9,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/flate"
 )
 
 // The PNGs users send are mostly 8-bit gray, gray+alpha, RGB or RGBA, not
@@ -30,6 +30,9 @@ import (
 // already through minio-go), which reads a bytes.Reader without an
 // interface call per byte and reuses its tables on Reset: on the text
 // line's stream 49 us against compress/zlib's 68 us, and no allocations.
+// The zlib header and Adler-32 trailer around the deflate stream are read
+// here, as compress/zlib reads them, so that the checksum runs with AVX2
+// (1 us for the text line's 46 KB against hash/adler32's 15 us).
 
 // pngMaxRow bounds the row bytes of the fast path: two rows are held, and
 // a very wide image of one row would otherwise need twice the bytes the
@@ -135,13 +138,14 @@ func parsePNG(data []byte, maxPixels int) (p pngStream, ok bool) {
 type pngRows struct {
 	ctx       context.Context
 	p         *pngStream
-	zr        io.Reader
+	zr        io.Reader // the deflate stream
 	src       *bytes.Reader
+	adler     uint32 // of the rows read so far
 	cur, prev []byte // filter byte then the row, as image/png lays them
 	y         int    // rows read so far
 	xs        []int
 	span      bool // xs is a run of adjacent columns
-	wide      bool // spanRow may use AVX2
+	wide      bool // spanRow and adlerUpdate may use AVX2
 	err       error
 }
 
@@ -151,20 +155,28 @@ var errPNGOrder = errors.New("png rows asked out of order")
 
 // newPNGRows starts inflating p; s holds the reader and rows reused
 // between calls.
-func newPNGRows(ctx context.Context, p *pngStream, xs []int, s *scratch) (*pngRows, error) {
-	r := &pngRows{ctx: ctx, p: p, xs: xs, src: bytes.NewReader(p.idat)}
+func newPNGRows(ctx context.Context, p *pngStream, xs []int, s *scratch, wide bool) (*pngRows, error) {
+	// The zlib header as compress/zlib checks it: deflate, a window of
+	// at most 32 KiB, the check bits, and no preset dictionary (which
+	// image/png does not give, so refuses).
+	if len(p.idat) < 2 {
+		return nil, errors.New("png: short zlib header")
+	}
+	cmf, flg := p.idat[0], p.idat[1]
+	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint(cmf)<<8|uint(flg))%31 != 0 || flg&0x20 != 0 {
+		return nil, errors.New("png: bad zlib header")
+	}
+	r := &pngRows{ctx: ctx, p: p, xs: xs, src: bytes.NewReader(p.idat[2:]), adler: 1, wide: wide}
 	r.span = len(xs) > 0
 	for i, x := range xs {
 		r.span = r.span && x == xs[0]+i
 	}
-	var err error
 	if s.zr != nil {
-		err = s.zr.(zlib.Resetter).Reset(r.src, nil)
+		if err := s.zr.(flate.Resetter).Reset(r.src, nil); err != nil {
+			return nil, err
+		}
 	} else {
-		s.zr, err = zlib.NewReader(r.src)
-	}
-	if err != nil {
-		return nil, err
+		s.zr = flate.NewReader(r.src)
 	}
 	r.zr = s.zr
 	n := 1 + p.w*p.bpp
@@ -184,6 +196,7 @@ func (r *pngRows) next() error {
 	if _, err := io.ReadFull(r.zr, r.cur); err != nil {
 		return err
 	}
+	r.adler = adlerUpdate(r.adler, r.cur, r.wide)
 	r.y++
 	cdat, pdat := r.cur[1:], r.prev[1:len(r.cur)]
 	bpp := r.p.bpp
@@ -360,6 +373,11 @@ func (r *pngRows) finish() error {
 	if n, err := io.ReadFull(r.zr, one[:]); n != 0 || !errors.Is(err, io.EOF) {
 		return errors.New("png: too much pixel data")
 	}
+	// The deflate reader takes no byte past its stream's end.
+	var sum [4]byte
+	if _, err := io.ReadFull(r.src, sum[:]); err != nil || binary.BigEndian.Uint32(sum[:]) != r.adler {
+		return errors.New("png: zlib checksum")
+	}
 	if r.src.Len() != 0 {
 		return errors.New("png: data after the zlib stream")
 	}
@@ -386,11 +404,10 @@ func (pp *Preprocessor) fastPNG(ctx context.Context, data []byte, maxPixels int,
 		return nil, 0, 0, false
 	}
 	xa, ya := &s.xa, &s.ya
-	rd, err := newPNGRows(ctx, &p, xa.src, s)
+	rd, err := newPNGRows(ctx, &p, xa.src, s, pp.wide)
 	if err != nil {
 		return nil, 0, 0, false
 	}
-	rd.wide = pp.wide
 	tensor = tensorFor(dst, 3*h*w)
 	s.g = grow(s.g, len(xa.src))
 	pp.resizeRows(s, tensor, w, h, func(j int, out []uint64) {

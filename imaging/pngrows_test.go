@@ -155,6 +155,12 @@ func TestFastPNGMatchesDecode(t *testing.T) {
 		// image/png's inflater reads ahead, so it takes trailing bytes
 		// that arrive in its buffer; the fast path leaves them to it.
 		{"bytes after the zlib stream", "rgb", png.DefaultCompression, mapChunk("IDAT", func(b []byte) []byte { return append(b, 1, 2, 3) }), false, true},
+		{"bad Adler-32", "rgb", png.DefaultCompression, mapChunk("IDAT", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), false, false},
+		{"zlib dictionary flag", "rgb", png.DefaultCompression, mapChunk("IDAT", func(b []byte) []byte {
+			b[1] = (b[1] | 0x20) &^ 0x1f
+			b[1] += byte(31 - (int(b[0])<<8|int(b[1]))%31) // keep the check bits right
+			return b
+		}), false, false},
 		{"no IEND", "rgb", png.DefaultCompression, func(cs []pngChunkT) []pngChunkT { return cs[:len(cs)-1] }, false, false},
 		{"IHDR twice", "rgb", png.DefaultCompression, insertBefore("IEND", pngChunkT{"IHDR", make([]byte, 13)}), false, false},
 	} {

@@ -160,3 +160,67 @@ sloop:
 
 	VZEROUPPER
 	RET
+
+// Weights 32 down to 1 of the bytes of a 32-byte chunk in Adler-32's
+// second sum, and 1 per int16.
+DATA adlerdot<>+0(SB)/8, $0x191a1b1c1d1e1f20
+DATA adlerdot<>+8(SB)/8, $0x1112131415161718
+DATA adlerdot<>+16(SB)/8, $0x090a0b0c0d0e0f10
+DATA adlerdot<>+24(SB)/8, $0x0102030405060708
+GLOBL adlerdot<>(SB), RODATA|NOPTR, $32
+
+// func adlerAVX2(p *byte, n int) (sum, dot, pre uint32)
+// Over the n bytes at p (a positive multiple of 32, at most adlerBlock),
+// as 32-byte chunks: sum is the sum of the bytes, dot the sum of each
+// chunk's bytes weighted 32 down to 1, and pre the sum over chunks of the
+// bytes of all chunks before it.
+TEXT ·adlerAVX2(SB), NOSPLIT, $0-28
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $5, CX
+
+	VPXOR    Y15, Y15, Y15
+	VMOVDQU  adlerdot<>(SB), Y14
+	VPCMPEQW Y13, Y13, Y13
+	VPSRLW   $15, Y13, Y13     // 1 per int16
+	VPXOR    Y0, Y0, Y0        // byte sums, per qword
+	VPXOR    Y1, Y1, Y1        // weighted sums, per dword
+	VPXOR    Y2, Y2, Y2        // sums of earlier chunks, per qword
+
+aloop:
+	VMOVDQU    (SI), Y3
+	VPADDQ     Y0, Y2, Y2
+	VPSADBW    Y15, Y3, Y4
+	VPADDQ     Y4, Y0, Y0
+	VPMADDUBSW Y14, Y3, Y5
+	VPMADDWD   Y13, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	ADDQ       $32, SI
+	DECQ       CX
+	JNZ        aloop
+
+	VEXTRACTI128 $1, Y0, X4
+	VPADDQ       X4, X0, X0
+	VPSHUFD      $0x4e, X0, X4
+	VPADDQ       X4, X0, X0
+	VMOVQ        X0, AX
+	MOVL         AX, sum+16(FP)
+
+	VEXTRACTI128 $1, Y1, X4
+	VPADDD       X4, X1, X1
+	VPSHUFD      $0x4e, X1, X4
+	VPADDD       X4, X1, X1
+	VPSHUFD      $0xb1, X1, X4
+	VPADDD       X4, X1, X1
+	VMOVD        X1, AX
+	MOVL         AX, dot+20(FP)
+
+	VEXTRACTI128 $1, Y2, X4
+	VPADDQ       X4, X2, X2
+	VPSHUFD      $0x4e, X2, X4
+	VPADDQ       X4, X2, X2
+	VMOVQ        X2, AX
+	MOVL         AX, pre+24(FP)
+
+	VZEROUPPER
+	RET
