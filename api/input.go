@@ -194,23 +194,32 @@ func (s *Server) tensors(ctx context.Context, e *cacheEntry, mode imaging.Decode
 		h, w int
 	}
 	res := make([]result, len(images))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, data := range images {
-		g.Go(func() error {
-			var dst []float32
-			if fixed {
-				dst = x[i*per : i*per : (i+1)*per]
-			}
-			t, th, tw, err := s.tensor(gctx, e, mode, data, dst)
-			if err != nil {
-				return imageErr(i, len(images), err)
-			}
-			res[i] = result{t, th, tw}
-			return nil
-		})
+	one := func(ctx context.Context, i int) error {
+		var dst []float32
+		if fixed {
+			dst = x[i*per : i*per : (i+1)*per]
+		}
+		t, th, tw, err := s.tensor(ctx, e, mode, images[i], dst)
+		if err != nil {
+			return imageErr(i, len(images), err)
+		}
+		res[i] = result{t, th, tw}
+		return nil
 	}
-	if err := g.Wait(); err != nil {
+	if len(images) == 1 {
+		// The usual request: its own goroutine already runs beside the
+		// others', and a group would only add a context, a goroutine and
+		// a handoff.
+		err = one(ctx, 0)
+	} else {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for i := range images {
+			g.Go(func() error { return one(gctx, i) })
+		}
+		err = g.Wait()
+	}
+	if err != nil {
 		if fixed {
 			e.b.inputs.put(x)
 		}
