@@ -112,13 +112,21 @@ func decodeConfig(r io.Reader, data []byte) (format string, w, h int, err error)
 	if data != nil {
 		n = len(data)
 	}
-	br := bufio.NewReader(r)
-	head, _ := br.Peek(sniffLen)
+	var head []byte
+	if data != nil {
+		// r reads data: the header is at hand, and a bufio.Reader (4 KB
+		// per call, twice per upload in a server) would only copy it.
+		head = data[:min(len(data), sniffLen)]
+	} else {
+		br := bufio.NewReader(r)
+		head, _ = br.Peek(sniffLen)
+		r = br
+	}
 	f, ok := sniff(head)
 	if !ok {
 		return "", 0, 0, unsupported(head)
 	}
-	cfg, err := f.config(br)
+	cfg, err := f.config(r)
 	if err != nil {
 		return f.name, 0, 0, classify(f.name, "header", err, n, data)
 	}

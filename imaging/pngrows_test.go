@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -154,6 +155,12 @@ func TestFastPNGMatchesDecode(t *testing.T) {
 		// image/png's inflater reads ahead, so it takes trailing bytes
 		// that arrive in its buffer; the fast path leaves them to it.
 		{"bytes after the zlib stream", "rgb", png.DefaultCompression, mapChunk("IDAT", func(b []byte) []byte { return append(b, 1, 2, 3) }), false, true},
+		{"bad Adler-32", "rgb", png.DefaultCompression, mapChunk("IDAT", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), false, false},
+		{"zlib dictionary flag", "rgb", png.DefaultCompression, mapChunk("IDAT", func(b []byte) []byte {
+			b[1] = (b[1] | 0x20) &^ 0x1f
+			b[1] += byte(31 - (int(b[0])<<8|int(b[1]))%31) // keep the check bits right
+			return b
+		}), false, false},
 		{"no IEND", "rgb", png.DefaultCompression, func(cs []pngChunkT) []pngChunkT { return cs[:len(cs)-1] }, false, false},
 		{"IHDR twice", "rgb", png.DefaultCompression, insertBefore("IEND", pngChunkT{"IHDR", make([]byte, 13)}), false, false},
 	} {
@@ -232,6 +239,9 @@ func checkFastPNG(t *testing.T, data []byte, fast, decodes bool) {
 // TestFastPNGMemory: the fast path allocates neither the image nor
 // anything per row, only the small per-call state, once warm.
 func TestFastPNGMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops buffers at random")
+	}
 	data := pngEdit(t, testimage.TextLine(320, 48, "Invoice total: 1,234.56 EUR"), png.DefaultCompression, nil)
 	pp, err := NewPreprocessor(arch.Preprocess{ResizeWidth: 160, ResizeHeight: 80, Std: [3]float64{1, 1, 1}})
 	if err != nil {
@@ -335,5 +345,142 @@ func TestAxesReuse(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("image %d (%v): a reused scratch gives another tensor (%v)", i, img.Bounds(), err)
 		}
+	}
+}
+
+// paethRef is the PNG specification's Paeth unfiltering, byte by byte.
+func paethRef(cdat, pdat []byte, bpp int) {
+	for i := range cdat {
+		var a, c int
+		if i >= bpp {
+			a, c = int(cdat[i-bpp]), int(pdat[i-bpp])
+		}
+		cdat[i] += uint8(paethSpec(a, int(pdat[i]), c))
+	}
+}
+
+// paethSpec is the specification's predictor.
+func paethSpec(a, b, c int) int {
+	p := a + b - c
+	pa, pb, pc := absInt(p-a), absInt(p-b), absInt(p-c)
+	switch {
+	case pa <= pb && pa <= pc:
+		return a
+	case pb <= pc:
+		return b
+	}
+	return c
+}
+
+// TestPaethPick checks the predictor against the specification's on
+// every triple of bytes.
+func TestPaethPick(t *testing.T) {
+	for a := range 256 {
+		for b := range 256 {
+			for c := range 256 {
+				if got, want := paethPick(a, b, c), paethSpec(a, b, c); got != want {
+					t.Fatalf("paethPick(%d, %d, %d) = %d, want %d", a, b, c, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestPaethFilter compares paethFilter with the specification for every
+// pixel size, over rows of random bytes and of few values (where ties
+// between the predictors are common), from empty to wider than a cache
+// line.
+func TestPaethFilter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for bpp := 1; bpp <= 4; bpp++ {
+		for _, pixels := range []int{0, 1, 2, 3, 5, 8, 13, 320} {
+			n := pixels * bpp
+			for _, levels := range []int{256, 3} {
+				cur, prev := make([]byte, n), make([]byte, n)
+				for i := range n {
+					cur[i], prev[i] = byte(rng.IntN(levels)*85), byte(rng.IntN(levels)*85)
+				}
+				want := slices.Clone(cur)
+				paethRef(want, prev, bpp)
+				got := slices.Clone(cur)
+				paethFilter(got, prev, bpp)
+				if !slices.Equal(got, want) {
+					t.Errorf("bpp %d, %d bytes, %d levels: got %v, want %v", bpp, n, levels, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkPaethFilter unfilters one RGB row of the text line's width.
+func BenchmarkPaethFilter(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cur, prev := make([]byte, 960), make([]byte, 960)
+	for i := range cur {
+		cur[i], prev[i] = byte(rng.IntN(256)), byte(rng.IntN(256))
+	}
+	for b.Loop() {
+		paethFilter(cur, prev, 3)
+	}
+}
+
+// TestSpanRow compares spanRow with and without AVX2, and with the
+// column list, for RGB and RGBA rows of every width up to 40 pixels,
+// from the row's start and from a later column.
+func TestSpanRow(t *testing.T) {
+	if !hasWide() {
+		t.Skip("no AVX2: spanRow runs the scalar loop only")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for bpp := 3; bpp <= 4; bpp++ {
+		for w := 1; w <= 40; w++ {
+			pix := make([]byte, bpp*w)
+			for i := range pix {
+				pix[i] = byte(rng.IntN(256))
+			}
+			for _, x0 := range []int{0, min(3, w-1)} {
+				n := w - x0
+				want := make([]uint64, n)
+				for i := range n {
+					q := pix[bpp*(x0+i):]
+					want[i] = pack(q[0], q[1], q[2])
+				}
+				for _, wide := range []bool{false, true} {
+					got := make([]uint64, n+1)
+					spanRow(pix[bpp*x0:], bpp, got[:n], wide)
+					if !slices.Equal(got[:n], want) || got[n] != 0 {
+						t.Fatalf("bpp %d, width %d from %d, wide %v: got %x, want %x", bpp, w, x0, wide, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkRGBRow converts one RGB row of the text line's width at every
+// column: through the column list, and as a run with and without AVX2.
+func BenchmarkRGBRow(b *testing.B) {
+	pix := make([]byte, 3*320)
+	for i := range pix {
+		pix[i] = byte(i)
+	}
+	xs := make([]int, 320)
+	for i := range xs {
+		xs[i] = i
+	}
+	out := make([]uint64, len(xs))
+	for _, c := range []struct {
+		name       string
+		span, wide bool
+	}{{"list", false, false}, {"run", true, false}, {"run wide", true, true}} {
+		if c.wide && !hasWide() {
+			continue
+		}
+		r := &pngRows{p: &pngStream{w: 320, h: 1, bpp: 3}, cur: append([]byte{0}, pix...), xs: xs, span: c.span, wide: c.wide, y: 1}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				r.row(0, out)
+			}
+		})
 	}
 }

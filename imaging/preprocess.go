@@ -75,6 +75,7 @@ func PreprocessScaled(img image.Image, origW, origH int, p arch.Preprocess, dst 
 type Preprocessor struct {
 	p       arch.Preprocess
 	nearest bool
+	wide    bool // vrow may use vrowWide
 	norm    *normalizer
 	pool    sync.Pool // of *scratch
 }
@@ -106,7 +107,7 @@ func NewPreprocessor(p arch.Preprocess) (*Preprocessor, error) {
 	if (p.CropWidth > 0) != (p.CropHeight > 0) {
 		return nil, fmt.Errorf("preprocess: crop %dx%d needs both width and height", p.CropWidth, p.CropHeight)
 	}
-	return &Preprocessor{p: p, nearest: nearest, norm: norm}, nil
+	return &Preprocessor{p: p, nearest: nearest, wide: hasWide(), norm: norm}, nil
 }
 
 // Preprocess is the package's Preprocess with pp's parameters.
@@ -393,34 +394,6 @@ func (pp *Preprocessor) resizeRows(s *scratch, tensor []float32, w, h int, fill 
 	}
 }
 
-// vrow is cv2's vertical pass (VResizeLinearVec_32s8u) on two horizontally
-// resized packed rows, then NormalizeImage and ToCHWImage for output row y.
-// Per channel, both rows are shifted right by 4 to fit int16, multiplied
-// keeping the high 16 bits, then rounded by 2 bits, 22 bits of scale in
-// all. The weights are not negative and sum to about 2048, so the result
-// is already within 0-255 and min only guards the table index.
-func (pp *Preprocessor) vrow(tensor []float32, y, w, h int, r0, r1 []uint64, b0, b1 int32) {
-	plane := h * w
-	n := pp.norm
-	// Output planes in RGB order: the shifts below are constants, which
-	// the compiler turns into plain shifts (a variable one costs a
-	// compare and a mask on amd64), and BGR just swaps two planes.
-	pr := tensor[n.plane[0]*plane+y*w:][:w]
-	pg := tensor[n.plane[1]*plane+y*w:][:w]
-	pb := tensor[n.plane[2]*plane+y*w:][:w]
-	lr, lg, lb := &n.rgb[0], &n.rgb[1], &n.rgb[2]
-	r0, r1 = r0[:w], r1[:w]
-	u0, u1 := uint64(b0), uint64(b1)
-	const m = 0x7fff
-	const s0, s1, s2 = 4, laneBits + 4, 2*laneBits + 4
-	for x := range pr {
-		p0, p1 := r0[x], r1[x]
-		pr[x] = lr[min(((p0>>s0&m)*u0>>16+(p1>>s0&m)*u1>>16+2)>>2, 255)]
-		pg[x] = lg[min(((p0>>s1&m)*u0>>16+(p1>>s1&m)*u1>>16+2)>>2, 255)]
-		pb[x] = lb[min(((p0>>s2&m)*u0>>16+(p1>>s2&m)*u1>>16+2)>>2, 255)]
-	}
-}
-
 func interpolation(name string) (nearest bool, err error) {
 	switch name {
 	case "", "bilinear", "linear":
@@ -500,44 +473,4 @@ func (a *axis) lerp(g, out []uint64) {
 	for x := range out {
 		out[x] = g[i0[x]]*uint64(w0[x]) + g[i1[x]]*uint64(w1[x])
 	}
-}
-
-// normalizer maps an 8-bit value of output channel c to
-// (v*scale - mean[c]) / std[c] computed in float32 exactly as NumPy does,
-// through a lookup table. It is kept by source channel: rgb[k] is the
-// table of RGB channel k, and plane[k] the output channel it goes to.
-type normalizer struct {
-	rgb   [3][256]float32
-	plane [3]int
-}
-
-func newNormalizer(p arch.Preprocess) (*normalizer, error) {
-	n := &normalizer{}
-	switch p.ChannelOrder {
-	case "", "RGB", "rgb":
-		n.plane = [3]int{0, 1, 2}
-	case "BGR", "bgr":
-		n.plane = [3]int{2, 1, 0}
-	default:
-		return nil, fmt.Errorf("preprocess: channel order %q is not RGB or BGR", p.ChannelOrder)
-	}
-	scale := float32(p.Scale)
-	if p.Scale == 0 {
-		// NormalizeImage's default when the config gives no scale.
-		scale = float32(1.0 / 255.0)
-	}
-	for c := range 3 {
-		if p.Std[c] == 0 {
-			return nil, fmt.Errorf("preprocess: std[%d] is 0", c)
-		}
-	}
-	for k, c := range n.plane {
-		mean, std := float32(p.Mean[c]), float32(p.Std[c])
-		for v := range 256 {
-			// The conversions stop the compiler fusing into an FMA, which
-			// NumPy does not do.
-			n.rgb[k][v] = float32(float32(float32(v)*scale)-mean) / std
-		}
-	}
-	return n, nil
 }
