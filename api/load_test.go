@@ -30,7 +30,8 @@ import (
 // preprocessed batch, batch 1 and batch 16), so a machine shared with other
 // work slows both sides alike instead of skewing the comparison. It fails
 // if any request fails other than by 429/503, or if the server reaches
-// under 80% of the better direct figure. LCNET_LOADTEST_BATCH and
+// under 85% of the better direct figure (issue 15's bar; on a machine
+// whose cores other work takes, both sides slow down but not alike). LCNET_LOADTEST_BATCH and
 // LCNET_LOADTEST_PARALLEL override MaxBatch and BatchParallel.
 func TestLoad(t *testing.T) {
 	d, err := time.ParseDuration(os.Getenv("LCNET_LOADTEST"))
@@ -162,7 +163,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("failed request: %v", k)
 		return true
 	})
-	if rate < 0.8*best {
-		t.Errorf("server throughput %.0f images/s is under 80%% of the network's %.0f", rate, best)
+	if rate < 0.85*best {
+		t.Errorf("server throughput %.0f images/s is under 85%% of the network's %.0f", rate, best)
 	}
 }
