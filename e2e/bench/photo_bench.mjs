@@ -103,9 +103,9 @@ if (args.onnx) {
   const url = new URL(`/v1/models/${encodeURIComponent(args.model)}/classify`, args.server);
   url.searchParams.set('top_k', '1');
   if (args.decode) url.searchParams.set('decode', args.decode);
-  // Node's own http client on one kept-alive socket: undici's fetch
-  // streams a Buffer body in small writes, which costs a large upload a
-  // few ms that no server could save.
+  // Node's own http client on one kept-alive socket rather than fetch:
+  // posting the 4 MB SafeLanding photo (fast, three alternating rounds
+  // of 3 s), fetch's p50 was 48-73 ms and this client's 46-49 ms.
   const { request, Agent } = await import(url.protocol === 'https:' ? 'node:https' : 'node:http');
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   classify = (buf) => new Promise((resolve, reject) => {
