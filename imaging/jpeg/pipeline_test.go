@@ -192,24 +192,13 @@ func waitGoroutines(t *testing.T, n int) {
 // small for them decodes serially instead of failing.
 func TestParallelMemory(t *testing.T) {
 	data := encoded(t, synthetic(1600, 1200, 4), 90)
-	alloc := func(opt Options) uint64 {
-		t.Helper()
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		if _, err := Decode(data, opt); err != nil {
-			t.Fatal(err)
-		}
-		runtime.ReadMemStats(&after)
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	serial := alloc(Options{})
+	_, serial := allocated(t, data, Options{})
 	d := &decoder{bandBlocks: bandBlocks}
 	budget := uint64(d.pipelineBytes()) + 64<<10 // plus the goroutine and channels
 	if _, used, err := decodeChecked(data, Options{Parallel: true, splitMin: noSplit}); err != nil || !used {
 		t.Fatalf("pipelined %v, err %v; want a pipelined decode", used, err)
 	}
-	piped := alloc(Options{Parallel: true, splitMin: noSplit})
+	_, piped := allocated(t, data, Options{Parallel: true, splitMin: noSplit})
 	t.Logf("serial decode allocated %d bytes, pipelined %d, band buffers %d", serial, piped, d.pipelineBytes())
 	if piped > serial+budget {
 		t.Errorf("pipelined decode allocated %d bytes, serial %d, band buffers %d", piped, serial, d.pipelineBytes())
@@ -220,7 +209,7 @@ func TestParallelMemory(t *testing.T) {
 	if _, used, err := decodeChecked(data, opt); err != nil || used {
 		t.Fatalf("tight budget: pipelined %v, err %v; want a serial decode", used, err)
 	}
-	if got := alloc(opt); got > serial+serial/64 {
+	if _, got := allocated(t, data, opt); got > serial+serial/64 {
 		t.Errorf("tight budget: allocated %d bytes, serial %d", got, serial)
 	}
 }

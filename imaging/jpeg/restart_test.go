@@ -2,14 +2,11 @@ package jpeg
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"testing"
 )
 
@@ -110,30 +107,20 @@ func TestRestartMatchesSerial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []int{1, 2, 4, 8} {
-			w, h := (cfg.Width+s-1)/s, (cfg.Height+s-1)/s
-			for _, region := range []struct {
-				name       string
-				rows, cols []int
-			}{
-				{"whole", nil, nil},
-				{"sparse", sparse(rng, h, 5), sparse(rng, w, 3)},
-			} {
-				what := fmt.Sprintf("%s scale %d %s", ti.name, s, region.name)
-				base := Options{Scale: s, Rows: region.rows, Cols: region.cols}
-				want, err := Decode(ti.data, base)
-				if err != nil {
-					t.Fatalf("%s: %v", what, err)
-				}
-				got, d, err := decodeWith(ti.data, restartOpts(base))
-				if err != nil {
-					t.Fatalf("%s: %v", what, err)
-				}
-				if !d.restarted {
-					t.Fatalf("%s: the intervals were not decoded in parallel", what)
-				}
-				samePlanes(t, what, got, want)
+		for _, c := range decodeCases(rng, cfg.Width, cfg.Height) {
+			what := ti.name + " " + c.name
+			want, err := Decode(ti.data, c.opt)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
 			}
+			got, d, err := decodeWith(ti.data, restartOpts(c.opt))
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if !d.restarted {
+				t.Fatalf("%s: the intervals were not decoded in parallel", what)
+			}
+			samePlanes(t, what, got, want)
 		}
 	}
 }
@@ -142,87 +129,28 @@ func TestRestartMatchesSerial(t *testing.T) {
 // restart markers fail the same way in parallel as serially, with the
 // same planes when they decode, and that no goroutine outlives a decode.
 func TestRestartErrors(t *testing.T) {
-	rng := rand.New(rand.NewPCG(15, 21))
-	before := runtime.NumGoroutine()
-	failed := 0
-	for _, ti := range restartImages(t) {
-		var variants [][]byte
-		for _, frac := range []int{40, 70, 95, 99} {
-			variants = append(variants, ti.data[:len(ti.data)*frac/100])
-		}
-		for range 24 {
-			v := bytes.Clone(ti.data)
-			i := len(v)/4 + rng.IntN(len(v)*3/4)
-			v[i] ^= byte(1 + rng.IntN(255))
-			variants = append(variants, v)
-		}
-		for i, v := range variants {
-			for _, s := range []int{1, 8} {
-				want, errS := Decode(v, Options{Scale: s})
-				got, errP := Decode(v, restartOpts(Options{Scale: s}))
-				if fmt.Sprint(errS) != fmt.Sprint(errP) {
-					t.Errorf("%s variant %d scale %d: serial %v, parallel %v", ti.name, i, s, errS, errP)
-					continue
-				}
-				if errS != nil {
-					failed++
-					continue
-				}
-				samePlanes(t, fmt.Sprintf("%s variant %d scale %d", ti.name, i, s), got, want)
-			}
-		}
-	}
-	t.Logf("%d parallel decodes failed as the serial ones did", failed)
-	if failed < 20 {
-		t.Errorf("only %d damaged files failed to decode", failed)
-	}
-	waitGoroutines(t, before)
+	damagedFail(t, restartImages(t), rand.New(rand.NewPCG(15, 21)), []int{40, 70, 95, 99}, 24, 4, []int{1, 8}, restartOpts)
 }
 
 // TestRestartCancel checks that a parallel decode of restart intervals
 // canceled at any point returns the context's error and leaves no
 // goroutine behind.
 func TestRestartCancel(t *testing.T) {
-	data := withRestarts(t, synthetic(640, 480, 5), 90, 1)
-	before := runtime.NumGoroutine()
-	for _, n := range []int64{0, 1, 5, 12, 20, 29} {
-		ctx := &countdown{Context: context.Background()}
-		ctx.n.Store(n)
-		if _, err := Decode(data, restartOpts(Options{Context: ctx})); !errors.Is(err, context.Canceled) {
-			t.Errorf("after %d checks: err = %v, want context.Canceled", n, err)
-		}
-	}
-	waitGoroutines(t, before)
+	cancels(t, withRestarts(t, synthetic(640, 480, 5), 90, 1), []int64{0, 1, 5, 12, 20, 29}, restartOpts)
 }
 
 // BenchmarkRestart times a 4000x3000 photo-like file with a restart
 // marker every MCU row decoded serially and with its intervals on two
-// goroutines, for the rows and columns PaddleClas' preprocessing
-// reads (exact) and at 1/8 (fast).
+// goroutines, for the rows and columns PaddleClas' preprocessing reads
+// (exact) and at 1/8 (fast).
 func BenchmarkRestart(b *testing.B) {
 	data := withRestarts(b, synthetic(4000, 3000, 7), 90, 1)
+	var cases []photoCase
 	for _, scale := range []int{1, 8} {
 		ow, oh := (4000+scale-1)/scale, (3000+scale-1)/scale
 		w, h := 256*4000/3000, 256
-		rows := cropTaps(oh, h, (h-224)/2, (h+224)/2)
-		cols := cropTaps(ow, w, (w-224)/2, (w+224)/2)
-		for _, mode := range []struct {
-			name string
-			opt  Options
-		}{
-			{"serial", Options{}},
-			{"parallel", Options{Parallel: true}},
-		} {
-			b.Run(fmt.Sprintf("scale%d/%s", scale, mode.name), func(b *testing.B) {
-				opt := mode.opt
-				opt.Scale, opt.Rows, opt.Cols = scale, rows, cols
-				defer startCPU().report(b)
-				for b.Loop() {
-					if _, err := Decode(data, opt); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
+		cases = append(cases, photoCase{fmt.Sprintf("scale%d", scale), data, scale,
+			cropTaps(oh, h, (h-224)/2, (h+224)/2), cropTaps(ow, w, (w-224)/2, (w+224)/2)})
 	}
+	benchDecodes(b, cases, []benchMode{{"serial", Options{}}, {"parallel", Options{Parallel: true}}})
 }

@@ -1,13 +1,9 @@
 package jpeg
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"testing"
 	"unsafe"
 )
@@ -76,41 +72,8 @@ func TestScansMatchSerial(t *testing.T) {
 // fail the same way through the scheduler as serially, with the same
 // planes when they decode, and that no goroutine outlives a decode.
 func TestScansErrors(t *testing.T) {
-	rng := rand.New(rand.NewPCG(15, 19))
-	before := runtime.NumGoroutine()
-	failed := 0
-	for _, ti := range progressiveImages(t) {
-		var variants [][]byte
-		for _, frac := range []int{30, 50, 70, 90, 99} {
-			variants = append(variants, ti.data[:len(ti.data)*frac/100])
-		}
-		for range 16 {
-			v := bytes.Clone(ti.data)
-			i := len(v)/8 + rng.IntN(len(v)*7/8)
-			v[i] ^= byte(1 + rng.IntN(255))
-			variants = append(variants, v)
-		}
-		for i, v := range variants {
-			for _, s := range []int{1, 4} {
-				want, errS := Decode(v, Options{Scale: s})
-				got, errP := Decode(v, schedOpts(Options{Scale: s}, 2))
-				if fmt.Sprint(errS) != fmt.Sprint(errP) {
-					t.Errorf("%s variant %d scale %d: serial %v, scheduled %v", ti.name, i, s, errS, errP)
-					continue
-				}
-				if errS != nil {
-					failed++
-					continue
-				}
-				samePlanes(t, fmt.Sprintf("%s variant %d scale %d", ti.name, i, s), got, want)
-			}
-		}
-	}
-	t.Logf("%d scheduled decodes failed as the serial ones did", failed)
-	if failed < 20 {
-		t.Errorf("only %d damaged files failed to decode", failed)
-	}
-	waitGoroutines(t, before)
+	damagedFail(t, progressiveImages(t), rand.New(rand.NewPCG(15, 19)), []int{30, 50, 70, 90, 99}, 16, 8, []int{1, 4},
+		func(o Options) Options { return schedOpts(o, 2) })
 }
 
 // TestScansCancel checks that a scheduled decode canceled at any point
@@ -120,15 +83,7 @@ func TestScansCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := runtime.NumGoroutine()
-	for _, n := range []int64{0, 1, 3, 7, 12} {
-		ctx := &countdown{Context: context.Background()}
-		ctx.n.Store(n)
-		if _, err := Decode(data, schedOpts(Options{Context: ctx}, 0)); !errors.Is(err, context.Canceled) {
-			t.Errorf("after %d checks: err = %v, want context.Canceled", n, err)
-		}
-	}
-	waitGoroutines(t, before)
+	cancels(t, data, []int64{0, 1, 3, 7, 12}, func(o Options) Options { return schedOpts(o, 0) })
 }
 
 // TestScansMemory checks that the scheduler's table copies are bounded by
@@ -139,18 +94,7 @@ func TestScansMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alloc := func(opt Options) uint64 {
-		t.Helper()
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		if _, err := Decode(data, opt); err != nil {
-			t.Fatal(err)
-		}
-		runtime.ReadMemStats(&after)
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	serial := alloc(Options{})
+	_, serial := allocated(t, data, Options{})
 	for _, tables := range []int{1, 4} {
 		opt := schedOpts(Options{}, tables)
 		_, d, err := decodeWith(data, opt)
@@ -165,7 +109,7 @@ func TestScansMemory(t *testing.T) {
 		// Two worker decoders (the tables they hold included) and the
 		// copies.
 		bound := uint64(2*int(unsafe.Sizeof(decoder{})) + d.sched.made*huffTableSize + 64<<10)
-		got := alloc(opt)
+		_, got := allocated(t, data, opt)
 		t.Logf("tables %d: serial decode allocated %d bytes, scheduled %d, bound %d over (%d copies, at most %d at once)",
 			tables, serial, got, bound, d.sched.made, d.sched.peak)
 		if got > serial+bound {
@@ -193,46 +137,10 @@ func TestScansMemory(t *testing.T) {
 
 // BenchmarkScans times the progressive photos of
 // plasma-workspace-wallpapers (when installed) decoded serially and with
-// Parallel (scans scheduled on two goroutines, the final IDCT split), for
-// the rows and columns PaddleClas' preprocessing reads, at full scale
-// (exact) and at the scale ScaleFor picks (fast).
+// Parallel (scans scheduled on two goroutines, the final IDCT split).
 func BenchmarkScans(b *testing.B) {
-	for _, path := range []string{
+	benchDecodes(b, photoCases(b,
 		"/usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg",
 		"/usr/share/wallpapers/Volna/contents/images/5120x2880.jpg",
-	} {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			b.Skip(err)
-		}
-		c, err := DecodeConfig(data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		short := min(c.Width, c.Height)
-		w, h := 256*c.Width/short, 256*c.Height/short
-		for _, scale := range []int{1, ScaleFor(c.Width, c.Height, w, h)} {
-			ow, oh := (c.Width+scale-1)/scale, (c.Height+scale-1)/scale
-			rows := cropTaps(oh, h, (h-224)/2, (h+224)/2)
-			cols := cropTaps(ow, w, (w-224)/2, (w+224)/2)
-			for _, mode := range []struct {
-				name string
-				opt  Options
-			}{
-				{"serial", Options{}},
-				{"parallel", Options{Parallel: true}},
-			} {
-				b.Run(fmt.Sprintf("%dx%d/scale%d/%s", c.Width, c.Height, scale, mode.name), func(b *testing.B) {
-					opt := mode.opt
-					opt.Scale, opt.Rows, opt.Cols = scale, rows, cols
-					defer startCPU().report(b)
-					for b.Loop() {
-						if _, err := Decode(data, opt); err != nil {
-							b.Fatal(err)
-						}
-					}
-				})
-			}
-		}
-	}
+	), []benchMode{{"serial", Options{}}, {"parallel", Options{Parallel: true}}})
 }

@@ -281,14 +281,8 @@ func (d *decoder) indexScan(ix *indexer, nmcu, rowLen int) error {
 				}
 			}
 		}
-		for ph := 0; ph < lay.bpm; ph++ {
-			c, bx, by := d.at(lay, m, ph)
-			if err := d.baselineBlock(c, bx, by, &blk); err != nil {
-				return err
-			}
-		}
-		if d.bits.overrun() {
-			return FormatError("truncated entropy-coded data")
+		if err := d.serialMCU(lay, m, &blk); err != nil {
+			return err
 		}
 	}
 	d.pos = d.bits.pos

@@ -43,17 +43,26 @@ func (d *decoder) splitMCUs(lay *mcuLayout, sp *spec, m0, nmcu, rowLen int) erro
 				}
 			}
 		}
-		for ph := 0; ph < lay.bpm; ph++ {
-			c, bx, by := d.at(lay, m, ph)
-			if err := d.baselineBlock(c, bx, by, &blk); err != nil {
-				return err
-			}
-		}
-		if d.bits.overrun() {
-			return FormatError("truncated entropy-coded data")
+		if err := d.serialMCU(lay, m, &blk); err != nil {
+			return err
 		}
 	}
 	d.pos = d.bits.pos
+	return nil
+}
+
+// serialMCU decodes MCU m from d.bits as the serial decode does, with its
+// truncation check.
+func (d *decoder) serialMCU(lay *mcuLayout, m int, blk *[64]int32) error {
+	for ph := 0; ph < lay.bpm; ph++ {
+		c, bx, by := d.at(lay, m, ph)
+		if err := d.baselineBlock(c, bx, by, blk); err != nil {
+			return err
+		}
+	}
+	if d.bits.overrun() {
+		return FormatError("truncated entropy-coded data")
+	}
 	return nil
 }
 

@@ -90,39 +90,29 @@ func TestSplitMatchesSerial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []int{1, 2, 4, 8} {
-			w, h := (cfg.Width+s-1)/s, (cfg.Height+s-1)/s
-			for _, region := range []struct {
-				name       string
-				rows, cols []int
-			}{
-				{"whole", nil, nil},
-				{"sparse", sparse(rng, h, 5), sparse(rng, w, 3)},
-			} {
-				base := Options{Scale: s, Rows: region.rows, Cols: region.cols}
-				want, err := Decode(ti.data, base)
-				if err != nil {
-					t.Fatal(err)
+		for _, c := range decodeCases(rng, cfg.Width, cfg.Height) {
+			want, err := Decode(ti.data, c.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, park := range []bool{false, true} {
+				if park && c.opt.Scale == 8 {
+					continue
 				}
-				for _, park := range []bool{false, true} {
-					if park && s == 8 {
-						continue
+				adopted := 0
+				for _, at := range []int{4, 20, 32, 60} {
+					what := fmt.Sprintf("%s %s at %d/64 park %v", ti.name, c.name, at, park)
+					got, ok, err := decodeSplit(ti.data, splitOpts(c.opt, at, park))
+					if err != nil {
+						t.Fatalf("%s: %v", what, err)
 					}
-					adopted := 0
-					for _, at := range []int{4, 20, 32, 60} {
-						what := fmt.Sprintf("%s scale %d %s at %d/64 park %v", ti.name, s, region.name, at, park)
-						got, ok, err := decodeSplit(ti.data, splitOpts(base, at, park))
-						if err != nil {
-							t.Fatalf("%s: %v", what, err)
-						}
-						samePlanes(t, what, got, want)
-						if ok {
-							adopted++
-						}
+					samePlanes(t, what, got, want)
+					if ok {
+						adopted++
 					}
-					if i < len(large) && adopted < 3 {
-						t.Errorf("%s scale %d %s park %v: %d of 4 split decodes handed over", ti.name, s, region.name, park, adopted)
-					}
+				}
+				if i < len(large) && adopted < 3 {
+					t.Errorf("%s %s park %v: %d of 4 split decodes handed over", ti.name, c.name, park, adopted)
 				}
 			}
 		}
@@ -205,22 +195,10 @@ func TestSplitMemory(t *testing.T) {
 		t.Fatalf("a mark takes %d bytes, markSize says %d", s, markSize)
 	}
 	data := encoded(t, synthetic(2048, 1536, 4), 90)
-	alloc := func(opt Options) (image.Image, uint64) {
-		t.Helper()
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		img, err := Decode(data, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runtime.ReadMemStats(&after)
-		return img, after.TotalAlloc - before.TotalAlloc
-	}
 	// 2048x1536 4:2:0: 73728 blocks in 12288 MCUs.
 	const blocks, mcus = 73728, 12288
 	for _, s := range []int{8, 1} {
-		want, serial := alloc(Options{Scale: s})
+		want, serial := allocated(t, data, Options{Scale: s})
 		d := &decoder{scale: s, chunkBlocks: 64}
 		var bound, room int64
 		if s == 8 {
@@ -237,7 +215,7 @@ func TestSplitMemory(t *testing.T) {
 			room = 40 * markSize
 		}
 		bound += 64 << 10
-		got, split := alloc(Options{Scale: s, Parallel: true, splitMin: 1, splitAt: 32})
+		got, split := allocated(t, data, Options{Scale: s, Parallel: true, splitMin: 1, splitAt: 32})
 		samePlanes(t, fmt.Sprint("scale ", s), got, want)
 		t.Logf("scale %d: serial decode allocated %d bytes, split %d, bound %d over serial", s, serial, split, bound)
 		if split > serial+uint64(bound) {
@@ -255,7 +233,7 @@ func TestSplitMemory(t *testing.T) {
 			t.Fatalf("scale %d, tight budget: adopted %v, err %v", s, adopted, err)
 		}
 		samePlanes(t, fmt.Sprint("scale ", s, " tight budget"), img, want)
-		if _, got := alloc(tight); got > serial+uint64(room)+64<<10 {
+		if _, got := allocated(t, data, tight); got > serial+uint64(room)+64<<10 {
 			t.Errorf("scale %d, tight budget: allocated %d bytes, serial %d", s, got, serial)
 		}
 	}
