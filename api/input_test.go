@@ -10,7 +10,8 @@ import (
 )
 
 // TestReadBody: readBody returns what io.ReadAll returns whatever length
-// the client declared, allocates once when the declaration is right, and
+// the client declared, allocates once for a small body and a few times,
+// the last of its size, for a photo when the declaration is right, and
 // allocates no more than its hint for a body that claims a gigabyte and
 // sends ten bytes.
 func TestReadBody(t *testing.T) {
@@ -38,9 +39,21 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 	if n := testing.AllocsPerRun(20, func() { _, _ = readBody(bytes.NewReader(body), int64(len(body))) }); n > 2 {
-		t.Errorf("%v allocations for a body of the declared size, want at most 2 (buffer and bytes.Buffer)", n)
+		t.Errorf("%v allocations for a body of the declared size, want at most 2 (the reader and the buffer)", n)
 	}
+	// A 4 MB photo: 64 KiB, 256 KiB, 1 MiB, then its size; not the
+	// doubling of io.ReadAll (17 MB).
+	photo := make([]byte, 4<<20)
 	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := readBody(bytes.NewReader(photo), int64(len(photo)))
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got) != len(photo) {
+		t.Fatalf("got %d bytes, %v", len(got), err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(photo))+(64+256+1024+16)<<10 {
+		t.Errorf("a 4 MiB body of the declared size allocated %d bytes", n)
+	}
 	runtime.ReadMemStats(&before)
 	for range 10 {
 		if _, err := readBody(bytes.NewReader(body[:10]), 1<<30); err != nil {
