@@ -67,8 +67,9 @@ type Options struct {
 	// of the planes are unspecified. Positions outside the image are
 	// ignored.
 	Rows, Cols []int
-	// Parallel lets a large baseline decode use a second goroutine. In a
-	// scan without restart markers the second one starts part of the
+	// Parallel lets a large decode use a second goroutine. In a baseline
+	// scan with restart markers the two take groups of intervals
+	// (restart.go). In one without, the second one starts part of the
 	// way into the Huffman codes and resynchronises: at Scale 8 it
 	// decodes the rest of the scan (see split.go), at the others it
 	// indexes it and then decodes what the calling goroutine has not
