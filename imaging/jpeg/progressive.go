@@ -168,15 +168,7 @@ func (d *decoder) finishProgressive() error {
 	// With Options.Parallel a second goroutine transforms the lower half
 	// of each component's blocks: the scans are done, the blocks are
 	// independent and each goroutine writes its own rows.
-	done := make(chan any, 1)
-	go func() {
-		defer func() { done <- recover() }()
-		d.finishRows(1, 2)
-	}()
-	d.finishRows(0, 2)
-	if v := <-done; v != nil {
-		panic(v)
-	}
+	onTwo(func() { d.finishRows(1, 2) }, func() { d.finishRows(0, 2) }, nil)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package jpeg
 
 import (
 	"bytes"
-	"sync"
 	"sync/atomic"
 )
 
@@ -33,25 +32,14 @@ func (d *decoder) restartScan(p *scanParams, nmcu, rowLen int) (ok bool, err err
 	per := max(1, nint/restartGroups)
 	ngroups := (nint + per - 1) / per
 	var (
-		next   atomic.Int64
-		cut    atomic.Int64 // groups from cut on are not started
-		mu     sync.Mutex
-		errs   = make(map[int]error)
-		work   func()
-		failAt = func(g int, err error) {
-			mu.Lock()
-			errs[g] = err
-			mu.Unlock()
-			for {
-				c := cut.Load()
-				if int64(g) >= c || cut.CompareAndSwap(c, int64(g)) {
-					return
-				}
-			}
-		}
+		next atomic.Int64
+		cut  atomic.Int64 // groups from cut on are not started
+		// errs[g] is group g's error: each group is one goroutine's,
+		// and onTwo's return orders its writes before the read below.
+		errs = make([]error, ngroups)
 	)
 	cut.Store(int64(ngroups))
-	work = func() {
+	work := func() {
 		var r bitReader
 		for {
 			g := int(next.Add(1) - 1)
@@ -64,30 +52,14 @@ func (d *decoder) restartScan(p *scanParams, nmcu, rowLen int) (ok bool, err err
 				m0 := k * d.ri
 				m1 := min(m0+d.ri, nmcu)
 				if err := d.decodeMCUs(&r, &pred, &lay, m0, m0, m1, rowLen); err != nil {
-					failAt(g, err)
+					errs[g] = err
+					lower(&cut, int64(g))
 					break
 				}
 			}
 		}
 	}
-	done := make(chan any, 1)
-	go func() {
-		defer func() { done <- recover() }()
-		work()
-	}()
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				cut.Store(0)
-				<-done
-				panic(v)
-			}
-		}()
-		work()
-	}()
-	if v := <-done; v != nil {
-		panic(v)
-	}
+	onTwo(work, work, func() { cut.Store(0) })
 	if c := int(cut.Load()); c < ngroups {
 		return true, errs[c]
 	}

@@ -195,30 +195,7 @@ func (d *decoder) runScans() error {
 		s.w[0], s.w[1] = d.worker(), d.worker()
 	}
 	w1, w2 := s.w[0], s.w[1]
-	done := make(chan any, 1)
-	go func() {
-		defer func() {
-			v := recover()
-			if v != nil {
-				abandon()
-			}
-			done <- v
-		}()
-		work(w2)
-	}()
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				abandon()
-				<-done
-				panic(v)
-			}
-		}()
-		work(w1)
-	}()
-	if v := <-done; v != nil {
-		panic(v)
-	}
+	onTwo(func() { work(w2) }, func() { work(w1) }, abandon)
 	var err error
 	for i := range s.jobs {
 		if s.jobs[i].err != nil {

@@ -473,12 +473,8 @@ func (w *runWork) share() {
 		}
 		a, b := w.runs[i][0], w.runs[i][1]
 		if !w.covered(b) {
-			for {
-				t := w.tail.Load()
-				if int64(a) >= t || w.tail.CompareAndSwap(t, int64(a)) {
-					return
-				}
-			}
+			lower(&w.tail, int64(a))
+			return
 		}
 		if err := w.decode(a, b); err != nil {
 			w.fail(err)
