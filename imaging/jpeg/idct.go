@@ -63,11 +63,13 @@ func idct(scale int, blk *[64]int32, last int, dst []byte, stride int, rows uint
 	}
 	switch scale {
 	case 1:
-		if rows != 0xff {
+		switch {
+		case idct8Wide(blk, dst, stride, rows):
+		case rows != 0xff:
 			idct8Rows(blk, dst, stride, rows)
-			return
+		default:
+			idct8(blk, dst, stride)
 		}
-		idct8(blk, dst, stride)
 	case 2:
 		idct4(blk, dst, stride)
 	case 4:
