@@ -213,14 +213,21 @@ func (d *decoder) bandACCap() int {
 // zig-zag index of the last. It refuses what baselineBlock refuses.
 func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
 	buf = buf[:63]
+	// The accumulator is held in locals, as in skipAC.
+	acc, have := r.acc, r.n
 	for k := 1; k < 64; {
-		r.need32()
-		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
+		if have < 32 {
+			r.acc, r.n = acc, have
+			r.refill()
+			acc, have = r.acc, r.n
+		}
+		if f := ac.fast[acc>>(64-lookBits)]; f != 0 {
 			k += int(f >> 8 & 0xff)
-			l := uint(f & 0xff)
-			r.acc <<= l
-			r.n -= int(l)
+			l := uint(f & 31)
+			acc <<= l
+			have -= int(l)
 			if k > 63 {
+				r.acc, r.n = acc, have
 				return 0, 0, FormatError("too many coefficients")
 			}
 			buf[n] = f>>16<<6 | int32(k)
@@ -229,6 +236,7 @@ func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
 			k++
 			continue
 		}
+		r.acc, r.n = acc, have
 		rs := r.huff(ac)
 		if rs < 0 {
 			return 0, 0, FormatError("bad AC Huffman code")
@@ -236,8 +244,9 @@ func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
 		run, s := int(rs>>4), int(rs&15)
 		if s == 0 {
 			if run != 15 {
-				break
+				return n, last, nil
 			}
+			acc, have = r.acc, r.n
 			k += 16
 			continue
 		}
@@ -246,9 +255,11 @@ func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
 			return 0, 0, FormatError("too many coefficients")
 		}
 		buf[n] = extend(r.take(uint(s)), s)<<6 | int32(k)
+		acc, have = r.acc, r.n
 		n++
 		last = k
 		k++
 	}
+	r.acc, r.n = acc, have
 	return n, last, nil
 }

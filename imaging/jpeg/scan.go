@@ -322,14 +322,20 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	*blk = [64]int32{}
 	blk[0] = c.dcPred * q[0]
 	last := 0
+	acc, have := r.acc, r.n // as in skipAC
 	for k := 1; k < 64; {
-		r.need32()
-		if f := ac.fast[r.acc>>(64-lookBits)]; f != 0 {
+		if have < 32 {
+			r.acc, r.n = acc, have
+			r.refill()
+			acc, have = r.acc, r.n
+		}
+		if f := ac.fast[acc>>(64-lookBits)]; f != 0 {
 			k += int(f >> 8 & 0xff)
-			l := uint(f & 0xff)
-			r.acc <<= l
-			r.n -= int(l)
+			l := uint(f & 31)
+			acc <<= l
+			have -= int(l)
 			if k > 63 {
+				r.acc, r.n = acc, have
 				return FormatError("too many coefficients")
 			}
 			z := unzig[k]
@@ -338,12 +344,14 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 			k++
 			continue
 		}
+		r.acc, r.n = acc, have
 		rs := r.huff(ac)
 		if rs < 0 {
 			return FormatError("bad AC Huffman code")
 		}
 		run, s := int(rs>>4), int(rs&15)
 		if s == 0 {
+			acc, have = r.acc, r.n
 			if run != 15 {
 				break
 			}
@@ -356,9 +364,11 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 		}
 		z := unzig[k]
 		blk[z] = extend(r.take(uint(s)), s) * q[z]
+		acc, have = r.acc, r.n
 		last = k
 		k++
 	}
+	r.acc, r.n = acc, have
 	idct(d.scale, blk, last, c.pix[off:], c.stride, rows)
 	return nil
 }
@@ -368,59 +378,75 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 // baselineBlock refuses, so that the region decoded does not change which
 // files decode.
 func skipAC(r *bitReader, ac *huffTable) error {
+	// The accumulator lives in locals, not in *r, so that each code's
+	// load, shift and count stay in registers: through *r the loop
+	// stored and reloaded them at every code.
+	acc, n := r.acc, r.n
 	for k := 1; k < 64; {
-		r.need32()
-		if e := ac.skip[r.acc>>(64-skipBits)]; e != 0 {
-			l := uint(e & 0xff)
-			switch adv := int(e >> 8 & 0xff); adv {
-			case skipEOB:
-				r.acc <<= l
-				r.n -= int(l)
-				return nil
-			case skipZRL:
+		if n < 32 {
+			r.acc, r.n = acc, n
+			r.refill()
+			acc, n = r.acc, r.n
+		}
+		e := ac.skip[acc>>(64-skipBits)]
+		if e == 0 {
+			r.acc, r.n = acc, n
+			rs := r.huff(ac)
+			acc, n = r.acc, r.n
+			if rs < 0 {
+				return FormatError("bad AC Huffman code")
+			}
+			run, s := int(rs>>4), uint(rs&15)
+			if s == 0 {
+				if run != 15 {
+					r.acc, r.n = acc, n
+					return nil
+				}
 				k += 16
-			default:
-				if k += adv; k > 64 {
-					return FormatError("too many coefficients")
-				}
-				// A second code in the same load belongs to this block
-				// only if the first did not fill it.
-				if l2 := uint(e >> 16 & 0xff); l2 != 0 && k < 64 {
-					r.acc <<= l2
-					r.n -= int(l2)
-					switch adv2 := int(e >> 24); adv2 {
-					case skipEOB:
-						return nil
-					case skipZRL:
-						k += 16
-					default:
-						if k += adv2; k > 64 {
-							return FormatError("too many coefficients")
-						}
-					}
-					continue
-				}
+				continue
 			}
-			r.acc <<= l
-			r.n -= int(l)
+			if k += run + 1; k > 64 {
+				return FormatError("too many coefficients")
+			}
+			acc <<= s
+			n -= int(s)
 			continue
 		}
-		rs := r.huff(ac)
-		if rs < 0 {
-			return FormatError("bad AC Huffman code")
-		}
-		run, s := int(rs>>4), int(rs&15)
-		if s == 0 {
-			if run != 15 {
-				return nil
-			}
+		l := uint(e & 31)
+		switch adv := int(e >> 8 & 0xff); adv {
+		case skipEOB:
+			r.acc, r.n = acc<<l, n-int(l)
+			return nil
+		case skipZRL:
 			k += 16
-			continue
+		default:
+			if k += adv; k > 64 {
+				r.acc, r.n = acc, n
+				return FormatError("too many coefficients")
+			}
+			// A second code in the same load belongs to this block
+			// only if the first did not fill it.
+			if l2 := uint(e >> 16 & 31); l2 != 0 && k < 64 {
+				acc <<= l2
+				n -= int(l2)
+				switch adv2 := int(e >> 24); adv2 {
+				case skipEOB:
+					r.acc, r.n = acc, n
+					return nil
+				case skipZRL:
+					k += 16
+				default:
+					if k += adv2; k > 64 {
+						r.acc, r.n = acc, n
+						return FormatError("too many coefficients")
+					}
+				}
+				continue
+			}
 		}
-		if k += run + 1; k > 64 {
-			return FormatError("too many coefficients")
-		}
-		r.take(uint(s))
+		acc <<= l
+		n -= int(l)
 	}
+	r.acc, r.n = acc, n
 	return nil
 }
