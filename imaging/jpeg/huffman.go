@@ -28,7 +28,9 @@ type huffTable struct {
 	// for EOB), 0 for the slow path. When a coefficient's code is followed
 	// by a second code that fits in the same skipBits, the second one's
 	// advance<<24|(both lengths)<<16 is added: photos' AC codes are short,
-	// so one load often walks two of them.
+	// so one load often walks two of them. (The lengths in fast and skip
+	// are at most 2*skipBits = 24, so the decoders mask them with 31: Go
+	// then does not check the shifts by them for counts of 64 or more.)
 	skip    [1 << skipBits]uint32
 	maxcode [17]int32 // largest code of each length, -1 if none
 	valptr  [17]int32 // index in vals of the first code of each length, minus that code
