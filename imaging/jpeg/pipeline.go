@@ -213,7 +213,7 @@ func (d *decoder) bandACCap() int {
 // zig-zag index of the last. It refuses what baselineBlock refuses.
 func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
 	buf = buf[:63]
-	// The accumulator is held in locals, as in skipAC.
+	// The accumulator is held in locals, as in skipBlock.
 	acc, have := r.acc, r.n
 	for k := 1; k < 64; {
 		if have < 32 {

@@ -290,14 +290,6 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	r := &d.bits
 	dc := &d.huff[0][c.dcTab]
 	ac := &d.huff[1][c.acTab]
-	r.need32()
-	s := r.huff(dc)
-	if uint32(s) > 15 {
-		return FormatError("bad DC Huffman code")
-	}
-	if s > 0 {
-		c.dcPred += extend(r.take(uint(s)), int(s))
-	}
 	q := &d.quant[c.tq]
 	bs := 8 / d.scale
 	off := by*bs*c.stride + bx*bs
@@ -305,13 +297,23 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	if d.scale == 8 || rows == 0 {
 		// Only the DC matters at scale 8, and nothing of a block the
 		// region does not read: walk the AC codes without storing them.
-		if err := skipAC(r, ac); err != nil {
+		diff, err := skipBlock(r, dc, ac)
+		c.dcPred += diff
+		if err != nil {
 			return err
 		}
 		if rows != 0 {
 			c.pix[off] = clamp((c.dcPred*q[0]+4)>>3 + 128)
 		}
 		return nil
+	}
+	r.need32()
+	s := r.huff(dc)
+	if uint32(s) > 15 {
+		return FormatError("bad DC Huffman code")
+	}
+	if s > 0 {
+		c.dcPred += extend(r.take(uint(s)), int(s))
 	}
 	if d.pipe != nil {
 		return d.pipe.queue(r, ac, c.index, c.dcPred*q[0], off, rows)
@@ -322,7 +324,7 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	*blk = [64]int32{}
 	blk[0] = c.dcPred * q[0]
 	last := 0
-	acc, have := r.acc, r.n // as in skipAC
+	acc, have := r.acc, r.n // as in skipBlock
 	for k := 1; k < 64; {
 		if have < 32 {
 			r.acc, r.n = acc, have
@@ -373,15 +375,51 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	return nil
 }
 
-// skipAC walks a block's AC codes without storing them, for blocks whose
-// samples are not needed (scale 8 needs only the DC). It refuses what
-// baselineBlock refuses, so that the region decoded does not change which
-// files decode.
-func skipAC(r *bitReader, ac *huffTable) error {
+// skipBlock reads a block's DC difference and walks its AC codes without
+// storing them, for blocks whose samples are not needed (scale 8 needs
+// only the DC). It refuses what baselineBlock refuses, so that the region
+// decoded does not change which files decode; after an error the reader is
+// where baselineBlock's would be.
+func skipBlock(r *bitReader, dc, ac *huffTable) (int32, error) {
 	// The accumulator lives in locals, not in *r, so that each code's
 	// load, shift and count stay in registers: through *r the loop
 	// stored and reloaded them at every code.
 	acc, n := r.acc, r.n
+	if n < 32 {
+		r.refill()
+		acc, n = r.acc, r.n
+	}
+	var t uint
+	if e := dc.look[acc>>(64-lookBits)]; e != 0 {
+		l := uint(e & 31)
+		acc <<= l
+		n -= int(l)
+		t = uint(e >> 8)
+	} else {
+		v := r.huffSlow(dc)
+		acc, n = r.acc, r.n
+		if v < 0 {
+			return 0, FormatError("bad DC Huffman code")
+		}
+		t = uint(v)
+	}
+	if t > 15 {
+		r.acc, r.n = acc, n
+		return 0, FormatError("bad DC Huffman code")
+	}
+	var diff int32
+	if t > 0 {
+		// A DC code is at most 16 bits and n was at least 32.
+		diff = extend(int32(acc>>(64-t)), int(t))
+		acc <<= t
+		n -= int(t)
+	}
+	return diff, skipAC(r, ac, acc, n)
+}
+
+// skipAC is skipBlock's walk of the AC codes, from the accumulator acc
+// holding n bits (r's other fields current).
+func skipAC(r *bitReader, ac *huffTable, acc uint64, n int) error {
 	for k := 1; k < 64; {
 		if n < 32 {
 			r.acc, r.n = acc, n

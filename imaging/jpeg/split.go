@@ -303,17 +303,8 @@ func (s *spec) run() {
 		c := &d.comp[s.lay.comp[phase]]
 		place := s.base + r.place()
 		var b specBlock
-		var err error
-		r.need32()
-		t := r.huff(&d.huff[0][c.dcTab])
-		if uint32(t) > 15 {
-			err = FormatError("bad DC Huffman code")
-		} else {
-			if t > 0 {
-				b.dc = int16(extend(r.take(uint(t)), int(t)))
-			}
-			err = skipAC(r, &d.huff[1][c.acTab])
-		}
+		diff, err := skipBlock(r, &d.huff[0][c.dcTab], &d.huff[1][c.acTab])
+		b.dc = int16(diff)
 		if err != nil {
 			// Before the reader resynchronises this is a misread: go
 			// on as if an MCU started one bit further (a code not in

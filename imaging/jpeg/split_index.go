@@ -184,17 +184,8 @@ func (ix *indexer) walk() {
 		}
 		ci := ix.lay.comp[phase]
 		c := &d.comp[ci]
-		r.need32()
-		t := r.huff(&d.huff[0][c.dcTab])
-		var err error
-		if uint32(t) > 15 {
-			err = FormatError("bad DC Huffman code")
-		} else {
-			if t > 0 {
-				pred[ci] += extend(r.take(uint(t)), int(t))
-			}
-			err = skipAC(r, &d.huff[1][c.acTab])
-		}
+		diff, err := skipBlock(r, &d.huff[0][c.dcTab], &d.huff[1][c.acTab])
+		pred[ci] += diff
 		if err != nil {
 			// A misread before the indexer resynchronises: go on as
 			// if an MCU started one bit further.
@@ -509,24 +500,26 @@ func (d *decoder) decodeMCUs(r *bitReader, pred *[4]int32, lay *mcuLayout, from,
 		}
 		for ph := 0; ph < lay.bpm; ph++ {
 			c, bx, by := d.at(lay, m, ph)
-			r.need32()
-			s := r.huff(&d.huff[0][c.dcTab])
-			if uint32(s) > 15 {
-				return FormatError("bad DC Huffman code")
-			}
-			if s > 0 {
-				pred[c.index] += extend(r.take(uint(s)), int(s))
-			}
-			ac := &d.huff[1][c.acTab]
+			dc, ac := &d.huff[0][c.dcTab], &d.huff[1][c.acTab]
 			rows := c.needed(bx, by)
 			if m < a || rows == 0 || d.scale == 8 {
-				if err := skipAC(r, ac); err != nil {
+				diff, err := skipBlock(r, dc, ac)
+				pred[c.index] += diff
+				if err != nil {
 					return err
 				}
 				if m >= a && rows != 0 {
 					c.pix[by*c.stride+bx] = clamp((pred[c.index]*d.quant[c.tq][0]+4)>>3 + 128)
 				}
 				continue
+			}
+			r.need32()
+			s := r.huff(dc)
+			if uint32(s) > 15 {
+				return FormatError("bad DC Huffman code")
+			}
+			if s > 0 {
+				pred[c.index] += extend(r.take(uint(s)), int(s))
 			}
 			n, last, err := readAC(r, ac, buf[:])
 			if err != nil {
