@@ -175,19 +175,22 @@ func (r *bitReader) need32() {
 }
 
 // refill tops the accumulator up to more than 56 bits.
-func (r *bitReader) refill() {
-	for r.n <= 56 {
-		if r.pos+8 <= len(r.data) {
-			v := binary.BigEndian.Uint64(r.data[r.pos:])
+func (r *bitReader) refill() { r.acc, r.n = r.fill(r.acc, r.n) }
+
+// fill is refill for the block loops, which hold the accumulator and its
+// bit count in locals: they pass them in and get them back in registers.
+func (r *bitReader) fill(acc uint64, n int) (uint64, int) {
+	for n <= 56 {
+		if p := r.pos; p+8 <= len(r.data) {
+			v := binary.BigEndian.Uint64(r.data[p:])
 			// No 0xff byte among the eight: take as many as fit.
 			x := ^v
 			if (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
-				k := (64 - r.n) >> 3
-				r.acc |= v >> (64 - 8*k) << (64 - r.n - 8*k)
-				r.n += 8 * k
-				r.pos += k
-				r.loaded += k
-				return
+				k := uint(64-n) >> 3
+				acc |= v >> (64 - 8*k) << (uint(64-n) - 8*k)
+				r.pos = p + int(k)
+				r.loaded += int(k)
+				return acc, n + int(8*k)
 			}
 		}
 		var b byte
@@ -206,10 +209,11 @@ func (r *bitReader) refill() {
 		} else {
 			r.pad++
 		}
-		r.acc |= uint64(b) << (56 - r.n)
-		r.n += 8
+		acc |= uint64(b) << (56 - n)
+		n += 8
 		r.loaded++
 	}
+	return acc, n
 }
 
 // huff returns the next Huffman symbol, or -1 for a code not in h. The

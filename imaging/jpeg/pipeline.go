@@ -217,9 +217,7 @@ func readAC(r *bitReader, ac *huffTable, buf []int32) (n, last int, err error) {
 	acc, have := r.acc, r.n
 	for k := 1; k < 64; {
 		if have < 32 {
-			r.acc, r.n = acc, have
-			r.refill()
-			acc, have = r.acc, r.n
+			acc, have = r.fill(acc, have)
 		}
 		if f := ac.fast[acc>>(64-lookBits)]; f != 0 {
 			k += int(f >> 8 & 0xff)

@@ -327,9 +327,7 @@ func (d *decoder) baselineBlock(c *component, bx, by int, blk *[64]int32) error 
 	acc, have := r.acc, r.n // as in skipBlock
 	for k := 1; k < 64; {
 		if have < 32 {
-			r.acc, r.n = acc, have
-			r.refill()
-			acc, have = r.acc, r.n
+			acc, have = r.fill(acc, have)
 		}
 		if f := ac.fast[acc>>(64-lookBits)]; f != 0 {
 			k += int(f >> 8 & 0xff)
@@ -386,8 +384,7 @@ func skipBlock(r *bitReader, dc, ac *huffTable) (int32, error) {
 	// stored and reloaded them at every code.
 	acc, n := r.acc, r.n
 	if n < 32 {
-		r.refill()
-		acc, n = r.acc, r.n
+		acc, n = r.fill(acc, n)
 	}
 	var t uint
 	if e := dc.look[acc>>(64-lookBits)]; e != 0 {
@@ -396,6 +393,7 @@ func skipBlock(r *bitReader, dc, ac *huffTable) (int32, error) {
 		n -= int(l)
 		t = uint(e >> 8)
 	} else {
+		r.acc, r.n = acc, n
 		v := r.huffSlow(dc)
 		acc, n = r.acc, r.n
 		if v < 0 {
@@ -422,9 +420,7 @@ func skipBlock(r *bitReader, dc, ac *huffTable) (int32, error) {
 func skipAC(r *bitReader, ac *huffTable, acc uint64, n int) error {
 	for k := 1; k < 64; {
 		if n < 32 {
-			r.acc, r.n = acc, n
-			r.refill()
-			acc, n = r.acc, r.n
+			acc, n = r.fill(acc, n)
 		}
 		e := ac.skip[acc>>(64-skipBits)]
 		if e == 0 {
