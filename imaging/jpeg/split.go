@@ -301,7 +301,10 @@ func (s *spec) run() {
 			}
 		}
 		c := &d.comp[s.lay.comp[phase]]
-		place := s.base + r.place()
+		var place int64 // only the blocks the caller may match need it
+		if ch.places != nil {
+			place = s.base + r.place()
+		}
 		var b specBlock
 		diff, err := skipBlock(r, &d.huff[0][c.dcTab], &d.huff[1][c.acTab])
 		b.dc = int16(diff)
