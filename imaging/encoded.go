@@ -99,7 +99,8 @@ func (pp *Preprocessor) PreprocessEncoded(ctx context.Context, data []byte, opt 
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return pp.Preprocess(img, dst)
+	b := img.Bounds()
+	return pp.preprocessScaled(img, b.Dx(), b.Dy(), opt.Parallel, dst)
 }
 
 // fastJPEG is PreprocessEncoded's reduced JPEG decode. ok is false, with a
@@ -149,7 +150,7 @@ func (pp *Preprocessor) fastJPEG(ctx context.Context, data []byte, opt DecodeOpt
 		}
 		return nil, 0, 0, false, jpegErr(err, data)
 	}
-	tensor, h, w, err = pp.PreprocessScaled(Orient(img, o), origW, origH, dst)
+	tensor, h, w, err = pp.preprocessScaled(Orient(img, o), origW, origH, opt.Parallel, dst)
 	return tensor, h, w, true, err
 }
 

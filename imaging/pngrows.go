@@ -410,7 +410,8 @@ func (pp *Preprocessor) fastPNG(ctx context.Context, data []byte, maxPixels int,
 	}
 	tensor = tensorFor(dst, 3*h*w)
 	s.g = grow(s.g, len(xa.src))
-	pp.resizeRows(s, tensor, w, h, func(j int, out []uint64) {
+	s.cache.reset(w)
+	pp.resizeRows(&s.cache, tensor, w, h, 0, h, ya, func(j int, out []uint64) {
 		rd.row(ya.src[j], s.g)
 		xa.lerp(s.g, out)
 	})

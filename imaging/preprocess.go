@@ -116,18 +116,24 @@ func (pp *Preprocessor) Preprocess(img image.Image, dst []float32) (tensor []flo
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", b.Dx(), b.Dy())
 	}
-	return pp.run(img, b.Dx(), b.Dy(), 1, dst)
+	return pp.run(img, b.Dx(), b.Dy(), 1, false, dst)
 }
 
 // PreprocessScaled is the package's PreprocessScaled with pp's parameters.
 func (pp *Preprocessor) PreprocessScaled(img image.Image, origW, origH int, dst []float32) (tensor []float32, h, w int, err error) {
+	return pp.preprocessScaled(img, origW, origH, false, dst)
+}
+
+// preprocessScaled is PreprocessScaled, on two goroutines when par is set
+// (see run).
+func (pp *Preprocessor) preprocessScaled(img image.Image, origW, origH int, par bool, dst []float32) (tensor []float32, h, w int, err error) {
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", b.Dx(), b.Dy())
 	}
 	for _, s := range []int{1, 2, 4, 8} {
 		if (origW+s-1)/s == b.Dx() && (origH+s-1)/s == b.Dy() {
-			return pp.run(img, origW, origH, s, dst)
+			return pp.run(img, origW, origH, s, par, dst)
 		}
 	}
 	return nil, 0, 0, fmt.Errorf("preprocess: a %dx%d image is not a 1/1, 1/2, 1/4 or 1/8 scale decode of %dx%d", b.Dx(), b.Dy(), origW, origH)
@@ -180,6 +186,8 @@ type scratch struct {
 	bias    []int32
 	g       []uint64 // one converted stored row
 	cache   rowCache
+	g2      []uint64 // the second goroutine's g and cache (see run)
+	cache2  rowCache
 	tr      []uint64 // swapped orientations: every horizontally resized row
 	// The PNG fast path's inflater and two rows (see pngRows).
 	zr         io.ReadCloser
@@ -295,7 +303,7 @@ func (pp *Preprocessor) storedTaps(sw, sh, origW, origH, div, o int) (rows, cols
 	return rows, cols, nil
 }
 
-func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float32) (tensor []float32, h, w int, err error) {
+func (pp *Preprocessor) run(img image.Image, origW, origH, div int, par bool, dst []float32) (tensor []float32, h, w int, err error) {
 	s, _ := pp.pool.Get().(*scratch)
 	if s == nil {
 		s = new(scratch)
@@ -327,12 +335,26 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, dst []float3
 			s.cols[i] = sx + sb.Min.X
 		}
 		rd := newRowReader(src, s.cols, s)
+		fill := func(g []uint64) func(j int, out []uint64) {
+			return func(j int, out []uint64) {
+				_, sy := orientMap(o, sw, sh, 0, ya.src[j])
+				rd.row(sy+sb.Min.Y, g)
+				xa.lerp(g, out)
+			}
+		}
 		s.g = grow(s.g, len(s.cols))
-		pp.resizeRows(s, tensor, w, h, func(j int, out []uint64) {
-			_, sy := orientMap(o, sw, sh, 0, ya.src[j])
-			rd.row(sy+sb.Min.Y, s.g)
-			xa.lerp(s.g, out)
-		})
+		s.cache.reset(w)
+		// A decoded JPEG's row reader only reads its tables, so with a
+		// core to spare the lower half of the output rows is resized on
+		// a second goroutine, with its own row buffers.
+		if _, ok := rd.(*ycbcrRows); par && ok && h >= minParallelRows {
+			s.g2 = grow(s.g2, len(s.cols))
+			s.cache2.reset(w)
+			both(func() { pp.resizeRows(&s.cache, tensor, w, h, 0, h/2, &s.ya, fill(s.g)) },
+				func() { pp.resizeRows(&s.cache2, tensor, w, h, h/2, h, &s.ya, fill(s.g2)) })
+		} else {
+			pp.resizeRows(&s.cache, tensor, w, h, 0, h, &s.ya, fill(s.g))
+		}
 		return tensor, h, w, nil
 	}
 
@@ -383,14 +405,34 @@ func tensorFor(dst []float32, n int) []float32 {
 // fill computes (fill(j, out) resizes the row at s.ya.src[j]), keeping
 // the last two for the vertical pass: fill is asked for each needed row
 // once, in increasing order.
-func (pp *Preprocessor) resizeRows(s *scratch, tensor []float32, w, h int, fill func(j int, out []uint64)) {
-	ya := &s.ya
-	s.cache.reset(w)
-	for y := range h {
+func (pp *Preprocessor) resizeRows(c *rowCache, tensor []float32, w, h, y0, y1 int, ya *axis, fill func(j int, out []uint64)) {
+	for y := y0; y < y1; y++ {
 		j0, j1 := int(ya.i0[y]), int(ya.i1[y])
-		r0 := s.cache.get(j0, -1, fill)
-		r1 := s.cache.get(j1, j0, fill)
+		r0 := c.get(j0, -1, fill)
+		r1 := c.get(j1, j0, fill)
 		pp.vrow(tensor, y, w, h, r0, r1, ya.w0[y], ya.w1[y])
+	}
+}
+
+// minParallelRows is the fewest output rows run resizes on two
+// goroutines: below it a goroutine's start and wait cost about what
+// the half it takes does.
+const minParallelRows = 64
+
+// both runs a on the calling goroutine and b on another, and returns when
+// both have; a panic in b is raised again here.
+func both(a, b func()) {
+	var p any
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { p = recover() }()
+		b()
+	}()
+	a()
+	<-done
+	if p != nil {
+		panic(p)
 	}
 }
 

@@ -131,3 +131,47 @@ func testPalette() color.Palette {
 	}
 	return p
 }
+
+// TestPreprocessParallelMatchesSerial checks that resizing the output rows
+// on two goroutines (a JPEG's planes with a core to spare) gives the
+// serial tensor bit for bit, for each chroma ratio, odd origins and sizes,
+// every orientation (the swapped ones stay serial) and output heights on
+// both sides of minParallelRows.
+func TestPreprocessParallelMatchesSerial(t *testing.T) {
+	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440}
+	ps := []arch.Preprocess{
+		arch.DefaultPreprocess(),
+		{ResizeWidth: 48, ResizeHeight: 150, Scale: 1.0 / 255, Std: [3]float64{1, 1, 1}},
+		{ResizeWidth: 80, ResizeHeight: 63, Interpolation: "nearest", Std: [3]float64{1, 1, 1}},
+	}
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 301, 257), image.Rect(3, 5, 260, 611)} {
+		photo := testimage.Photo(r.Dx(), r.Dy())
+		for _, ratio := range ratios {
+			img := ycbcrOf(photo, r, ratio)
+			for o := 1; o <= 8; o++ {
+				for k, p := range ps {
+					pp, err := NewPreprocessor(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					v := Orient(img, o)
+					b := v.Bounds()
+					want, _, _, err := pp.preprocessScaled(v, b.Dx(), b.Dy(), false, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _, _, err := pp.preprocessScaled(v, b.Dx(), b.Dy(), true, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for j := range want {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%v %v o%d p%d: value %d is %v on two goroutines, %v on one", r, ratio, o, k, j, got[j], want[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}
