@@ -59,9 +59,10 @@ type DecodeOptions struct {
 	// Mode is DecodeExact or DecodeFast; DecodeDefault takes the
 	// Preprocessor's arch.Preprocess.Decode, and failing that DecodeExact.
 	Mode DecodeMode
-	// Parallel lets a large baseline JPEG decode on two goroutines (see
-	// jpeg.Options.Parallel): it cuts one image's latency when a core is
-	// idle, and costs a few percent more CPU.
+	// Parallel lets a large JPEG decode on two goroutines (see
+	// jpeg.Options.Parallel), and the resize of a decoded YCbCr image
+	// run its output rows on two: it cuts one image's latency when a core
+	// is idle, and costs a few percent more CPU.
 	Parallel bool
 }
 
