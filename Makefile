@@ -5,7 +5,7 @@ GOBIN := $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
 # Packages whose code runs concurrently: they are tested again under -race.
-RACE_PKGS := ./api/... ./imaging/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./pull/... ./train/...
+RACE_PKGS := ./api/... ./imaging/... ./nn/... ./zoo/... ./storage/... ./internal/kernel/... ./internal/par/... ./pull/... ./train/...
 
 .PHONY: test deps vet lint build generate
 

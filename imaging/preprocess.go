@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/lcnet/lcnet/arch"
+	"github.com/lcnet/lcnet/internal/par"
 )
 
 // maxOutputPixels bounds the tensor a manifest can ask for (a resize_short
@@ -124,16 +125,16 @@ func (pp *Preprocessor) PreprocessScaled(img image.Image, origW, origH int, dst 
 	return pp.preprocessScaled(img, origW, origH, false, dst)
 }
 
-// preprocessScaled is PreprocessScaled, on two goroutines when par is set
+// preprocessScaled is PreprocessScaled, on two goroutines when parallel is set
 // (see run).
-func (pp *Preprocessor) preprocessScaled(img image.Image, origW, origH int, par bool, dst []float32) (tensor []float32, h, w int, err error) {
+func (pp *Preprocessor) preprocessScaled(img image.Image, origW, origH int, parallel bool, dst []float32) (tensor []float32, h, w int, err error) {
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", b.Dx(), b.Dy())
 	}
 	for _, s := range []int{1, 2, 4, 8} {
 		if (origW+s-1)/s == b.Dx() && (origH+s-1)/s == b.Dy() {
-			return pp.run(img, origW, origH, s, par, dst)
+			return pp.run(img, origW, origH, s, parallel, dst)
 		}
 	}
 	return nil, 0, 0, fmt.Errorf("preprocess: a %dx%d image is not a 1/1, 1/2, 1/4 or 1/8 scale decode of %dx%d", b.Dx(), b.Dy(), origW, origH)
@@ -303,7 +304,7 @@ func (pp *Preprocessor) storedTaps(sw, sh, origW, origH, div, o int) (rows, cols
 	return rows, cols, nil
 }
 
-func (pp *Preprocessor) run(img image.Image, origW, origH, div int, par bool, dst []float32) (tensor []float32, h, w int, err error) {
+func (pp *Preprocessor) run(img image.Image, origW, origH, div int, parallel bool, dst []float32) (tensor []float32, h, w int, err error) {
 	s, _ := pp.pool.Get().(*scratch)
 	if s == nil {
 		s = new(scratch)
@@ -347,11 +348,11 @@ func (pp *Preprocessor) run(img image.Image, origW, origH, div int, par bool, ds
 		// A decoded JPEG's row reader only reads its tables, so with a
 		// core to spare the lower half of the output rows is resized on
 		// a second goroutine, with its own row buffers.
-		if _, ok := rd.(*ycbcrRows); par && ok && h >= minParallelRows {
+		if _, ok := rd.(*ycbcrRows); parallel && ok && h >= minParallelRows {
 			s.g2 = grow(s.g2, len(s.cols))
 			s.cache2.reset(w)
-			both(func() { pp.resizeRows(&s.cache, tensor, w, h, 0, h/2, &s.ya, fill(s.g)) },
-				func() { pp.resizeRows(&s.cache2, tensor, w, h, h/2, h, &s.ya, fill(s.g2)) })
+			par.Two(func() { pp.resizeRows(&s.cache2, tensor, w, h, h/2, h, &s.ya, fill(s.g2)) },
+				func() { pp.resizeRows(&s.cache, tensor, w, h, 0, h/2, &s.ya, fill(s.g)) }, nil)
 		} else {
 			pp.resizeRows(&s.cache, tensor, w, h, 0, h, &s.ya, fill(s.g))
 		}
@@ -418,23 +419,6 @@ func (pp *Preprocessor) resizeRows(c *rowCache, tensor []float32, w, h, y0, y1 i
 // goroutines: below it a goroutine's start and wait cost about what
 // the half it takes does.
 const minParallelRows = 64
-
-// both runs a on the calling goroutine and b on another, and returns when
-// both have; a panic in b is raised again here.
-func both(a, b func()) {
-	var p any
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { p = recover() }()
-		b()
-	}()
-	a()
-	<-done
-	if p != nil {
-		panic(p)
-	}
-}
 
 func interpolation(name string) (nearest bool, err error) {
 	switch name {

@@ -1,6 +1,10 @@
 package jpeg
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/lcnet/lcnet/internal/par"
+)
 
 // Progressive scans (T.81 G.1.2) accumulate coefficients, in zig-zag order,
 // in component.coef; finishProgressive runs the IDCT once all scans are in.
@@ -168,7 +172,7 @@ func (d *decoder) finishProgressive() error {
 	// With Options.Parallel a second goroutine transforms the lower half
 	// of each component's blocks: the scans are done, the blocks are
 	// independent and each goroutine writes its own rows.
-	onTwo(func() { d.finishRows(1, 2) }, func() { d.finishRows(0, 2) }, nil)
+	par.Two(func() { d.finishRows(1, 2) }, func() { d.finishRows(0, 2) }, nil)
 	return nil
 }
 

@@ -3,6 +3,8 @@ package jpeg
 import (
 	"bytes"
 	"sync/atomic"
+
+	"github.com/lcnet/lcnet/internal/par"
 )
 
 // A baseline scan with restart markers (many cameras write them) is cut
@@ -35,7 +37,7 @@ func (d *decoder) restartScan(p *scanParams, nmcu, rowLen int) (ok bool, err err
 		next atomic.Int64
 		cut  atomic.Int64 // groups from cut on are not started
 		// errs[g] is group g's error: each group is one goroutine's,
-		// and onTwo's return orders its writes before the read below.
+		// and par.Two's return orders its writes before the read below.
 		errs = make([]error, ngroups)
 	)
 	cut.Store(int64(ngroups))
@@ -59,7 +61,7 @@ func (d *decoder) restartScan(p *scanParams, nmcu, rowLen int) (ok bool, err err
 			}
 		}
 	}
-	onTwo(work, work, func() { cut.Store(0) })
+	par.Two(work, work, func() { cut.Store(0) })
 	if c := int(cut.Load()); c < ngroups {
 		return true, errs[c]
 	}

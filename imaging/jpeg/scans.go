@@ -1,6 +1,10 @@
 package jpeg
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/lcnet/lcnet/internal/par"
+)
 
 // A progressive JPEG is a dozen scans, and most of them are one
 // component's AC coefficients: the luma's in three or four scans, each
@@ -195,7 +199,7 @@ func (d *decoder) runScans() error {
 		s.w[0], s.w[1] = d.worker(), d.worker()
 	}
 	w1, w2 := s.w[0], s.w[1]
-	onTwo(func() { work(w2) }, func() { work(w1) }, abandon)
+	par.Two(func() { work(w2) }, func() { work(w1) }, abandon)
 	var err error
 	for i := range s.jobs {
 		if s.jobs[i].err != nil {
