@@ -195,7 +195,7 @@ func (r *ycbcrRows) row(sy int, out []uint64) {
 		off := m.COffset(m.Rect.Min.X, sy) - m.COffset(m.Rect.Min.X, m.Rect.Min.Y)
 		cb, cr := m.Cb[off:], m.Cr[off:]
 		for i := range out {
-			out[i] = ycc(yrow[yo[i]], cb[c0[i]], cr[c0[i]])
+			out[i] = pack(jpegYCbCrToRGB(yrow[yo[i]], cb[c0[i]], cr[c0[i]]))
 		}
 	case upH2V2:
 		cy := sy >> 1
@@ -206,14 +206,14 @@ func (r *ycbcrRows) row(sy int, out []uint64) {
 			j, k := c0[i], c1[i]
 			sb := 3*(3*int32(cbA[j])+int32(cbB[j])) + 3*int32(cbA[k]) + int32(cbB[k])
 			sr := 3*(3*int32(crA[j])+int32(crB[j])) + 3*int32(crA[k]) + int32(crB[k])
-			out[i] = ycc(yrow[yo[i]], uint8((sb+bias[i])>>4), uint8((sr+bias[i])>>4))
+			out[i] = pack(jpegYCbCrToRGB(yrow[yo[i]], uint8((sb+bias[i])>>4), uint8((sr+bias[i])>>4)))
 		}
 	case upH2V1:
 		a := (sy - r.cy0) * m.CStride
 		cb, cr := m.Cb[a:], m.Cr[a:]
 		for i := range out {
 			j, k := c0[i], c1[i]
-			out[i] = ycc(yrow[yo[i]], uint8((3*int32(cb[j])+int32(cb[k])+bias[i])>>2), uint8((3*int32(cr[j])+int32(cr[k])+bias[i])>>2))
+			out[i] = pack(jpegYCbCrToRGB(yrow[yo[i]], uint8((3*int32(cb[j])+int32(cb[k])+bias[i])>>2), uint8((3*int32(cr[j])+int32(cr[k])+bias[i])>>2)))
 		}
 	case upH1V2:
 		cy := sy >> 1
@@ -223,36 +223,10 @@ func (r *ycbcrRows) row(sy int, out []uint64) {
 		cbA, cbB, crA, crB := m.Cb[a:], m.Cb[b:], m.Cr[a:], m.Cr[b:]
 		for i := range out {
 			j := c0[i]
-			out[i] = ycc(yrow[yo[i]], uint8((3*int32(cbA[j])+int32(cbB[j])+bias)>>2), uint8((3*int32(crA[j])+int32(crB[j])+bias)>>2))
+			out[i] = pack(jpegYCbCrToRGB(yrow[yo[i]], uint8((3*int32(cbA[j])+int32(cbB[j])+bias)>>2), uint8((3*int32(crA[j])+int32(crB[j])+bias)>>2)))
 		}
 	}
 }
-
-// ycc is jpegYCbCrToRGB on an upsampled chroma pair (each 0..255),
-// packed. The chroma terms come from yccTab, as libjpeg's do from its
-// tables: with the products computed here ycc was too large to inline,
-// and the call per pixel was most of a JPEG's preprocessing.
-func ycc(y, cb, cr uint8) uint64 {
-	t := &yccTab
-	yy := int32(y)
-	return uint64(clamp8(yy+t.r[cr])) | uint64(clamp8(yy+(t.gb[cb]+t.gr[cr])>>16))<<laneBits |
-		uint64(clamp8(yy+t.b[cb]))<<(2*laneBits)
-}
-
-// yccTab holds, per chroma value v, the terms of jpegYCbCrToRGB: the red
-// and blue offsets, rounded, and the two green products, whose sum is
-// rounded (half is in gb) and shifted.
-var yccTab = func() (t struct{ r, b, gb, gr [256]int32 }) {
-	const half = 1 << 15
-	for v := range 256 {
-		c := int32(v) - 128
-		t.r[v] = (91881*c + half) >> 16
-		t.b[v] = (116130*c + half) >> 16
-		t.gb[v] = -22554*c + half
-		t.gr[v] = -46802 * c
-	}
-	return t
-}()
 
 // grow returns s resized to n, reallocating only when it is too small.
 func grow[T any](s []T, n int) []T {

@@ -205,14 +205,28 @@ func ycbcrPoints(m *image.YCbCr, xs, ys []int, out []uint8) {
 // coefficients FIX(1.402), FIX(0.34414), FIX(0.71414), FIX(1.772), rounded
 // by adding one half before an arithmetic shift.
 func jpegYCbCrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
-	const half = 1 << 15
+	t := &yccTab
 	yy := int32(y)
-	cb1, cr1 := int32(cb)-128, int32(cr)-128
-	r := yy + (91881*cr1+half)>>16
-	g := yy + (-22554*cb1+half-46802*cr1)>>16
-	b := yy + (116130*cb1+half)>>16
-	return clamp8(r), clamp8(g), clamp8(b)
+	return clamp8(yy + t.r[cr]), clamp8(yy + (t.gb[cb]+t.gr[cr])>>16), clamp8(yy + t.b[cb])
 }
+
+// yccTab holds, per chroma value v, the terms of jpegYCbCrToRGB, as
+// libjpeg keeps them: the red and blue offsets, rounded, and the two
+// green products, whose sum is rounded (half is in gb) and shifted. With
+// the products computed per pixel the row readers' conversion was too
+// large to inline, and its call per pixel was most of a JPEG's
+// preprocessing.
+var yccTab = func() (t struct{ r, b, gb, gr [256]int32 }) {
+	const half = 1 << 15
+	for v := range 256 {
+		c := int32(v) - 128
+		t.r[v] = (91881*c + half) >> 16
+		t.b[v] = (116130*c + half) >> 16
+		t.gb[v] = -22554*c + half
+		t.gr[v] = -46802 * c
+	}
+	return t
+}()
 
 func clamp8(v int32) uint8 { return uint8(min(max(v, 0), 255)) }
 
