@@ -100,8 +100,7 @@ func (pp *Preprocessor) PreprocessEncoded(ctx context.Context, data []byte, opt 
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	b := img.Bounds()
-	return pp.preprocessScaled(img, b.Dx(), b.Dy(), opt.Parallel, dst)
+	return pp.preprocess(img, opt.Parallel, dst)
 }
 
 // fastJPEG is PreprocessEncoded's reduced JPEG decode. ok is false, with a

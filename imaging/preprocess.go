@@ -113,11 +113,17 @@ func NewPreprocessor(p arch.Preprocess) (*Preprocessor, error) {
 
 // Preprocess is the package's Preprocess with pp's parameters.
 func (pp *Preprocessor) Preprocess(img image.Image, dst []float32) (tensor []float32, h, w int, err error) {
+	return pp.preprocess(img, false, dst)
+}
+
+// preprocess is Preprocess, on two goroutines when parallel is set (see
+// run).
+func (pp *Preprocessor) preprocess(img image.Image, parallel bool, dst []float32) (tensor []float32, h, w int, err error) {
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, 0, 0, fmt.Errorf("preprocess: empty %dx%d image", b.Dx(), b.Dy())
 	}
-	return pp.run(img, b.Dx(), b.Dy(), 1, false, dst)
+	return pp.run(img, b.Dx(), b.Dy(), 1, parallel, dst)
 }
 
 // PreprocessScaled is the package's PreprocessScaled with pp's parameters.

@@ -156,12 +156,11 @@ func TestPreprocessParallelMatchesSerial(t *testing.T) {
 						t.Fatal(err)
 					}
 					v := Orient(img, o)
-					b := v.Bounds()
-					want, _, _, err := pp.preprocessScaled(v, b.Dx(), b.Dy(), false, nil)
+					want, _, _, err := pp.preprocess(v, false, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
-					got, _, _, err := pp.preprocessScaled(v, b.Dx(), b.Dy(), true, nil)
+					got, _, _, err := pp.preprocess(v, true, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
